@@ -1,0 +1,10 @@
+//! Cohort's engine: everything the desktop app, `cohort serve` and the CLI
+//! do, as plain functions over a [`store::Workspace`].
+//!
+//! **Architecture invariant:** nothing here knows about Tauri, HTTP or the
+//! terminal. Long work takes a [`progress::Progress`] and "now" is passed in.
+
+pub mod demo;
+pub mod ingest;
+pub mod progress;
+pub mod store;

@@ -1,0 +1,416 @@
+//! `cohort`: the command-line face of the engine. Flags are parsed and
+//! checked here; all work is done by `cohort::*` functions.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use cohort::ingest::{self, ImportOptions, ImportReport, Kind};
+use cohort::progress::{Progress, Tick};
+use cohort::store::{setting, Workspace};
+use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
+
+#[derive(Parser)]
+#[command(name = "cohort", version, about = "Cohort: one clean view of every customer, from your CSV exports")]
+struct Cli {
+    /// Workspace file (default: workspace.cohort in your data folder, or $COHORT_WORKSPACE).
+    #[arg(long, global = true, env = "COHORT_WORKSPACE")]
+    workspace: Option<PathBuf>,
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the workspace (or bring an existing one up to date).
+    Init {
+        /// Region for phone numbers written without a country code (ISO 3166, e.g. US, GB, DE).
+        #[arg(long)]
+        region: Option<String>,
+        /// Currency for amounts written without one (ISO 4217, e.g. USD, EUR).
+        #[arg(long)]
+        currency: Option<String>,
+    },
+    /// Import a CSV export.
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        how: HowToRead,
+        /// Import again even if this exact file was imported before.
+        #[arg(long)]
+        force: bool,
+        /// Name of the source the records belong to (default: the preset's name).
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Show how a file would be imported, with its first rows. Changes nothing.
+    Preview {
+        file: PathBuf,
+        #[command(flatten)]
+        how: HowToRead,
+        /// Rows to show.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+    },
+    /// List past imports, newest first.
+    Imports,
+    /// Show the rows an import rejected (and, with --warnings, the values it flagged).
+    Rejects {
+        /// Import number, as `cohort imports` lists it.
+        import: i64,
+        /// Show flagged values (kept raw) instead of rejected rows.
+        #[arg(long)]
+        warnings: bool,
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+    },
+    /// Write realistic demo exports (Shopify, HubSpot, Mailchimp, GA4, a catalogue) and optionally import them.
+    Demo {
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        /// Folder for the CSV files.
+        #[arg(long, default_value = "cohort-demo")]
+        out: PathBuf,
+        /// Import the files into the workspace afterwards.
+        #[arg(long)]
+        import: bool,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Counts of what the workspace holds.
+    Stats,
+}
+
+#[derive(clap::Args)]
+struct HowToRead {
+    /// What the file holds: contacts, orders, order_lines, events, products (default: recognised from the header).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Layout preset, e.g. shopify_customers, hubspot_contacts, ga4_events (default: recognised from the header).
+    #[arg(long)]
+    preset: Option<String>,
+    /// Map a column to a field (`--map "E-mail=email"`), or keep it as an attribute (`--map Notes=attribute`).
+    #[arg(long = "map", value_name = "COLUMN=FIELD")]
+    map: Vec<String>,
+}
+
+impl HowToRead {
+    fn options(&self, now: chrono::DateTime<chrono::Utc>) -> Result<ImportOptions> {
+        let mut o = ImportOptions::new(now);
+        o.kind = match &self.kind {
+            Some(k) => Some(Kind::parse(k).with_context(|| format!("unknown --kind `{k}`: use contacts, orders, order_lines, events or products"))?),
+            None => None,
+        };
+        o.preset = self.preset.clone();
+        for m in &self.map {
+            let (c, f) = m.rsplit_once('=').with_context(|| format!("--map `{m}` should look like COLUMN=FIELD"))?;
+            o.overrides.push((c.to_string(), f.to_string()));
+        }
+        Ok(o)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.downcast_ref::<ingest::ImportError>().map(|e| e.code()).unwrap_or("error");
+            if json {
+                println!("{}", serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } }));
+            }
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_workspace() -> PathBuf {
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("Cohort").join("workspace.cohort")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let ws_path = cli.workspace.clone().unwrap_or_else(default_workspace);
+    let now = chrono::Utc::now();
+    let json = cli.json;
+    match cli.command {
+        Command::Init { region, currency } => {
+            let ws = Workspace::open(&ws_path)?;
+            if let Some(r) = region {
+                let r = r.trim().to_ascii_uppercase();
+                r.parse::<phonenumber::country::Id>().map_err(|_| anyhow::anyhow!("`{r}` is not a region code (use ISO 3166 alpha-2, e.g. US, GB, DE)"))?;
+                ws.set_setting(setting::DEFAULT_REGION, &r)?;
+            }
+            if let Some(c) = currency {
+                let code = ingest::standardise::currency_code(&c).with_context(|| format!("`{c}` is not an ISO 4217 currency"))?;
+                ws.set_setting(setting::DEFAULT_CURRENCY, code)?;
+            }
+            let region = ws.setting(setting::DEFAULT_REGION)?;
+            let currency = ws.setting(setting::DEFAULT_CURRENCY)?;
+            if json {
+                println!("{}", serde_json::json!({ "workspace": ws.path(), "schema_version": ws.schema_version()?, "region": region, "currency": currency }));
+            } else {
+                println!("Workspace ready: {} (schema v{}, region {region}, currency {currency})", ws.path().display(), ws.schema_version()?);
+            }
+        }
+        Command::Import { file, how, force, source } => {
+            let mut ws = Workspace::open(&ws_path)?;
+            let mut options = how.options(now)?;
+            options.force = force;
+            options.source = source;
+            let mut bar = Bar::new(json);
+            let report = ingest::import(&mut ws, &file, &options, &mut bar)?;
+            bar.finish();
+            print_report(&report, json)?;
+        }
+        Command::Preview { file, how, rows } => {
+            let region = match Workspace::open_existing(&ws_path) {
+                Ok(ws) => ws.setting(setting::DEFAULT_REGION)?,
+                Err(_) => setting::DEFAULT_REGION.1.to_string(),
+            };
+            let preview = ingest::preview(&file, &how.options(now)?, &region, rows)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&preview)?);
+            } else {
+                print_plan(&preview.plan);
+                let mut t = table(preview.columns.iter().map(|c| format!("{}\n{} → {}", c.name, c.inferred, c.field.as_deref().unwrap_or("attribute"))));
+                for r in &preview.rows {
+                    t.add_row(r.iter().map(|v| truncate(v, 28)));
+                }
+                println!("{t}");
+            }
+        }
+        Command::Imports => {
+            let ws = Workspace::open_existing(&ws_path)?;
+            let list = ingest::imports(&ws)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("No imports yet. Try `cohort import FILE` or `cohort demo --import`.");
+            } else {
+                let mut t = table(["#", "Source", "File", "Kind", "Rows", "New", "Updated", "Unchanged", "Rejected", "Flagged", "Finished"].map(String::from));
+                for i in list {
+                    let sum = |f: fn(&ingest::TableCounts) -> u64| i.tables.iter().map(f).sum::<u64>();
+                    t.add_row(vec![
+                        i.id.to_string(),
+                        i.source,
+                        i.file_name,
+                        i.kind,
+                        i.rows_read.to_string(),
+                        sum(|t| t.inserted).to_string(),
+                        sum(|t| t.updated).to_string(),
+                        sum(|t| t.unchanged).to_string(),
+                        i.rows_rejected.to_string(),
+                        i.values_flagged.to_string(),
+                        i.finished_at,
+                    ]);
+                }
+                println!("{t}");
+            }
+        }
+        Command::Rejects { import, warnings, limit } => {
+            let ws = Workspace::open_existing(&ws_path)?;
+            if !ingest::import_exists(&ws, import)? {
+                anyhow::bail!("there is no import #{import} in {} (see `cohort imports`)", ws.path().display());
+            }
+            let (rows, total) = if warnings { ingest::value_warnings(&ws, import, limit)? } else { ingest::rejected_rows(&ws, import, limit)? };
+            if json {
+                println!("{}", serde_json::json!({ "import": import, "total": total, "rows": rows }));
+            } else {
+                let what = if warnings { "flagged values" } else { "rejected rows" };
+                println!("Import #{import}: {total} {what}{}", if total > rows.len() as u64 { format!(" (showing {})", rows.len()) } else { String::new() });
+                if !rows.is_empty() {
+                    let mut t = table(["Row", "Column", "Value", "Reason"].map(String::from));
+                    for p in rows {
+                        t.add_row(vec![p.row.to_string(), p.column.unwrap_or_default(), truncate(&p.value.unwrap_or_default(), 40), p.reason]);
+                    }
+                    println!("{t}");
+                }
+            }
+        }
+        Command::Demo { customers, out, import, seed } => {
+            let config = cohort::demo::DemoConfig { customers, seed, ..Default::default() };
+            let mut bar = Bar::new(json);
+            let output = cohort::demo::generate(&config, &out, &mut bar)?;
+            bar.finish();
+            if !json {
+                println!("Wrote demo exports for {} people to {}:", output.people, out.display());
+                for f in &output.files {
+                    println!("  {:<28} {:>9} rows  {}", f.path.file_name().unwrap_or_default().to_string_lossy(), f.rows, f.description);
+                }
+                println!("  ground truth: {}", output.ground_truth.display());
+            }
+            let mut reports = Vec::new();
+            if import {
+                let mut ws = Workspace::open(&ws_path)?;
+                for f in &output.files {
+                    let mut bar = Bar::new(json);
+                    let report = ingest::import(&mut ws, &f.path, &ImportOptions::new(now), &mut bar)?;
+                    bar.finish();
+                    if !json {
+                        print_report(&report, false)?;
+                    }
+                    reports.push(report);
+                }
+            }
+            if json {
+                println!("{}", serde_json::json!({
+                    "out": out, "people": output.people,
+                    "files": output.files.iter().map(|f| serde_json::json!({"path": f.path, "kind": f.kind, "rows": f.rows})).collect::<Vec<_>>(),
+                    "ground_truth": output.ground_truth, "imports": reports,
+                }));
+            }
+        }
+        Command::Stats => {
+            let ws = Workspace::open_existing(&ws_path)?;
+            let s = ws.stats()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                println!("Workspace {} (schema v{}, {:.1} MB)", s.path.display(), s.schema_version, s.file_bytes as f64 / 1e6);
+                let mut t = table(["What", "Count"].map(String::from));
+                for (k, v) in [
+                    ("Sources", s.sources),
+                    ("Imports", s.imports),
+                    ("Contacts", s.contacts),
+                    ("Orders", s.orders),
+                    ("Order lines", s.order_lines),
+                    ("Events", s.events),
+                    ("Products", s.products),
+                    ("Rejected rows", s.rejected_rows),
+                    ("Flagged values", s.value_warnings),
+                ] {
+                    t.add_row(vec![k.to_string(), v.to_string()]);
+                }
+                println!("{t}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn table(header: impl IntoIterator<Item = String>) -> Table {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+    t
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        format!("{}…", s.chars().take(n - 1).collect::<String>())
+    }
+}
+
+fn print_plan(plan: &ingest::Plan) {
+    let d = &plan.detected;
+    println!("{} ({:.1} kB)", plan.file.display(), plan.file_size as f64 / 1e3);
+    println!(
+        "  detected: {} encoding, {} delimiter, {} line endings, {} columns",
+        d.encoding.label(),
+        d.delimiter_label(),
+        d.line_ending.label(),
+        d.header.len()
+    );
+    println!("  preset:   {} ({}), records: {}", plan.preset_label, plan.preset, plan.kind);
+    for dc in &plan.dates {
+        println!("  dates in `{}`: {}{}", dc.column, dc.explanation, if dc.ambiguous { " [ambiguous]" } else { "" });
+    }
+    for n in &plan.notes {
+        println!("  note: {n}");
+    }
+}
+
+fn print_report(report: &ImportReport, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+        return Ok(());
+    }
+    if let Some(prev) = report.duplicate_of {
+        println!(
+            "Skipped {}: this exact file was already imported as import #{prev}. Use --force to import it again.",
+            report.plan.file.display()
+        );
+        return Ok(());
+    }
+    print_plan(&report.plan);
+    let rate = report.rows_read as f64 / report.seconds.max(1e-9);
+    println!(
+        "Import #{} into source `{}`: {} rows read in {:.2} s ({:.0} rows/s)",
+        report.import_id.unwrap_or_default(),
+        report.source,
+        report.rows_read,
+        report.seconds,
+        rate
+    );
+    for t in &report.tables {
+        println!("  {:<12} {} new, {} updated, {} unchanged", t.table, t.inserted, t.updated, t.unchanged);
+    }
+    if report.rows_rejected > 0 {
+        println!("  {} rows rejected (see `cohort rejects {}`):", report.rows_rejected, report.import_id.unwrap_or_default());
+        for r in &report.rejected_by_reason {
+            println!("    {:>7} × {:<16} e.g. {}", r.count, r.code, r.example);
+        }
+    }
+    if report.values_flagged > 0 {
+        println!(
+            "  {} values kept raw because they could not be standardised (see `cohort rejects {} --warnings`):",
+            report.values_flagged,
+            report.import_id.unwrap_or_default()
+        );
+        for r in &report.flagged_by_reason {
+            println!("    {:>7} × {:<16} e.g. {}", r.count, r.code, r.example);
+        }
+    }
+    Ok(())
+}
+
+/// An indicatif progress bar, hidden for --json and when stderr is not a terminal.
+struct Bar {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Bar {
+    fn new(json: bool) -> Bar {
+        let visible = !json && std::io::stderr().is_terminal();
+        Bar { bar: visible.then(indicatif::ProgressBar::hidden) }
+    }
+    fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Bar {
+    fn tick(&mut self, tick: &Tick<'_>) {
+        let Some(bar) = &mut self.bar else { return };
+        if bar.is_hidden() {
+            *bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+        }
+        let (pos, len, style) = match (tick.total_bytes, tick.total) {
+            (Some(total), _) if tick.bytes > 0 => (tick.bytes, total, "{msg} [{bar:30}] {bytes}/{total_bytes} {per_sec} ({eta})"),
+            (_, Some(total)) => (tick.done, total, "{msg} [{bar:30}] {pos}/{len} ({eta})"),
+            _ => (tick.done, 0, "{msg} {pos}"),
+        };
+        if bar.length() != Some(len) {
+            bar.set_length(len);
+            bar.set_style(indicatif::ProgressStyle::with_template(style).expect("valid template").progress_chars("=> "));
+        }
+        let rate = tick.done as f64 / tick.elapsed.as_secs_f64().max(1e-9);
+        bar.set_message(if tick.done > 0 && tick.total_bytes.is_some() {
+            format!("{} {} rows ({:.0} rows/s)", tick.stage, tick.done, rate)
+        } else {
+            tick.stage.to_string()
+        });
+        bar.set_position(pos);
+    }
+}
+

@@ -1,0 +1,268 @@
+//! The workspace: one SQLite file holding everything Cohort knows.
+//!
+//! **Architecture invariant:** the schema only changes through the numbered
+//! migrations in `migrations/`; a file written by a newer Cohort is refused
+//! rather than damaged. PRAGMAs are connection settings and live here, not in
+//! migrations.
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension};
+use rusqlite_migration::{Migrations, M};
+
+/// The migrations, oldest first. Append only: never edit a released one.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(include_str!("migrations/0001_foundation.sql"))])
+}
+
+/// The schema version this build writes.
+pub fn latest_version() -> usize {
+    1
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open workspace {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error("workspace {path} was written by a newer Cohort (schema version {found}, this build knows up to {known}); upgrade Cohort to open it")]
+    TooNew { path: PathBuf, found: usize, known: usize },
+    #[error("workspace {path} is not a Cohort workspace or is damaged: {detail}")]
+    NotAWorkspace { path: PathBuf, detail: String },
+    #[error("cannot create folder {path}: {source}")]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("workspace {path}: {source}")]
+    Sql { path: PathBuf, source: rusqlite::Error },
+}
+
+/// An open workspace.
+pub struct Workspace {
+    path: PathBuf,
+    conn: Connection,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace").field("path", &self.path).finish()
+    }
+}
+
+/// Settings a workspace keeps, with their defaults.
+pub mod setting {
+    /// Region used for phone numbers written without a country code (ISO 3166 alpha-2).
+    pub const DEFAULT_REGION: (&str, &str) = ("default_region", "US");
+    /// Currency assumed for amounts with no currency symbol or column (ISO 4217).
+    pub const DEFAULT_CURRENCY: (&str, &str) = ("default_currency", "USD");
+}
+
+impl Workspace {
+    /// Opens the workspace at `path`, creating the file (and its folder) if it
+    /// does not exist, and migrating it to the latest schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<Workspace, StoreError> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+        }
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        configure(&conn).map_err(|source| classify(&path, source))?;
+        let found = schema_version(&conn).map_err(|source| classify(&path, source))?;
+        if found > latest_version() {
+            return Err(StoreError::TooNew { path, found, known: latest_version() });
+        }
+        migrations().to_latest(&mut conn).map_err(|e| StoreError::NotAWorkspace {
+            path: path.clone(),
+            detail: e.to_string(),
+        })?;
+        Ok(Workspace { path, conn })
+    }
+
+    /// Opens an existing workspace; fails instead of creating a new file.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Workspace, StoreError> {
+        let path = path.as_ref();
+        if !path.exists() {
+            return Err(StoreError::NotAWorkspace {
+                path: path.to_path_buf(),
+                detail: "no such file (create it with `cohort init`)".into(),
+            });
+        }
+        Self::open(path)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub fn conn_mut(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub fn schema_version(&self) -> Result<usize, StoreError> {
+        schema_version(&self.conn).map_err(|source| self.sql(source))
+    }
+
+    /// Reads a setting, falling back to its default.
+    pub fn setting(&self, (key, default): (&str, &str)) -> Result<String, StoreError> {
+        let v: Option<String> = self
+            .conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|source| self.sql(source))?;
+        Ok(v.unwrap_or_else(|| default.to_string()))
+    }
+
+    pub fn set_setting(&self, (key, _): (&str, &str), value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|source| self.sql(source))
+    }
+
+    /// Row counts of the canonical tables, for `cohort stats`.
+    pub fn stats(&self) -> Result<Stats, StoreError> {
+        let count = |table: &str| -> Result<u64, StoreError> {
+            // Table names come from the fixed list below, never from input.
+            self.conn
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+                .map_err(|source| self.sql(source))
+        };
+        let file_bytes = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        Ok(Stats {
+            path: self.path.clone(),
+            schema_version: self.schema_version()?,
+            file_bytes,
+            sources: count("sources")?,
+            imports: count("imports")?,
+            contacts: count("contacts")?,
+            orders: count("orders")?,
+            order_lines: count("order_lines")?,
+            events: count("events")?,
+            products: count("products")?,
+            rejected_rows: count("rejected_rows")?,
+            value_warnings: count("value_warnings")?,
+        })
+    }
+
+    /// `PRAGMA integrity_check`: `Ok(())` when the file is sound.
+    pub fn integrity_check(&self) -> Result<Result<(), String>, StoreError> {
+        let v: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|source| self.sql(source))?;
+        Ok(if v == "ok" { Ok(()) } else { Err(v) })
+    }
+
+    pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql { path: self.path.clone(), source }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stats {
+    pub path: PathBuf,
+    pub schema_version: usize,
+    pub file_bytes: u64,
+    pub sources: u64,
+    pub imports: u64,
+    pub contacts: u64,
+    pub orders: u64,
+    pub order_lines: u64,
+    pub events: u64,
+    pub products: u64,
+    pub rejected_rows: u64,
+    pub value_warnings: u64,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL lets the UI read while an import writes; NORMAL is durable in WAL
+    // mode at transaction boundaries, which is the guarantee imports need.
+    conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "busy_timeout", 5000)?;
+    // 64 MiB page cache: imports upsert into large unique indexes.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map(|v| v as usize)
+}
+
+fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+    match source.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => {
+            StoreError::NotAWorkspace { path: path.to_path_buf(), detail: "the file is not an SQLite database".into() }
+        }
+        _ => StoreError::Sql { path: path.to_path_buf(), source },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_valid() {
+        migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn empty_file_migrates_to_latest_with_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/ws.cohort");
+        let ws = Workspace::open(&path).unwrap();
+        assert_eq!(ws.schema_version().unwrap(), latest_version());
+        let mode: String = ws.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = ws.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 1);
+        for table in ["sources", "imports", "contacts", "orders", "order_lines", "events", "products", "rejected_rows"] {
+            let n: i64 = ws
+                .conn()
+                .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 1, "table {table} missing");
+        }
+        drop(ws);
+        // Reopening is a no-op migration.
+        let ws = Workspace::open(&path).unwrap();
+        assert_eq!(ws.integrity_check().unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn refuses_a_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.cohort");
+        drop(Workspace::open(&path).unwrap());
+        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        match Workspace::open(&path) {
+            Err(StoreError::TooNew { found: 99, .. }) => {}
+            other => panic!("expected TooNew, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_a_file_that_is_not_sqlite() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(&path, b"this is not a database, just some text that is long enough to be read as a header by sqlite, honestly").unwrap();
+        assert!(matches!(Workspace::open(&path), Err(StoreError::NotAWorkspace { .. })));
+    }
+
+    #[test]
+    fn settings_have_defaults_and_can_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Workspace::open(dir.path().join("ws.cohort")).unwrap();
+        assert_eq!(ws.setting(setting::DEFAULT_REGION).unwrap(), "US");
+        ws.set_setting(setting::DEFAULT_REGION, "DE").unwrap();
+        assert_eq!(ws.setting(setting::DEFAULT_REGION).unwrap(), "DE");
+    }
+}

@@ -1,0 +1,13 @@
+//! Whole flows through the real engine, the real SQLite file and the real
+//! `cohort` binary. One test binary, one module per area.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod demo;
+mod encodings;
+mod kill;
+mod presets;
+mod reimport;
+mod store;
