@@ -13,7 +13,11 @@ use cohort::store::{setting, Workspace};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 #[derive(Parser)]
-#[command(name = "cohort", version, about = "Cohort: one clean view of every customer, from your CSV exports")]
+#[command(
+    name = "cohort",
+    version,
+    about = "Cohort: one clean view of every customer, from your CSV exports"
+)]
 struct Cli {
     /// Workspace file (default: workspace.cohort in your data folder, or $COHORT_WORKSPACE).
     #[arg(long, global = true, env = "COHORT_WORKSPACE")]
@@ -103,12 +107,18 @@ impl HowToRead {
     fn options(&self, now: chrono::DateTime<chrono::Utc>) -> Result<ImportOptions> {
         let mut o = ImportOptions::new(now);
         o.kind = match &self.kind {
-            Some(k) => Some(Kind::parse(k).with_context(|| format!("unknown --kind `{k}`: use contacts, orders, order_lines, events or products"))?),
+            Some(k) => Some(Kind::parse(k).with_context(|| {
+                format!(
+                    "unknown --kind `{k}`: use contacts, orders, order_lines, events or products"
+                )
+            })?),
             None => None,
         };
         o.preset = self.preset.clone();
         for m in &self.map {
-            let (c, f) = m.rsplit_once('=').with_context(|| format!("--map `{m}` should look like COLUMN=FIELD"))?;
+            let (c, f) = m
+                .rsplit_once('=')
+                .with_context(|| format!("--map `{m}` should look like COLUMN=FIELD"))?;
             o.overrides.push((c.to_string(), f.to_string()));
         }
         Ok(o)
@@ -121,9 +131,15 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let code = e.downcast_ref::<ingest::ImportError>().map(|e| e.code()).unwrap_or("error");
+            let code = e
+                .downcast_ref::<ingest::ImportError>()
+                .map(|e| e.code())
+                .unwrap_or("error");
             if json {
-                println!("{}", serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "error": { "code": code, "message": format!("{e:#}") } })
+                );
             }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -132,7 +148,10 @@ fn main() -> ExitCode {
 }
 
 fn default_workspace() -> PathBuf {
-    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("Cohort").join("workspace.cohort")
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("Cohort")
+        .join("workspace.cohort")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -144,22 +163,39 @@ fn run(cli: Cli) -> Result<()> {
             let ws = Workspace::open(&ws_path)?;
             if let Some(r) = region {
                 let r = r.trim().to_ascii_uppercase();
-                r.parse::<phonenumber::country::Id>().map_err(|_| anyhow::anyhow!("`{r}` is not a region code (use ISO 3166 alpha-2, e.g. US, GB, DE)"))?;
+                r.parse::<phonenumber::country::Id>().map_err(|_| {
+                    anyhow::anyhow!(
+                        "`{r}` is not a region code (use ISO 3166 alpha-2, e.g. US, GB, DE)"
+                    )
+                })?;
                 ws.set_setting(setting::DEFAULT_REGION, &r)?;
             }
             if let Some(c) = currency {
-                let code = ingest::standardise::currency_code(&c).with_context(|| format!("`{c}` is not an ISO 4217 currency"))?;
+                let code = ingest::standardise::currency_code(&c)
+                    .with_context(|| format!("`{c}` is not an ISO 4217 currency"))?;
                 ws.set_setting(setting::DEFAULT_CURRENCY, code)?;
             }
             let region = ws.setting(setting::DEFAULT_REGION)?;
             let currency = ws.setting(setting::DEFAULT_CURRENCY)?;
             if json {
-                println!("{}", serde_json::json!({ "workspace": ws.path(), "schema_version": ws.schema_version()?, "region": region, "currency": currency }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "workspace": ws.path(), "schema_version": ws.schema_version()?, "region": region, "currency": currency })
+                );
             } else {
-                println!("Workspace ready: {} (schema v{}, region {region}, currency {currency})", ws.path().display(), ws.schema_version()?);
+                println!(
+                    "Workspace ready: {} (schema v{}, region {region}, currency {currency})",
+                    ws.path().display(),
+                    ws.schema_version()?
+                );
             }
         }
-        Command::Import { file, how, force, source } => {
+        Command::Import {
+            file,
+            how,
+            force,
+            source,
+        } => {
             let mut ws = Workspace::open(&ws_path)?;
             let mut options = how.options(now)?;
             options.force = force;
@@ -179,7 +215,14 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&preview)?);
             } else {
                 print_plan(&preview.plan);
-                let mut t = table(preview.columns.iter().map(|c| format!("{}\n{} → {}", c.name, c.inferred, c.field.as_deref().unwrap_or("attribute"))));
+                let mut t = table(preview.columns.iter().map(|c| {
+                    format!(
+                        "{}\n{} → {}",
+                        c.name,
+                        c.inferred,
+                        c.field.as_deref().unwrap_or("attribute")
+                    )
+                }));
                 for r in &preview.rows {
                     t.add_row(r.iter().map(|v| truncate(v, 28)));
                 }
@@ -194,9 +237,25 @@ fn run(cli: Cli) -> Result<()> {
             } else if list.is_empty() {
                 println!("No imports yet. Try `cohort import FILE` or `cohort demo --import`.");
             } else {
-                let mut t = table(["#", "Source", "File", "Kind", "Rows", "New", "Updated", "Unchanged", "Rejected", "Flagged", "Finished"].map(String::from));
+                let mut t = table(
+                    [
+                        "#",
+                        "Source",
+                        "File",
+                        "Kind",
+                        "Rows",
+                        "New",
+                        "Updated",
+                        "Unchanged",
+                        "Rejected",
+                        "Flagged",
+                        "Finished",
+                    ]
+                    .map(String::from),
+                );
                 for i in list {
-                    let sum = |f: fn(&ingest::TableCounts) -> u64| i.tables.iter().map(f).sum::<u64>();
+                    let sum =
+                        |f: fn(&ingest::TableCounts) -> u64| i.tables.iter().map(f).sum::<u64>();
                     t.add_row(vec![
                         i.id.to_string(),
                         i.source,
@@ -214,35 +273,83 @@ fn run(cli: Cli) -> Result<()> {
                 println!("{t}");
             }
         }
-        Command::Rejects { import, warnings, limit } => {
+        Command::Rejects {
+            import,
+            warnings,
+            limit,
+        } => {
             let ws = Workspace::open_existing(&ws_path)?;
             if !ingest::import_exists(&ws, import)? {
-                anyhow::bail!("there is no import #{import} in {} (see `cohort imports`)", ws.path().display());
+                anyhow::bail!(
+                    "there is no import #{import} in {} (see `cohort imports`)",
+                    ws.path().display()
+                );
             }
-            let (rows, total) = if warnings { ingest::value_warnings(&ws, import, limit)? } else { ingest::rejected_rows(&ws, import, limit)? };
-            if json {
-                println!("{}", serde_json::json!({ "import": import, "total": total, "rows": rows }));
+            let (rows, total) = if warnings {
+                ingest::value_warnings(&ws, import, limit)?
             } else {
-                let what = if warnings { "flagged values" } else { "rejected rows" };
-                println!("Import #{import}: {total} {what}{}", if total > rows.len() as u64 { format!(" (showing {})", rows.len()) } else { String::new() });
+                ingest::rejected_rows(&ws, import, limit)?
+            };
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "import": import, "total": total, "rows": rows })
+                );
+            } else {
+                let what = if warnings {
+                    "flagged values"
+                } else {
+                    "rejected rows"
+                };
+                println!(
+                    "Import #{import}: {total} {what}{}",
+                    if total > rows.len() as u64 {
+                        format!(" (showing {})", rows.len())
+                    } else {
+                        String::new()
+                    }
+                );
                 if !rows.is_empty() {
                     let mut t = table(["Row", "Column", "Value", "Reason"].map(String::from));
                     for p in rows {
-                        t.add_row(vec![p.row.to_string(), p.column.unwrap_or_default(), truncate(&p.value.unwrap_or_default(), 40), p.reason]);
+                        t.add_row(vec![
+                            p.row.to_string(),
+                            p.column.unwrap_or_default(),
+                            truncate(&p.value.unwrap_or_default(), 40),
+                            p.reason,
+                        ]);
                     }
                     println!("{t}");
                 }
             }
         }
-        Command::Demo { customers, out, import, seed } => {
-            let config = cohort::demo::DemoConfig { customers, seed, ..Default::default() };
+        Command::Demo {
+            customers,
+            out,
+            import,
+            seed,
+        } => {
+            let config = cohort::demo::DemoConfig {
+                customers,
+                seed,
+                ..Default::default()
+            };
             let mut bar = Bar::new(json);
             let output = cohort::demo::generate(&config, &out, &mut bar)?;
             bar.finish();
             if !json {
-                println!("Wrote demo exports for {} people to {}:", output.people, out.display());
+                println!(
+                    "Wrote demo exports for {} people to {}:",
+                    output.people,
+                    out.display()
+                );
                 for f in &output.files {
-                    println!("  {:<28} {:>9} rows  {}", f.path.file_name().unwrap_or_default().to_string_lossy(), f.rows, f.description);
+                    println!(
+                        "  {:<28} {:>9} rows  {}",
+                        f.path.file_name().unwrap_or_default().to_string_lossy(),
+                        f.rows,
+                        f.description
+                    );
                 }
                 println!("  ground truth: {}", output.ground_truth.display());
             }
@@ -251,7 +358,8 @@ fn run(cli: Cli) -> Result<()> {
                 let mut ws = Workspace::open(&ws_path)?;
                 for f in &output.files {
                     let mut bar = Bar::new(json);
-                    let report = ingest::import(&mut ws, &f.path, &ImportOptions::new(now), &mut bar)?;
+                    let report =
+                        ingest::import(&mut ws, &f.path, &ImportOptions::new(now), &mut bar)?;
                     bar.finish();
                     if !json {
                         print_report(&report, false)?;
@@ -260,11 +368,14 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
             if json {
-                println!("{}", serde_json::json!({
-                    "out": out, "people": output.people,
-                    "files": output.files.iter().map(|f| serde_json::json!({"path": f.path, "kind": f.kind, "rows": f.rows})).collect::<Vec<_>>(),
-                    "ground_truth": output.ground_truth, "imports": reports,
-                }));
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "out": out, "people": output.people,
+                        "files": output.files.iter().map(|f| serde_json::json!({"path": f.path, "kind": f.kind, "rows": f.rows})).collect::<Vec<_>>(),
+                        "ground_truth": output.ground_truth, "imports": reports,
+                    })
+                );
             }
         }
         Command::Stats => {
@@ -273,7 +384,12 @@ fn run(cli: Cli) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                println!("Workspace {} (schema v{}, {:.1} MB)", s.path.display(), s.schema_version, s.file_bytes as f64 / 1e6);
+                println!(
+                    "Workspace {} (schema v{}, {:.1} MB)",
+                    s.path.display(),
+                    s.schema_version,
+                    s.file_bytes as f64 / 1e6
+                );
                 let mut t = table(["What", "Count"].map(String::from));
                 for (k, v) in [
                     ("Sources", s.sources),
@@ -311,7 +427,11 @@ fn truncate(s: &str, n: usize) -> String {
 
 fn print_plan(plan: &ingest::Plan) {
     let d = &plan.detected;
-    println!("{} ({:.1} kB)", plan.file.display(), plan.file_size as f64 / 1e3);
+    println!(
+        "{} ({:.1} kB)",
+        plan.file.display(),
+        plan.file_size as f64 / 1e3
+    );
     println!(
         "  detected: {} encoding, {} delimiter, {} line endings, {} columns",
         d.encoding.label(),
@@ -319,9 +439,17 @@ fn print_plan(plan: &ingest::Plan) {
         d.line_ending.label(),
         d.header.len()
     );
-    println!("  preset:   {} ({}), records: {}", plan.preset_label, plan.preset, plan.kind);
+    println!(
+        "  preset:   {} ({}), records: {}",
+        plan.preset_label, plan.preset, plan.kind
+    );
     for dc in &plan.dates {
-        println!("  dates in `{}`: {}{}", dc.column, dc.explanation, if dc.ambiguous { " [ambiguous]" } else { "" });
+        println!(
+            "  dates in `{}`: {}{}",
+            dc.column,
+            dc.explanation,
+            if dc.ambiguous { " [ambiguous]" } else { "" }
+        );
     }
     for n in &plan.notes {
         println!("  note: {n}");
@@ -351,10 +479,17 @@ fn print_report(report: &ImportReport, json: bool) -> Result<()> {
         rate
     );
     for t in &report.tables {
-        println!("  {:<12} {} new, {} updated, {} unchanged", t.table, t.inserted, t.updated, t.unchanged);
+        println!(
+            "  {:<12} {} new, {} updated, {} unchanged",
+            t.table, t.inserted, t.updated, t.unchanged
+        );
     }
     if report.rows_rejected > 0 {
-        println!("  {} rows rejected (see `cohort rejects {}`):", report.rows_rejected, report.import_id.unwrap_or_default());
+        println!(
+            "  {} rows rejected (see `cohort rejects {}`):",
+            report.rows_rejected,
+            report.import_id.unwrap_or_default()
+        );
         for r in &report.rejected_by_reason {
             println!("    {:>7} × {:<16} e.g. {}", r.count, r.code, r.example);
         }
@@ -380,7 +515,9 @@ struct Bar {
 impl Bar {
     fn new(json: bool) -> Bar {
         let visible = !json && std::io::stderr().is_terminal();
-        Bar { bar: visible.then(indicatif::ProgressBar::hidden) }
+        Bar {
+            bar: visible.then(indicatif::ProgressBar::hidden),
+        }
     }
     fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
@@ -393,16 +530,27 @@ impl Progress for Bar {
     fn tick(&mut self, tick: &Tick<'_>) {
         let Some(bar) = &mut self.bar else { return };
         if bar.is_hidden() {
-            *bar = indicatif::ProgressBar::with_draw_target(Some(0), indicatif::ProgressDrawTarget::stderr());
+            *bar = indicatif::ProgressBar::with_draw_target(
+                Some(0),
+                indicatif::ProgressDrawTarget::stderr(),
+            );
         }
         let (pos, len, style) = match (tick.total_bytes, tick.total) {
-            (Some(total), _) if tick.bytes > 0 => (tick.bytes, total, "{msg} [{bar:30}] {bytes}/{total_bytes} {per_sec} ({eta})"),
+            (Some(total), _) if tick.bytes > 0 => (
+                tick.bytes,
+                total,
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {per_sec} ({eta})",
+            ),
             (_, Some(total)) => (tick.done, total, "{msg} [{bar:30}] {pos}/{len} ({eta})"),
             _ => (tick.done, 0, "{msg} {pos}"),
         };
         if bar.length() != Some(len) {
             bar.set_length(len);
-            bar.set_style(indicatif::ProgressStyle::with_template(style).expect("valid template").progress_chars("=> "));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(style)
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
         }
         let rate = tick.done as f64 / tick.elapsed.as_secs_f64().max(1e-9);
         bar.set_message(if tick.done > 0 && tick.total_bytes.is_some() {
@@ -413,4 +561,3 @@ impl Progress for Bar {
         bar.set_position(pos);
     }
 }
-

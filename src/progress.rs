@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn token_cancels_wrapped_listener() {
         let token = CancelToken::new();
-        let p = Cancellable { inner: Silent, token: token.clone() };
+        let p = Cancellable {
+            inner: Silent,
+            token: token.clone(),
+        };
         assert!(!p.is_cancelled());
         token.cancel();
         assert!(p.is_cancelled());

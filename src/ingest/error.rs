@@ -19,16 +19,41 @@ struct Inner {
 pub enum ImportErrorKind {
     Io(std::io::Error),
     Empty,
-    Binary { detail: String },
-    NoHeader { detail: String },
+    Binary {
+        detail: String,
+    },
+    NoHeader {
+        detail: String,
+    },
     /// The CSV structure broke at a row (e.g. an unterminated quote at the end).
-    Csv { row: u64, detail: String },
-    UnknownPreset { preset: String, known: Vec<&'static str> },
-    PresetKindMismatch { preset: String, preset_kind: super::Kind, kind: super::Kind },
-    UnknownColumn { column: String },
-    UnknownField { column: String, field: String, kind: super::Kind, known: Vec<&'static str> },
+    Csv {
+        row: u64,
+        detail: String,
+    },
+    UnknownPreset {
+        preset: String,
+        known: Vec<&'static str>,
+    },
+    PresetKindMismatch {
+        preset: String,
+        preset_kind: super::Kind,
+        kind: super::Kind,
+    },
+    UnknownColumn {
+        column: String,
+    },
+    UnknownField {
+        column: String,
+        field: String,
+        kind: super::Kind,
+        known: Vec<&'static str>,
+    },
     /// A field every row needs is not mapped from any column.
-    MissingField { kind: super::Kind, field: &'static str, hint: String },
+    MissingField {
+        kind: super::Kind,
+        field: &'static str,
+        hint: String,
+    },
     /// No preset matched and no kind was given.
     UnknownKind,
     Cancelled,
@@ -37,7 +62,10 @@ pub enum ImportErrorKind {
 
 impl ImportError {
     pub fn new(file: &Path, kind: ImportErrorKind) -> Self {
-        ImportError(Box::new(Inner { file: file.to_path_buf(), kind }))
+        ImportError(Box::new(Inner {
+            file: file.to_path_buf(),
+            kind,
+        }))
     }
 
     pub fn file(&self) -> &Path {
@@ -142,8 +170,17 @@ mod tests {
 
     #[test]
     fn csv_error_names_file_and_row() {
-        let e = ImportError::new(Path::new("orders.csv"), ImportErrorKind::Csv { row: 1204, detail: "x".into() });
-        assert_eq!(e.to_string(), "orders.csv, row 1,204: the CSV is malformed (x); nothing was imported");
+        let e = ImportError::new(
+            Path::new("orders.csv"),
+            ImportErrorKind::Csv {
+                row: 1204,
+                detail: "x".into(),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            "orders.csv, row 1,204: the CSV is malformed (x); nothing was imported"
+        );
         assert_eq!(e.code(), "csv_structure");
     }
 }

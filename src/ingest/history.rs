@@ -67,20 +67,37 @@ pub struct StoredProblem {
 }
 
 /// Rejected rows of an import in row order (at most `limit`), and how many there are.
-pub fn rejected_rows(ws: &Workspace, import_id: i64, limit: u64) -> Result<(Vec<StoredProblem>, u64), StoreError> {
+pub fn rejected_rows(
+    ws: &Workspace,
+    import_id: i64,
+    limit: u64,
+) -> Result<(Vec<StoredProblem>, u64), StoreError> {
     problems(ws, "rejected_rows", import_id, limit)
 }
 
 /// Values that were kept raw because they could not be standardised.
-pub fn value_warnings(ws: &Workspace, import_id: i64, limit: u64) -> Result<(Vec<StoredProblem>, u64), StoreError> {
+pub fn value_warnings(
+    ws: &Workspace,
+    import_id: i64,
+    limit: u64,
+) -> Result<(Vec<StoredProblem>, u64), StoreError> {
     problems(ws, "value_warnings", import_id, limit)
 }
 
-fn problems(ws: &Workspace, table: &str, import_id: i64, limit: u64) -> Result<(Vec<StoredProblem>, u64), StoreError> {
+fn problems(
+    ws: &Workspace,
+    table: &str,
+    import_id: i64,
+    limit: u64,
+) -> Result<(Vec<StoredProblem>, u64), StoreError> {
     // `table` is one of two literals above, never input.
     let total: i64 = ws
         .conn()
-        .query_row(&format!("SELECT count(*) FROM {table} WHERE import_id = ?1"), [import_id], |r| r.get(0))
+        .query_row(
+            &format!("SELECT count(*) FROM {table} WHERE import_id = ?1"),
+            [import_id],
+            |r| r.get(0),
+        )
         .map_err(|e| ws.sql(e))?;
     let mut stmt = ws
         .conn()
@@ -99,13 +116,20 @@ fn problems(ws: &Workspace, table: &str, import_id: i64, limit: u64) -> Result<(
             })
         })
         .map_err(|e| ws.sql(e))?;
-    Ok((rows.collect::<Result<_, _>>().map_err(|e| ws.sql(e))?, total as u64))
+    Ok((
+        rows.collect::<Result<_, _>>().map_err(|e| ws.sql(e))?,
+        total as u64,
+    ))
 }
 
 /// Whether an import with this id exists.
 pub fn import_exists(ws: &Workspace, import_id: i64) -> Result<bool, StoreError> {
     ws.conn()
-        .query_row("SELECT count(*) FROM imports WHERE id = ?1", [import_id], |r| r.get::<_, i64>(0))
+        .query_row(
+            "SELECT count(*) FROM imports WHERE id = ?1",
+            [import_id],
+            |r| r.get::<_, i64>(0),
+        )
         .map(|n| n > 0)
         .map_err(|e| ws.sql(e))
 }

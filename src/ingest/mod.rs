@@ -28,7 +28,9 @@ use sha2::{Digest, Sha256};
 
 pub use error::{ImportError, ImportErrorKind};
 pub use fields::{Field, Kind, ValueType};
-pub use history::{import_exists, imports, rejected_rows, value_warnings, ImportSummary, StoredProblem};
+pub use history::{
+    import_exists, imports, rejected_rows, value_warnings, ImportSummary, StoredProblem,
+};
 pub use presets::{ColumnMapping, Preset};
 pub use rows::Cell;
 pub use sniff::{Detected, Encoding, LineEnding};
@@ -78,7 +80,14 @@ pub struct ImportOptions {
 
 impl ImportOptions {
     pub fn new(now: chrono::DateTime<chrono::Utc>) -> Self {
-        ImportOptions { kind: None, preset: None, overrides: Vec::new(), force: false, source: None, now }
+        ImportOptions {
+            kind: None,
+            preset: None,
+            overrides: Vec::new(),
+            force: false,
+            source: None,
+            now,
+        }
     }
 }
 
@@ -116,20 +125,37 @@ pub struct Plan {
 /// Looks at `path` and decides how it would be imported. Changes nothing.
 /// `scan_all`: when a date column is ambiguous in the first rows, read the
 /// whole file for evidence (imports do; previews do not).
-pub fn plan(path: &Path, options: &ImportOptions, region: &str, scan_all: bool) -> Result<Plan, ImportError> {
+pub fn plan(
+    path: &Path,
+    options: &ImportOptions,
+    region: &str,
+    scan_all: bool,
+) -> Result<Plan, ImportError> {
     let err = |kind| ImportError::new(path, kind);
-    let file_size = std::fs::metadata(path).map_err(|e| err(ImportErrorKind::Io(e)))?.len();
+    let file_size = std::fs::metadata(path)
+        .map_err(|e| err(ImportErrorKind::Io(e)))?
+        .len();
     let detected = sniff::sniff(path)?;
     let header = &detected.header;
     let preset = match &options.preset {
         Some(id) => {
-            let p = presets::find(id).ok_or_else(|| err(ImportErrorKind::UnknownPreset { preset: id.clone(), known: presets::ids() }))?;
+            let p = presets::find(id).ok_or_else(|| {
+                err(ImportErrorKind::UnknownPreset {
+                    preset: id.clone(),
+                    known: presets::ids(),
+                })
+            })?;
             if let Some(kind) = options.kind.filter(|k| *k != p.kind) {
-                return Err(err(ImportErrorKind::PresetKindMismatch { preset: p.id.into(), preset_kind: p.kind, kind }));
+                return Err(err(ImportErrorKind::PresetKindMismatch {
+                    preset: p.id.into(),
+                    preset_kind: p.kind,
+                    kind,
+                }));
             }
             p
         }
-        None => presets::detect(header, options.kind).ok_or_else(|| err(ImportErrorKind::UnknownKind))?,
+        None => presets::detect(header, options.kind)
+            .ok_or_else(|| err(ImportErrorKind::UnknownKind))?,
     };
     let kind = preset.kind;
     let mut mapping = presets::map_columns(preset, header);
@@ -137,7 +163,11 @@ pub fn plan(path: &Path, options: &ImportOptions, region: &str, scan_all: bool) 
         let m = mapping
             .iter_mut()
             .find(|m| m.column.eq_ignore_ascii_case(column.trim()))
-            .ok_or_else(|| err(ImportErrorKind::UnknownColumn { column: column.clone() }))?;
+            .ok_or_else(|| {
+                err(ImportErrorKind::UnknownColumn {
+                    column: column.clone(),
+                })
+            })?;
         let field = field.trim();
         m.field = if field.is_empty() || field.eq_ignore_ascii_case("attribute") {
             None
@@ -159,7 +189,11 @@ pub fn plan(path: &Path, options: &ImportOptions, region: &str, scan_all: bool) 
             return Err(err(ImportErrorKind::MissingField {
                 kind,
                 field: f.name,
-                hint: format!("map a column to it with --map COLUMN={}; the columns are: {}", f.name, header.join(", ")),
+                hint: format!(
+                    "map a column to it with --map COLUMN={}; the columns are: {}",
+                    f.name,
+                    header.join(", ")
+                ),
             }));
         }
     }
@@ -170,19 +204,33 @@ pub fn plan(path: &Path, options: &ImportOptions, region: &str, scan_all: bool) 
             hint: format!("contacts need a customer ID or an email column (--map COLUMN=source_key or --map COLUMN=email); the columns are: {}", header.join(", ")),
         }));
     }
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut constants = Vec::new();
     let mut notes = detected.notes.clone();
     if preset.consent_from_file_name && !mapped("consent_email") {
         let lower = file_name.to_lowercase();
-        let status = ["unsubscribed", "cleaned", "nonsubscribed", "subscribed"].into_iter().find(|s| lower.contains(s));
+        let status = ["unsubscribed", "cleaned", "nonsubscribed", "subscribed"]
+            .into_iter()
+            .find(|s| lower.contains(s));
         if let Some(status) = status {
-            let value = if status == "nonsubscribed" { "never subscribed" } else { status };
+            let value = if status == "nonsubscribed" {
+                "never subscribed"
+            } else {
+                status
+            };
             constants.push(("consent_email".to_string(), value.to_string()));
-            notes.push(format!("email consent is read from the file name: every row is `{value}`"));
+            notes.push(format!(
+                "email consent is read from the file name: every row is `{value}`"
+            ));
         }
     }
-    let fields: Vec<Option<&'static Field>> = mapping.iter().map(|m| m.field.as_deref().and_then(|f| kind.field(f))).collect();
+    let fields: Vec<Option<&'static Field>> = mapping
+        .iter()
+        .map(|m| m.field.as_deref().and_then(|f| kind.field(f)))
+        .collect();
     let dates = decide_date_orders(path, &detected, &fields, region, scan_all)?;
     Ok(Plan {
         file: path.to_path_buf(),
@@ -210,7 +258,12 @@ fn decide_date_orders(
     scan_all: bool,
 ) -> Result<Vec<DateColumn>, ImportError> {
     let date_cols: Vec<usize> = (0..fields.len())
-        .filter(|i| matches!(fields[*i].map(|f| f.ty), Some(ValueType::Date | ValueType::DateTime)))
+        .filter(|i| {
+            matches!(
+                fields[*i].map(|f| f.ty),
+                Some(ValueType::Date | ValueType::DateTime)
+            )
+        })
         .collect();
     if date_cols.is_empty() {
         return Ok(Vec::new());
@@ -228,11 +281,21 @@ fn decide_date_orders(
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(ImportError::new(path, ImportErrorKind::Csv { row: row + 2, detail: e.to_string() })),
+            Err(e) => {
+                return Err(ImportError::new(
+                    path,
+                    ImportErrorKind::Csv {
+                        row: row + 2,
+                        detail: e.to_string(),
+                    },
+                ))
+            }
         }
         row += 1;
         for (k, &i) in date_cols.iter().enumerate() {
-            let Some(v) = rec.get(i).and_then(|b| std::str::from_utf8(b).ok()) else { continue };
+            let Some(v) = rec.get(i).and_then(|b| std::str::from_utf8(b).ok()) else {
+                continue;
+            };
             match standardise::date_evidence(v) {
                 DateEvidence::MonthFirst => counts[k].0 += 1,
                 DateEvidence::DayFirst => counts[k].1 += 1,
@@ -241,7 +304,11 @@ fn decide_date_orders(
             }
         }
     }
-    let region_order = if matches!(region, "US" | "PH" | "FM" | "MH" | "PW" | "BZ") { DateOrder::MonthFirst } else { DateOrder::DayFirst };
+    let region_order = if matches!(region, "US" | "PH" | "FM" | "MH" | "PW" | "BZ") {
+        DateOrder::MonthFirst
+    } else {
+        DateOrder::DayFirst
+    };
     Ok(date_cols
         .iter()
         .zip(counts)
@@ -273,21 +340,35 @@ fn decide_date_orders(
 }
 
 fn date_order_of(plan: &Plan, column: &str) -> DateOrder {
-    match plan.dates.iter().find(|d| d.column == column).map(|d| d.order) {
+    match plan
+        .dates
+        .iter()
+        .find(|d| d.column == column)
+        .map(|d| d.order)
+    {
         Some("month_first") => DateOrder::MonthFirst,
         _ => DateOrder::DayFirst,
     }
 }
 
 /// A CSV reader positioned after the header.
-fn csv_reader(path: &Path, detected: &Detected) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
+fn csv_reader(
+    path: &Path,
+    detected: &Detected,
+) -> Result<csv::Reader<Box<dyn std::io::Read + Send>>, ImportError> {
     Ok(csv_reader_counted(path, detected)?.0)
 }
 
 fn csv_reader_counted(
     path: &Path,
     detected: &Detected,
-) -> Result<(csv::Reader<Box<dyn std::io::Read + Send>>, sniff::ByteCounter), ImportError> {
+) -> Result<
+    (
+        csv::Reader<Box<dyn std::io::Read + Send>>,
+        sniff::ByteCounter,
+    ),
+    ImportError,
+> {
     let (input, counter) = sniff::open_decoded(path, detected)?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -296,8 +377,15 @@ fn csv_reader_counted(
         .buffer_capacity(1 << 16)
         .from_reader(input);
     let mut header = csv::ByteRecord::new();
-    rdr.read_byte_record(&mut header)
-        .map_err(|e| ImportError::new(path, ImportErrorKind::Csv { row: 1, detail: e.to_string() }))?;
+    rdr.read_byte_record(&mut header).map_err(|e| {
+        ImportError::new(
+            path,
+            ImportErrorKind::Csv {
+                row: 1,
+                detail: e.to_string(),
+            },
+        )
+    })?;
     Ok((rdr, counter))
 }
 
@@ -318,7 +406,12 @@ pub struct PreviewColumn {
 }
 
 /// Shows what importing `path` would do, with its first `rows` rows.
-pub fn preview(path: &Path, options: &ImportOptions, region: &str, rows: usize) -> Result<Preview, ImportError> {
+pub fn preview(
+    path: &Path,
+    options: &ImportOptions,
+    region: &str,
+    rows: usize,
+) -> Result<Preview, ImportError> {
     let plan = plan(path, options, region, false)?;
     let mut rdr = csv_reader(path, &plan.detected)?;
     let mut out: Vec<Vec<String>> = Vec::new();
@@ -329,10 +422,22 @@ pub fn preview(path: &Path, options: &ImportOptions, region: &str, rows: usize) 
         match rdr.read_byte_record(&mut rec) {
             Ok(true) => {}
             Ok(false) => break,
-            Err(e) => return Err(ImportError::new(path, ImportErrorKind::Csv { row: n as u64 + 2, detail: e.to_string() })),
+            Err(e) => {
+                return Err(ImportError::new(
+                    path,
+                    ImportErrorKind::Csv {
+                        row: n as u64 + 2,
+                        detail: e.to_string(),
+                    },
+                ))
+            }
         }
         let row: Vec<String> = (0..plan.detected.header.len())
-            .map(|i| rec.get(i).map(|b| String::from_utf8_lossy(b).into_owned()).unwrap_or_default())
+            .map(|i| {
+                rec.get(i)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default()
+            })
             .collect();
         for (i, v) in row.iter().enumerate() {
             if !v.trim().is_empty() {
@@ -343,7 +448,8 @@ pub fn preview(path: &Path, options: &ImportOptions, region: &str, rows: usize) 
             out.push(row);
         }
     }
-    let phone_region: phonenumber::country::Id = region.parse().unwrap_or(phonenumber::country::Id::US);
+    let phone_region: phonenumber::country::Id =
+        region.parse().unwrap_or(phonenumber::country::Id::US);
     let columns = plan
         .detected
         .header
@@ -355,7 +461,11 @@ pub fn preview(path: &Path, options: &ImportOptions, region: &str, rows: usize) 
             field: plan.mapping[i].field.clone(),
         })
         .collect();
-    Ok(Preview { plan, columns, rows: out })
+    Ok(Preview {
+        plan,
+        columns,
+        rows: out,
+    })
 }
 
 /// The type most (90%) of a column's sample values parse as.
@@ -363,15 +473,28 @@ fn infer_type(values: &[String], region: phonenumber::country::Id) -> &'static s
     if values.is_empty() {
         return "empty";
     }
-    let share = |ok: &dyn Fn(&str) -> bool| values.iter().filter(|v| ok(v.trim())).count() * 10 >= values.len() * 9;
+    let share = |ok: &dyn Fn(&str) -> bool| {
+        values.iter().filter(|v| ok(v.trim())).count() * 10 >= values.len() * 9
+    };
     let is_int = |v: &str| standardise::excel_guard_strip(v).parse::<i64>().is_ok();
-    let is_date = |v: &str| standardise::datetime(v, DateOrder::DayFirst).is_ok() || standardise::datetime(v, DateOrder::MonthFirst).is_ok();
+    let is_date = |v: &str| {
+        standardise::datetime(v, DateOrder::DayFirst).is_ok()
+            || standardise::datetime(v, DateOrder::MonthFirst).is_ok()
+    };
     if share(&|v| standardise::boolean(v).is_ok() && !is_int(v)) {
         "boolean"
     } else if share(&|v| standardise::email(v).is_ok()) {
         "email"
-    } else if share(&|v| v.contains(['-', ':', '/', '.']) && is_date(v) && v.parse::<f64>().is_err()) {
-        if share(&|v| matches!(standardise::datetime(v, DateOrder::DayFirst).or(standardise::datetime(v, DateOrder::MonthFirst)), Ok(standardise::Timestamp::Date(_)))) {
+    } else if share(&|v| {
+        v.contains(['-', ':', '/', '.']) && is_date(v) && v.parse::<f64>().is_err()
+    }) {
+        if share(&|v| {
+            matches!(
+                standardise::datetime(v, DateOrder::DayFirst)
+                    .or(standardise::datetime(v, DateOrder::MonthFirst)),
+                Ok(standardise::Timestamp::Date(_))
+            )
+        }) {
             "date"
         } else {
             "datetime"
@@ -382,7 +505,10 @@ fn infer_type(values: &[String], region: phonenumber::country::Id) -> &'static s
         "decimal"
     } else if share(&|v| standardise::money(v).is_ok()) {
         "money"
-    } else if share(&|v| v.chars().filter(|c| c.is_ascii_digit()).count() >= 7 && standardise::phone(v, region).is_ok()) {
+    } else if share(&|v| {
+        v.chars().filter(|c| c.is_ascii_digit()).count() >= 7
+            && standardise::phone(v, region).is_ok()
+    }) {
         "phone"
     } else {
         "text"
@@ -434,12 +560,19 @@ struct Batch {
 }
 
 /// Imports `path` into the workspace in one transaction.
-pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress: &mut dyn Progress) -> Result<ImportReport, ImportError> {
+pub fn import(
+    ws: &mut Workspace,
+    path: &Path,
+    options: &ImportOptions,
+    progress: &mut dyn Progress,
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let err = |kind| ImportError::new(path, kind);
     let store = |e| err(ImportErrorKind::Store(e));
     let region = ws.setting(setting::DEFAULT_REGION).map_err(store)?;
-    let default_currency = standardise::currency_code(&ws.setting(setting::DEFAULT_CURRENCY).map_err(store)?).unwrap_or("USD");
+    let default_currency =
+        standardise::currency_code(&ws.setting(setting::DEFAULT_CURRENCY).map_err(store)?)
+            .unwrap_or("USD");
     let plan = plan(path, options, &region, true)?;
     let content_hash = hash_file(path, plan.file_size, started, progress)?;
     let source_name = options.source.clone().unwrap_or_else(|| {
@@ -466,7 +599,11 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
     if !options.force {
         let previous: Option<i64> = ws
             .conn()
-            .query_row("SELECT id FROM imports WHERE content_hash = ?1 ORDER BY id DESC LIMIT 1", [&report.content_hash], |r| r.get(0))
+            .query_row(
+                "SELECT id FROM imports WHERE content_hash = ?1 ORDER BY id DESC LIMIT 1",
+                [&report.content_hash],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| store(ws.sql(e)))?;
         if let Some(previous) = previous {
@@ -478,21 +615,52 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
 
     let plan = &report.plan;
     let kind = plan.kind;
-    let fields: Vec<Option<&'static Field>> = plan.mapping.iter().map(|m| m.field.as_deref().and_then(|f| kind.field(f))).collect();
-    let orders: Vec<DateOrder> = plan.detected.header.iter().map(|c| date_order_of(plan, c)).collect();
-    let constants: Vec<(&'static Field, String)> =
-        plan.constants.iter().filter_map(|(f, v)| kind.field(f).map(|f| (f, v.clone()))).collect();
-    let phone_region: phonenumber::country::Id = region.parse().unwrap_or(phonenumber::country::Id::US);
-    let mut processor = RowProcessor::new(kind, &plan.detected.header, &fields, &orders, &constants, phone_region, default_currency);
+    let fields: Vec<Option<&'static Field>> = plan
+        .mapping
+        .iter()
+        .map(|m| m.field.as_deref().and_then(|f| kind.field(f)))
+        .collect();
+    let orders: Vec<DateOrder> = plan
+        .detected
+        .header
+        .iter()
+        .map(|c| date_order_of(plan, c))
+        .collect();
+    let constants: Vec<(&'static Field, String)> = plan
+        .constants
+        .iter()
+        .filter_map(|(f, v)| kind.field(f).map(|f| (f, v.clone())))
+        .collect();
+    let phone_region: phonenumber::country::Id =
+        region.parse().unwrap_or(phonenumber::country::Id::US);
+    let mut processor = RowProcessor::new(
+        kind,
+        &plan.detected.header,
+        plan.detected.header_fields,
+        &fields,
+        &orders,
+        &constants,
+        phone_region,
+        default_currency,
+    );
     let layouts: Vec<TableLayout> = processor.layouts.clone();
     let (mut rdr, counter) = csv_reader_counted(path, &plan.detected)?;
     let total_bytes = plan.file_size;
     let now = options.now;
 
     let path_text = path.to_string_lossy().into_owned();
-    let sql_err = |e: rusqlite::Error| ImportError::new(path, ImportErrorKind::Store(crate::store::StoreError::Sql { path: path.to_path_buf(), source: e }));
+    let sql_err = |e: rusqlite::Error| {
+        ImportError::new(
+            path,
+            ImportErrorKind::Store(crate::store::StoreError::Sql {
+                path: path.to_path_buf(),
+                source: e,
+            }),
+        )
+    };
     let tx = ws.conn_mut().transaction().map_err(sql_err)?;
-    let source_id = find_or_create_source(&tx, &source_name, kind, plan.preset, now).map_err(sql_err)?;
+    let source_id =
+        find_or_create_source(&tx, &source_name, kind, plan.preset, now).map_err(sql_err)?;
     tx.execute(
         "INSERT INTO imports (source_id, file_name, file_path, file_size, content_hash, kind, preset, mapping, detected, started_at, finished_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
@@ -519,7 +687,11 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
     )
     .map_err(sql_err)?;
     let import_id = tx.last_insert_rowid();
-    let before: Vec<u64> = layouts.iter().map(|l| count_source(&tx, l, source_id)).collect::<Result<_, _>>().map_err(sql_err)?;
+    let before: Vec<u64> = layouts
+        .iter()
+        .map(|l| count_source(&tx, l, source_id))
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
 
     // Records offered to each table, and how many of them changed a row.
     let mut offered = vec![0u64; layouts.len()];
@@ -530,8 +702,11 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
     let mut csv_error: Option<ImportError> = None;
     let mut cancelled = false;
     {
-        let mut upserts: Vec<rusqlite::Statement<'_>> =
-            layouts.iter().map(|l| tx.prepare(&upsert_sql(l))).collect::<Result<_, _>>().map_err(sql_err)?;
+        let mut upserts: Vec<rusqlite::Statement<'_>> = layouts
+            .iter()
+            .map(|l| tx.prepare(&upsert_sql(l)))
+            .collect::<Result<_, _>>()
+            .map_err(sql_err)?;
         let mut reject_stmt = tx
             .prepare("INSERT INTO rejected_rows (import_id, row_number, column_name, raw_value, reason_code, reason, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
             .map_err(sql_err)?;
@@ -547,7 +722,10 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
                 let mut rec = csv::ByteRecord::new();
                 let mut row_number = 1u64;
                 loop {
-                    let mut batch = Batch { rows: Vec::with_capacity(BATCH_ROWS), bytes: 0 };
+                    let mut batch = Batch {
+                        rows: Vec::with_capacity(BATCH_ROWS),
+                        bytes: 0,
+                    };
                     let mut done = false;
                     while batch.rows.len() < BATCH_ROWS {
                         match rdr.read_byte_record(&mut rec) {
@@ -557,18 +735,33 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
                                 break;
                             }
                             Err(e) => {
-                                let _ = sender.send(Err(ImportError::new(path, ImportErrorKind::Csv { row: row_number + 1, detail: e.to_string() })));
+                                let _ = sender.send(Err(ImportError::new(
+                                    path,
+                                    ImportErrorKind::Csv {
+                                        row: row_number + 1,
+                                        detail: e.to_string(),
+                                    },
+                                )));
                                 return;
                             }
                         }
                         row_number += 1;
                         // A blank line is not a row.
-                        if rec.len() <= 1 && rec.get(0).is_none_or(|f| f.iter().all(u8::is_ascii_whitespace)) {
+                        if rec.len() <= 1
+                            && rec
+                                .get(0)
+                                .is_none_or(|f| f.iter().all(u8::is_ascii_whitespace))
+                        {
                             continue;
                         }
                         let processed = processor.process(row_number, &rec);
                         let record_json = (!processed.rejection.is_empty()).then(|| {
-                            serde_json::to_string(&rec.iter().map(|f| String::from_utf8_lossy(f)).collect::<Vec<_>>()).expect("strings serialise")
+                            serde_json::to_string(
+                                &rec.iter()
+                                    .map(|f| String::from_utf8_lossy(f))
+                                    .collect::<Vec<_>>(),
+                            )
+                            .expect("strings serialise")
                         });
                         batch.rows.push((processed, record_json));
                     }
@@ -578,9 +771,16 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
                     }
                 }
             });
-            let tally = |list: &mut Vec<ReasonCount>, p: &Problem| match list.iter_mut().find(|r| r.code == p.code) {
+            let tally = |list: &mut Vec<ReasonCount>, p: &Problem| match list
+                .iter_mut()
+                .find(|r| r.code == p.code)
+            {
                 Some(r) => r.count += 1,
-                None => list.push(ReasonCount { code: p.code.to_string(), count: 1, example: p.to_string() }),
+                None => list.push(ReasonCount {
+                    code: p.code.to_string(),
+                    count: 1,
+                    example: p.to_string(),
+                }),
             };
             for batch in receiver.iter() {
                 let batch = match batch {
@@ -597,18 +797,34 @@ pub fn import(ws: &mut Workspace, path: &Path, options: &ImportOptions, progress
                             rows_rejected += 1;
                             for p in &processed.rejection {
                                 tally(&mut rejected, p);
-                                reject_stmt.execute(params![import_id, p.row as i64, p.column, p.value, p.code, p.message, record_json])?;
+                                reject_stmt.execute(params![
+                                    import_id,
+                                    p.row as i64,
+                                    p.column,
+                                    p.value,
+                                    p.code,
+                                    p.message,
+                                    record_json
+                                ])?;
                             }
                             continue;
                         }
                         for p in &processed.warnings {
                             values_flagged += 1;
                             tally(&mut flagged, p);
-                            warn_stmt.execute(params![import_id, p.row as i64, p.column, p.value, p.code, p.message])?;
+                            warn_stmt.execute(params![
+                                import_id,
+                                p.row as i64,
+                                p.column,
+                                p.value,
+                                p.code,
+                                p.message
+                            ])?;
                         }
                         for rec in &processed.records {
                             offered[rec.table] += 1;
-                            changed[rec.table] += upsert(&mut upserts[rec.table], source_id, import_id, rec)? as u64;
+                            changed[rec.table] +=
+                                upsert(&mut upserts[rec.table], source_id, import_id, rec)? as u64;
                         }
                     }
                     Ok(())
@@ -686,7 +902,12 @@ fn iso(t: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// SHA-256 of the file, streamed: the identity of an export for "imported before?".
-fn hash_file(path: &Path, size: u64, started: Instant, progress: &mut dyn Progress) -> Result<String, ImportError> {
+fn hash_file(
+    path: &Path,
+    size: u64,
+    started: Instant,
+    progress: &mut dyn Progress,
+) -> Result<String, ImportError> {
     use std::io::Read;
     let err = |e| ImportError::new(path, ImportErrorKind::Io(e));
     let mut file = std::fs::File::open(path).map_err(err)?;
@@ -701,13 +922,24 @@ fn hash_file(path: &Path, size: u64, started: Instant, progress: &mut dyn Progre
         hasher.update(&buf[..n]);
         done += n as u64;
         if done % (64 << 20) < n as u64 {
-            progress.tick(&Tick { stage: "Checking file", done: 0, total: None, bytes: done, total_bytes: Some(size), elapsed: started.elapsed() });
+            progress.tick(&Tick {
+                stage: "Checking file",
+                done: 0,
+                total: None,
+                bytes: done,
+                total_bytes: Some(size),
+                elapsed: started.elapsed(),
+            });
             if progress.is_cancelled() {
                 return Err(ImportError::new(path, ImportErrorKind::Cancelled));
             }
         }
     }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    Ok(hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }
 
 fn find_or_create_source(
@@ -718,11 +950,21 @@ fn find_or_create_source(
     now: chrono::DateTime<chrono::Utc>,
 ) -> rusqlite::Result<i64> {
     // A source holds one kind of record; the same name for another kind gets its own source.
-    let name = match tx.query_row("SELECT kind FROM sources WHERE name = ?1", [name], |r| r.get::<_, String>(0)).optional()? {
+    let name = match tx
+        .query_row("SELECT kind FROM sources WHERE name = ?1", [name], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+    {
         Some(k) if k != kind.as_str() => format!("{name} ({kind})"),
         _ => name.to_string(),
     };
-    if let Some(id) = tx.query_row("SELECT id FROM sources WHERE name = ?1", [&name], |r| r.get(0)).optional()? {
+    if let Some(id) = tx
+        .query_row("SELECT id FROM sources WHERE name = ?1", [&name], |r| {
+            r.get(0)
+        })
+        .optional()?
+    {
         return Ok(id);
     }
     tx.execute(
@@ -732,21 +974,41 @@ fn find_or_create_source(
     Ok(tx.last_insert_rowid())
 }
 
-fn count_source(tx: &rusqlite::Transaction<'_>, layout: &TableLayout, source_id: i64) -> rusqlite::Result<u64> {
+fn count_source(
+    tx: &rusqlite::Transaction<'_>,
+    layout: &TableLayout,
+    source_id: i64,
+) -> rusqlite::Result<u64> {
     // Table names come from the fixed `Table` enum, never from input.
-    tx.query_row(&format!("SELECT count(*) FROM {} WHERE source_id = ?1", layout.table.name()), [source_id], |r| r.get::<_, i64>(0))
-        .map(|n| n as u64)
+    tx.query_row(
+        &format!(
+            "SELECT count(*) FROM {} WHERE source_id = ?1",
+            layout.table.name()
+        ),
+        [source_id],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
 }
 
 /// `INSERT … ON CONFLICT DO UPDATE … WHERE changed`: new keys are inserted,
 /// changed rows updated, identical rows left alone (0 changes).
 fn upsert_sql(layout: &TableLayout) -> String {
     let extra = layout.table.extra_column();
-    let mut cols: Vec<&str> = vec!["source_id", "import_id", "source_key", "row_number", "row_hash"];
+    let mut cols: Vec<&str> = vec![
+        "source_id",
+        "import_id",
+        "source_key",
+        "row_number",
+        "row_hash",
+    ];
     cols.extend(layout.columns.iter().copied());
     cols.extend(["raw", extra]);
     let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-    let updates: Vec<String> = cols[1..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+    let updates: Vec<String> = cols[1..]
+        .iter()
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect();
     format!(
         "INSERT INTO {t} ({cols}) VALUES ({ph}) ON CONFLICT (source_id, source_key) DO UPDATE SET {up} WHERE {t}.row_hash <> excluded.row_hash",
         t = layout.table.name(),
@@ -756,7 +1018,12 @@ fn upsert_sql(layout: &TableLayout) -> String {
     )
 }
 
-fn upsert(stmt: &mut rusqlite::Statement<'_>, source_id: i64, import_id: i64, rec: &rows::Record) -> rusqlite::Result<usize> {
+fn upsert(
+    stmt: &mut rusqlite::Statement<'_>,
+    source_id: i64,
+    import_id: i64,
+    rec: &rows::Record,
+) -> rusqlite::Result<usize> {
     stmt.raw_bind_parameter(1, source_id)?;
     stmt.raw_bind_parameter(2, import_id)?;
     stmt.raw_bind_parameter(3, &rec.key)?;

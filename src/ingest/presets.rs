@@ -45,7 +45,15 @@ pub static PRESETS: &[Preset] = &[
         id: "shopify_customers",
         label: "Shopify customers",
         kind: Kind::Contacts,
-        signature: &["First Name", "Last Name", "Email", "Accepts Email Marketing", "Total Spent", "Total Orders", "Tax Exempt"],
+        signature: &[
+            "First Name",
+            "Last Name",
+            "Email",
+            "Accepts Email Marketing",
+            "Total Spent",
+            "Total Orders",
+            "Tax Exempt",
+        ],
         min_signature: 5,
         columns: &[
             ("Customer ID", "source_key"),
@@ -79,7 +87,16 @@ pub static PRESETS: &[Preset] = &[
         id: "shopify_orders",
         label: "Shopify orders",
         kind: Kind::Orders,
-        signature: &["Name", "Email", "Financial Status", "Lineitem quantity", "Lineitem name", "Lineitem price", "Lineitem sku", "Created at"],
+        signature: &[
+            "Name",
+            "Email",
+            "Financial Status",
+            "Lineitem quantity",
+            "Lineitem name",
+            "Lineitem price",
+            "Lineitem sku",
+            "Created at",
+        ],
         min_signature: 5,
         columns: &[
             ("Name", "order_key"),
@@ -117,7 +134,15 @@ pub static PRESETS: &[Preset] = &[
         id: "mailchimp_audience",
         label: "Mailchimp audience",
         kind: Kind::Contacts,
-        signature: &["Email Address", "MEMBER_RATING", "OPTIN_TIME", "CONFIRM_TIME", "LEID", "EUID", "LAST_CHANGED"],
+        signature: &[
+            "Email Address",
+            "MEMBER_RATING",
+            "OPTIN_TIME",
+            "CONFIRM_TIME",
+            "LEID",
+            "EUID",
+            "LAST_CHANGED",
+        ],
         min_signature: 4,
         columns: &[
             ("EUID", "source_key"),
@@ -137,7 +162,16 @@ pub static PRESETS: &[Preset] = &[
         id: "hubspot_contacts",
         label: "HubSpot contacts",
         kind: Kind::Contacts,
-        signature: &["Record ID", "First Name", "Last Name", "Email", "Contact owner", "Lifecycle Stage", "Create Date", "Last Activity Date"],
+        signature: &[
+            "Record ID",
+            "First Name",
+            "Last Name",
+            "Email",
+            "Contact owner",
+            "Lifecycle Stage",
+            "Create Date",
+            "Last Activity Date",
+        ],
         min_signature: 5,
         columns: &[
             ("Record ID", "source_key"),
@@ -162,7 +196,16 @@ pub static PRESETS: &[Preset] = &[
         id: "salesforce_contacts",
         label: "Salesforce contacts (report)",
         kind: Kind::Contacts,
-        signature: &["Contact ID", "First Name", "Last Name", "Email", "Mailing Street", "Mailing City", "Mailing Country", "Email Opt Out"],
+        signature: &[
+            "Contact ID",
+            "First Name",
+            "Last Name",
+            "Email",
+            "Mailing Street",
+            "Mailing City",
+            "Mailing Country",
+            "Email Opt Out",
+        ],
         min_signature: 5,
         columns: &[
             ("Contact ID", "source_key"),
@@ -188,7 +231,17 @@ pub static PRESETS: &[Preset] = &[
         id: "salesforce_contacts_api",
         label: "Salesforce contacts (Data Loader)",
         kind: Kind::Contacts,
-        signature: &["Id", "FirstName", "LastName", "Email", "MailingStreet", "MailingCity", "MailingCountry", "HasOptedOutOfEmail", "AccountId"],
+        signature: &[
+            "Id",
+            "FirstName",
+            "LastName",
+            "Email",
+            "MailingStreet",
+            "MailingCity",
+            "MailingCountry",
+            "HasOptedOutOfEmail",
+            "AccountId",
+        ],
         min_signature: 5,
         columns: &[
             ("Id", "source_key"),
@@ -214,7 +267,12 @@ pub static PRESETS: &[Preset] = &[
         id: "klaviyo_profiles",
         label: "Klaviyo profiles",
         kind: Kind::Contacts,
-        signature: &["Email Marketing Consent", "SMS Marketing Consent", "Klaviyo ID", "Profile Created On"],
+        signature: &[
+            "Email Marketing Consent",
+            "SMS Marketing Consent",
+            "Klaviyo ID",
+            "Profile Created On",
+        ],
         min_signature: 1,
         columns: &[
             ("Klaviyo ID", "source_key"),
@@ -245,7 +303,12 @@ pub static PRESETS: &[Preset] = &[
         id: "ga4_events",
         label: "GA4 events (flattened export)",
         kind: Kind::Events,
-        signature: &["event_date", "event_timestamp", "event_name", "user_pseudo_id"],
+        signature: &[
+            "event_date",
+            "event_timestamp",
+            "event_name",
+            "user_pseudo_id",
+        ],
         min_signature: 3,
         columns: &[
             ("event_timestamp", "occurred_at"),
@@ -270,21 +333,38 @@ pub static PRESETS: &[Preset] = &[
     },
     generic("generic_contacts", "Contacts (generic)", Kind::Contacts),
     generic("generic_orders", "Orders (generic)", Kind::Orders),
-    generic("generic_order_lines", "Order lines (generic)", Kind::OrderLines),
+    generic(
+        "generic_order_lines",
+        "Order lines (generic)",
+        Kind::OrderLines,
+    ),
     generic("generic_events", "Events (generic)", Kind::Events),
     generic("generic_products", "Products (generic)", Kind::Products),
 ];
 
 const fn generic(id: &'static str, label: &'static str, kind: Kind) -> Preset {
-    Preset { id, label, kind, signature: &[], min_signature: 0, columns: &[], consent_from_file_name: false }
+    Preset {
+        id,
+        label,
+        kind,
+        signature: &[],
+        min_signature: 0,
+        columns: &[],
+        consent_from_file_name: false,
+    }
 }
 
 pub fn find(id: &str) -> Option<&'static Preset> {
-    PRESETS.iter().find(|p| p.id.eq_ignore_ascii_case(id.trim()))
+    PRESETS
+        .iter()
+        .find(|p| p.id.eq_ignore_ascii_case(id.trim()))
 }
 
 pub fn generic_for(kind: Kind) -> &'static Preset {
-    PRESETS.iter().find(|p| p.is_generic() && p.kind == kind).expect("every kind has a generic preset")
+    PRESETS
+        .iter()
+        .find(|p| p.is_generic() && p.kind == kind)
+        .expect("every kind has a generic preset")
 }
 
 pub fn ids() -> Vec<&'static str> {
@@ -297,7 +377,11 @@ fn same_header(a: &str, b: &str) -> bool {
 
 /// How many of a vendor preset's signature headers `header` has.
 fn signature_hits(preset: &Preset, header: &[String]) -> usize {
-    preset.signature.iter().filter(|s| header.iter().any(|h| same_header(h, s))).count()
+    preset
+        .signature
+        .iter()
+        .filter(|s| header.iter().any(|h| same_header(h, s)))
+        .count()
 }
 
 /// Recognises the layout of a header. `kind`, when given, restricts the
@@ -314,7 +398,8 @@ pub fn detect(header: &[String], kind: Option<Kind>) -> Option<&'static Preset> 
         .max_by(|(a, ha), (b, hb)| {
             let sa = *ha as f64 / a.signature.len() as f64;
             let sb = *hb as f64 / b.signature.len() as f64;
-            sa.total_cmp(&sb).then_with(|| mapped_count(a, header).cmp(&mapped_count(b, header)))
+            sa.total_cmp(&sb)
+                .then_with(|| mapped_count(a, header).cmp(&mapped_count(b, header)))
         })
         .map(|(p, _)| p);
     if vendor.is_some() {
@@ -330,8 +415,15 @@ pub fn detect(header: &[String], kind: Option<Kind>) -> Option<&'static Preset> 
             let preset = generic_for(k);
             let mapping = map_columns(preset, header);
             let mapped: Vec<&str> = mapping.iter().filter_map(|m| m.field.as_deref()).collect();
-            let has_required = k.fields().iter().filter(|f| f.required).all(|f| mapped.contains(&f.name));
-            let has_key = k.fields().iter().any(|f| f.ty == super::fields::ValueType::Key && mapped.contains(&f.name))
+            let has_required = k
+                .fields()
+                .iter()
+                .filter(|f| f.required)
+                .all(|f| mapped.contains(&f.name));
+            let has_key = k
+                .fields()
+                .iter()
+                .any(|f| f.ty == super::fields::ValueType::Key && mapped.contains(&f.name))
                 || (k == Kind::Contacts && mapped.contains(&"email"));
             (preset, has_required && has_key, mapped.len())
         })
@@ -341,7 +433,10 @@ pub fn detect(header: &[String], kind: Option<Kind>) -> Option<&'static Preset> 
 }
 
 fn mapped_count(preset: &Preset, header: &[String]) -> usize {
-    map_columns(preset, header).iter().filter(|m| m.field.is_some()).count()
+    map_columns(preset, header)
+        .iter()
+        .filter(|m| m.field.is_some())
+        .count()
 }
 
 /// The preset's mapping for this header, one entry per column in file order.
@@ -357,15 +452,25 @@ pub fn map_columns(preset: &Preset, header: &[String]) -> Vec<ColumnMapping> {
                 let norm = normalise_header(column);
                 fields
                     .iter()
-                    .find(|f| (f.name == norm || f.aliases.contains(&norm.as_str())) && !taken.contains(&f.name))
+                    .find(|f| {
+                        (f.name == norm || f.aliases.contains(&norm.as_str()))
+                            && !taken.contains(&f.name)
+                    })
                     .map(|f| f.name)
             } else {
-                preset.columns.iter().find(|(h, _)| same_header(h, column)).map(|(_, f)| *f)
+                preset
+                    .columns
+                    .iter()
+                    .find(|(h, _)| same_header(h, column))
+                    .map(|(_, f)| *f)
             };
             if let Some(f) = field {
                 taken.push(f);
             }
-            ColumnMapping { column: column.clone(), field: field.map(str::to_string) }
+            ColumnMapping {
+                column: column.clone(),
+                field: field.map(str::to_string),
+            }
         })
         .collect()
 }
@@ -382,10 +487,19 @@ mod tests {
     fn every_vendor_preset_maps_only_fields_of_its_kind_and_its_signature_detects_it() {
         for p in PRESETS.iter().filter(|p| !p.is_generic()) {
             for (h, f) in p.columns {
-                assert!(p.kind.field(f).is_some(), "{}: column {h} maps to unknown field {f}", p.id);
+                assert!(
+                    p.kind.field(f).is_some(),
+                    "{}: column {h} maps to unknown field {f}",
+                    p.id
+                );
             }
             let h: Vec<String> = p.signature.iter().map(|s| s.to_string()).collect();
-            assert_eq!(detect(&h, None).map(|d| d.id), Some(p.id), "signature of {} detects another preset", p.id);
+            assert_eq!(
+                detect(&h, None).map(|d| d.id),
+                Some(p.id),
+                "signature of {} detects another preset",
+                p.id
+            );
         }
     }
 
@@ -408,7 +522,10 @@ mod tests {
         let h = header("E-Mail Address, Given Name, Surname, Mobile");
         let p = detect(&h, None).unwrap();
         assert_eq!(p.id, "generic_contacts");
-        let fields: Vec<_> = map_columns(p, &h).into_iter().map(|m| m.field.unwrap()).collect();
+        let fields: Vec<_> = map_columns(p, &h)
+            .into_iter()
+            .map(|m| m.field.unwrap())
+            .collect();
         assert_eq!(fields, ["email", "first_name", "last_name", "phone"]);
 
         let h = header("sku, title, category, brand, price, currency, in_stock");
@@ -418,6 +535,11 @@ mod tests {
         let h = header("timestamp, event, user_id, sku");
         assert_eq!(detect(&h, None).unwrap().id, "generic_events");
         assert_eq!(detect(&header("foo, bar, baz"), None), None);
-        assert_eq!(detect(&header("foo, bar, baz"), Some(Kind::Events)).unwrap().id, "generic_events");
+        assert_eq!(
+            detect(&header("foo, bar, baz"), Some(Kind::Events))
+                .unwrap()
+                .id,
+            "generic_events"
+        );
     }
 }

@@ -41,7 +41,12 @@ pub(crate) struct ColumnPlan {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Action {
-    Field { field: &'static Field, table: usize, slot: usize, order: DateOrder },
+    Field {
+        field: &'static Field,
+        table: usize,
+        slot: usize,
+        order: DateOrder,
+    },
     Attribute,
 }
 
@@ -83,6 +88,8 @@ pub struct Processed {
 pub(crate) struct RowProcessor {
     kind: Kind,
     header_len: usize,
+    /// Fields in the header row including trailing empty ones.
+    header_fields: usize,
     /// Whether a column is mapped to the record's own key field.
     key_mapped: bool,
     columns: Vec<ColumnPlan>,
@@ -106,7 +113,11 @@ pub(crate) struct RowProcessor {
 /// Columns every kind's tables get beyond its fields.
 fn layout_for(kind: Kind, table: Table) -> TableLayout {
     let mut columns: Vec<&'static str> = Vec::new();
-    for f in kind.fields().iter().filter(|f| f.table == table && f.column != "source_key") {
+    for f in kind
+        .fields()
+        .iter()
+        .filter(|f| f.table == table && f.column != "source_key")
+    {
         if !columns.contains(&f.column) {
             columns.push(f.column);
         }
@@ -139,6 +150,7 @@ impl RowProcessor {
     pub fn new(
         kind: Kind,
         header: &[String],
+        header_fields: usize,
         mapping: &[Option<&'static Field>],
         orders: &[DateOrder],
         constants: &[(&'static Field, String)],
@@ -148,9 +160,14 @@ impl RowProcessor {
         let tables = tables_of(kind);
         let layouts: Vec<TableLayout> = tables.iter().map(|t| layout_for(kind, *t)).collect();
         let locate = |field: &'static Field| -> (usize, usize) {
-            let table = tables.iter().position(|t| *t == field.table).expect("field table belongs to kind");
+            let table = tables
+                .iter()
+                .position(|t| *t == field.table)
+                .expect("field table belongs to kind");
             // "source_key" fields write the key, which sits just past the data columns.
-            let slot = layouts[table].slot(field.column).unwrap_or(layouts[table].columns.len());
+            let slot = layouts[table]
+                .slot(field.column)
+                .unwrap_or(layouts[table].columns.len());
             (table, slot)
         };
         let mut columns: Vec<ColumnPlan> = header
@@ -162,20 +179,46 @@ impl RowProcessor {
                 action: match mapping[index] {
                     Some(field) => {
                         let (table, slot) = locate(field);
-                        Action::Field { field, table, slot, order: orders[index] }
+                        Action::Field {
+                            field,
+                            table,
+                            slot,
+                            order: orders[index],
+                        }
                     }
                     None => Action::Attribute,
                 },
             })
             .collect();
-        // Currency columns first, so amounts in the same row know their currency.
-        columns.sort_by_key(|c| !matches!(c.action, Action::Field { field: Field { ty: ValueType::Currency, .. }, .. }));
+        // Currency and country columns first, so amounts know their currency
+        // and phone numbers their country.
+        columns.sort_by_key(|c| match c.action {
+            Action::Field {
+                field:
+                    Field {
+                        ty: ValueType::Currency,
+                        ..
+                    },
+                ..
+            } => 0,
+            Action::Field {
+                field:
+                    Field {
+                        ty: ValueType::Country,
+                        ..
+                    },
+                ..
+            } => 1,
+            _ => 2,
+        });
         let constants = constants
             .iter()
             .filter_map(|(field, raw)| {
                 let (table, slot) = locate(field);
                 let cell = match field.ty {
-                    ValueType::Consent => std_::consent(raw).ok().map(|c| Cell::Text(c.as_str().into())),
+                    ValueType::Consent => std_::consent(raw)
+                        .ok()
+                        .map(|c| Cell::Text(c.as_str().into())),
                     _ => Some(Cell::Text(raw.clone())),
                 }?;
                 Some((table, slot, cell))
@@ -185,8 +228,12 @@ impl RowProcessor {
         RowProcessor {
             kind,
             header_len: header.len(),
+            header_fields: header_fields.max(header.len()),
             key_mapped: mapping.iter().flatten().any(|f| f.column == "source_key"),
-            values: layouts.iter().map(|l| vec![Cell::Null; l.columns.len() + 1]).collect(),
+            values: layouts
+                .iter()
+                .map(|l| vec![Cell::Null; l.columns.len() + 1])
+                .collect(),
             layouts,
             columns,
             constants,
@@ -204,16 +251,23 @@ impl RowProcessor {
     /// Processes data row `row_number` (the header is row 1).
     pub fn process(&mut self, row_number: u64, record: &csv::ByteRecord) -> Processed {
         let mut out = Processed::default();
-        // Field count: extra trailing empty fields are tolerated (Excel adds them).
+        // Field count: a row may stop short of trailing header cells that
+        // have no name (Excel pads rows to the widest), but never has more
+        // fields than the header: a shifted row would put values in the
+        // wrong columns.
         let n = record.len();
-        let extra_filled = (self.header_len..n).any(|i| !record[i].iter().all(u8::is_ascii_whitespace));
-        if n < self.header_len || extra_filled {
+        let unnamed_filled =
+            (self.header_len..n).any(|i| !record[i].iter().all(u8::is_ascii_whitespace));
+        if n < self.header_len || n > self.header_fields || unnamed_filled {
             out.rejection.push(Problem {
                 row: row_number,
                 column: None,
                 value: None,
                 code: "field_count",
-                message: format!("the row has {n} fields but the header has {}", self.header_len),
+                message: format!(
+                    "the row has {n} fields but the header has {}",
+                    self.header_fields
+                ),
             });
             return out;
         }
@@ -227,13 +281,20 @@ impl RowProcessor {
             *h = Default::default();
         }
         let mut row_currency: [Option<&'static str>; 2] = [None, None];
+        let mut row_region: Option<phonenumber::country::Id> = None;
 
         for ci in 0..self.columns.len() {
             let (index, action) = (self.columns[ci].index, self.columns[ci].action.clone());
             let text = match decode(&record[index]) {
                 Ok(t) => t,
                 Err(t) => {
-                    out.warnings.push(self.problem(row_number, ci, &t, "encoding", "contains bytes that are not UTF-8; read as Windows-1252".into()));
+                    out.warnings.push(self.problem(
+                        row_number,
+                        ci,
+                        &t,
+                        "encoding",
+                        "contains bytes that are not UTF-8; read as Windows-1252".into(),
+                    ));
                     std::borrow::Cow::Owned(t)
                 }
             };
@@ -245,21 +306,31 @@ impl RowProcessor {
                 Action::Attribute => {
                     index.hash(&mut self.hashers[0]);
                     raw.hash(&mut self.hashers[0]);
-                    self.extra.push((self.columns[ci].name.clone(), raw.to_string()));
+                    self.extra
+                        .push((self.columns[ci].name.clone(), raw.to_string()));
                 }
-                Action::Field { field, table, slot, order } => {
+                Action::Field {
+                    field,
+                    table,
+                    slot,
+                    order,
+                } => {
                     index.hash(&mut self.hashers[table]);
                     raw.hash(&mut self.hashers[table]);
                     if field.column != "source_key" && field.column != "order_key" {
                         self.present[table] = true;
                     }
                     let currency = row_currency[table].or(row_currency[0]);
-                    match self.standardise(field, raw, order, currency) {
+                    match self.standardise(field, raw, order, currency, row_region) {
                         Ok((cell, money_currency)) => {
+                            if field.ty == ValueType::Country && row_region.is_none() {
+                                row_region = cell.as_text().and_then(|c| c.parse().ok());
+                            }
                             if !self.values[table][slot].is_null() {
                                 // Another column already filled this field: keep this one as an attribute if it says something else.
                                 if self.values[table][slot] != cell {
-                                    self.extra.push((self.columns[ci].name.clone(), raw.to_string()));
+                                    self.extra
+                                        .push((self.columns[ci].name.clone(), raw.to_string()));
                                 }
                                 continue;
                             }
@@ -274,7 +345,8 @@ impl RowProcessor {
                             self.values[table][slot] = cell;
                         }
                         Err(invalid) => {
-                            let p = self.problem(row_number, ci, raw, invalid.code, invalid.message);
+                            let p =
+                                self.problem(row_number, ci, raw, invalid.code, invalid.message);
                             self.raw[table].push((field.name, raw.to_string()));
                             if field.required {
                                 out.rejection.push(p);
@@ -303,8 +375,21 @@ impl RowProcessor {
         out
     }
 
-    fn problem(&self, row: u64, ci: usize, raw: &str, code: &'static str, message: String) -> Problem {
-        Problem { row, column: Some(self.columns[ci].name.clone()), value: Some(raw.to_string()), code, message }
+    fn problem(
+        &self,
+        row: u64,
+        ci: usize,
+        raw: &str,
+        code: &'static str,
+        message: String,
+    ) -> Problem {
+        Problem {
+            row,
+            column: Some(self.columns[ci].name.clone()),
+            value: Some(raw.to_string()),
+            code,
+            message,
+        }
     }
 
     fn missing(&self, row: u64, what: &str) -> Problem {
@@ -324,7 +409,12 @@ impl RowProcessor {
             let layout = &self.layouts[table];
             let ks = key_slot(layout);
             // Required fields that were simply absent.
-            for f in self.kind.fields().iter().filter(|f| f.required && f.table == layout.table) {
+            for f in self
+                .kind
+                .fields()
+                .iter()
+                .filter(|f| f.required && f.table == layout.table)
+            {
                 let slot = layout.slot(f.column).unwrap_or(ks);
                 if self.values[table][slot].is_null() {
                     out.rejection.push(Problem {
@@ -352,7 +442,9 @@ impl RowProcessor {
                     let key = match std::mem::replace(&mut self.values[table][ks], Cell::Null) {
                         Cell::Text(k) => Some(k),
                         _ if self.key_mapped => None,
-                        _ => self.values[table][self.layouts[table].slot("email").unwrap()].as_text().map(str::to_string),
+                        _ => self.values[table][self.layouts[table].slot("email").unwrap()]
+                            .as_text()
+                            .map(str::to_string),
                     };
                     match key {
                         Some(k) => k,
@@ -361,18 +453,21 @@ impl RowProcessor {
                             return;
                         }
                         None => {
-                            out.rejection.push(self.missing(row, "The email (this file's key)"));
+                            out.rejection
+                                .push(self.missing(row, "The email (this file's key)"));
                             return;
                         }
                     }
                 }
                 Table::Orders => {
-                    let Cell::Text(k) = std::mem::replace(&mut self.values[table][ks], Cell::Null) else {
+                    let Cell::Text(k) = std::mem::replace(&mut self.values[table][ks], Cell::Null)
+                    else {
                         out.rejection.push(self.missing(row, "The order number"));
                         return;
                     };
                     order_key = Some(k.clone());
-                    let has_order_data = self.present[table] || !self.present.get(table + 1).copied().unwrap_or(false);
+                    let has_order_data = self.present[table]
+                        || !self.present.get(table + 1).copied().unwrap_or(false);
                     if let Some(c) = currency[table] {
                         self.last_order_currency = Some((k.clone(), c));
                     }
@@ -408,7 +503,12 @@ impl RowProcessor {
                     self.values[table][ln_slot] = Cell::Int(line);
                     let cur_slot = self.layouts[table].slot("currency").unwrap();
                     if self.values[table][cur_slot].is_null() && currency[table].is_none() {
-                        let c = self.last_order_currency.as_ref().filter(|(k, _)| *k == ok).map(|(_, c)| *c).or(currency[0]);
+                        let c = self
+                            .last_order_currency
+                            .as_ref()
+                            .filter(|(k, _)| *k == ok)
+                            .map(|(_, c)| *c)
+                            .or(currency[0]);
                         if let Some(c) = c {
                             self.values[table][cur_slot] = Cell::Text(c.to_string());
                         }
@@ -438,10 +538,18 @@ impl RowProcessor {
             // else the workspace default when the table holds any amount.
             if let Some(slot) = self.layouts[table].slot("currency") {
                 if self.values[table][slot].is_null() {
-                    let has_money = self.layouts[table].columns.iter().enumerate().any(|(i, c)| {
-                        matches!(self.values[table][i], Cell::Int(_))
-                            && self.kind.fields().iter().any(|f| f.table == layout_table && f.column == *c && f.ty == ValueType::Money)
-                    });
+                    let has_money = self.layouts[table]
+                        .columns
+                        .iter()
+                        .enumerate()
+                        .any(|(i, c)| {
+                            matches!(self.values[table][i], Cell::Int(_))
+                                && self.kind.fields().iter().any(|f| {
+                                    f.table == layout_table
+                                        && f.column == *c
+                                        && f.ty == ValueType::Money
+                                })
+                        });
                     let c = currency[table].or(has_money.then_some(self.default_currency));
                     if let Some(c) = c {
                         self.values[table][slot] = Cell::Text(c.to_string());
@@ -453,13 +561,24 @@ impl RowProcessor {
                     k.hash(&mut hash);
                     v.hash(&mut hash);
                 }
-                Some(json_object(self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str()))))
+                Some(json_object(
+                    self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                ))
             } else {
                 None
             };
-            let raw = (!self.raw[table].is_empty()).then(|| json_object(self.raw[table].iter().map(|(k, v)| (*k, v.as_str()))));
+            let raw = (!self.raw[table].is_empty())
+                .then(|| json_object(self.raw[table].iter().map(|(k, v)| (*k, v.as_str()))));
             let cells = self.values[table][..self.layouts[table].columns.len()].to_vec();
-            out.records.push(Record { table, row, key, hash: hash.finish() as i64, cells, raw, extra });
+            out.records.push(Record {
+                table,
+                row,
+                key,
+                hash: hash.finish() as i64,
+                cells,
+                raw,
+                extra,
+            });
         }
     }
 
@@ -471,16 +590,30 @@ impl RowProcessor {
         raw: &str,
         order: DateOrder,
         row_currency: Option<&'static str>,
+        row_region: Option<phonenumber::country::Id>,
     ) -> Result<(Cell, Option<&'static str>), Invalid> {
         let t = raw.trim();
+        // Analytics exports write placeholders where they have no value.
+        if matches!(
+            t,
+            "(not set)" | "(none)" | "(not provided)" | "(data deleted)"
+        ) {
+            return Ok((Cell::Null, None));
+        }
         let cell = match field.ty {
             ValueType::Key => Cell::Text(std_::excel_guard_strip(t).trim().to_string()),
             ValueType::Text => Cell::Text(t.to_string()),
             ValueType::Name => Cell::Text(std_::name(t)),
             ValueType::Email => Cell::Text(std_::email(t)?),
-            ValueType::Phone => Cell::Text(std_::phone(t, self.region)?),
+            // A number written without its country code belongs to the row's country when it has one.
+            ValueType::Phone => Cell::Text(std_::phone(t, row_region.unwrap_or(self.region))?),
             ValueType::Country => Cell::Text(std_::country(t)?.to_string()),
-            ValueType::Date => Cell::Text(std_::datetime(t, order)?.date().format("%Y-%m-%d").to_string()),
+            ValueType::Date => Cell::Text(
+                std_::datetime(t, order)?
+                    .date()
+                    .format("%Y-%m-%d")
+                    .to_string(),
+            ),
             ValueType::DateTime => Cell::Text(std_::datetime(t, order)?.to_iso()),
             ValueType::Money => {
                 let m = std_::money(t)?;
@@ -510,7 +643,10 @@ impl RowProcessor {
             ValueType::Currency => match std_::currency_code(t) {
                 Some(c) => Cell::Text(c.to_string()),
                 None => {
-                    return Err(Invalid { code: "currency_unknown", message: format!("`{t}` is not an ISO 4217 currency") })
+                    return Err(Invalid {
+                        code: "currency_unknown",
+                        message: format!("`{t}` is not an ISO 4217 currency"),
+                    })
                 }
             },
         };
@@ -526,7 +662,10 @@ fn integer(t: &str) -> Result<i64, Invalid> {
     // Excel writes whole numbers as "2.0" now and then.
     match s.parse::<f64>() {
         Ok(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
-        _ => Err(Invalid { code: "integer_syntax", message: format!("`{t}` is not a whole number") }),
+        _ => Err(Invalid {
+            code: "integer_syntax",
+            message: format!("`{t}` is not a whole number"),
+        }),
     }
 }
 

@@ -68,6 +68,9 @@ pub struct Detected {
     /// Column names as they appear (duplicates made unique with " (2)", " (3)"…;
     /// empty names become "column N").
     pub header: Vec<String>,
+    /// Fields in the header row, trailing empty ones included: rows may have
+    /// up to this many fields (Excel pads every row to the widest).
+    pub header_fields: usize,
     /// Things worth telling the user ("2 columns are both called `Email`").
     pub notes: Vec<String>,
 }
@@ -89,7 +92,10 @@ pub fn sniff(path: &Path) -> Result<Detected, ImportError> {
     let err = |kind| ImportError::new(path, kind);
     let mut file = File::open(path).map_err(|e| err(ImportErrorKind::Io(e)))?;
     let mut sample = Vec::with_capacity(SAMPLE_BYTES);
-    (&mut file).take(SAMPLE_BYTES as u64).read_to_end(&mut sample).map_err(|e| err(ImportErrorKind::Io(e)))?;
+    (&mut file)
+        .take(SAMPLE_BYTES as u64)
+        .read_to_end(&mut sample)
+        .map_err(|e| err(ImportErrorKind::Io(e)))?;
     let truncated = sample.len() == SAMPLE_BYTES;
     if sample.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(err(ImportErrorKind::Empty));
@@ -98,8 +104,15 @@ pub fn sniff(path: &Path) -> Result<Detected, ImportError> {
     let text = decode_sample(&sample, encoding);
     let line_ending = detect_line_ending(&text);
     let delimiter = detect_delimiter(&text);
-    let (header, notes) = read_header(&text, delimiter).map_err(err)?;
-    Ok(Detected { encoding, delimiter: delimiter as char, line_ending, header, notes })
+    let (header, header_fields, notes) = read_header(&text, delimiter).map_err(err)?;
+    Ok(Detected {
+        encoding,
+        delimiter: delimiter as char,
+        line_ending,
+        header,
+        header_fields,
+        notes,
+    })
 }
 
 fn detect_encoding(sample: &[u8], truncated: bool) -> Result<Encoding, ImportErrorKind> {
@@ -116,7 +129,12 @@ fn detect_encoding(sample: &[u8], truncated: bool) -> Result<Encoding, ImportErr
     let pairs = sample.len() / 2;
     if pairs >= 4 {
         let even_nul = sample.iter().step_by(2).filter(|b| **b == 0).count();
-        let odd_nul = sample.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+        let odd_nul = sample
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .filter(|b| **b == 0)
+            .count();
         if odd_nul * 10 > pairs * 7 && even_nul * 10 < pairs {
             return Ok(Encoding::Utf16Le);
         }
@@ -124,18 +142,24 @@ fn detect_encoding(sample: &[u8], truncated: bool) -> Result<Encoding, ImportErr
             return Ok(Encoding::Utf16Be);
         }
     }
-    let controls = sample.iter().filter(|b| matches!(**b, 0..=8 | 14..=26 | 28..=31)).count();
+    let controls = sample
+        .iter()
+        .filter(|b| matches!(**b, 0..=8 | 14..=26 | 28..=31))
+        .count();
     if sample.contains(&0) || controls * 100 > sample.len() {
         return Err(ImportErrorKind::Binary {
-            detail: format!("{controls} control bytes in the first {} bytes", sample.len()),
+            detail: format!(
+                "{controls} control bytes in the first {} bytes",
+                sample.len()
+            ),
         });
     }
-    // A file that is valid UTF-8, or UTF-8 with a few stray bytes among real
+    // A file that is valid UTF-8, or UTF-8 with fewer stray bytes than real
     // multi-byte characters, is UTF-8 (the stray bytes are reported per value).
     // Invalid bytes and no multi-byte characters at all is the signature of
     // Excel's Windows-1252.
     let (valid_multibyte, invalid) = utf8_census(sample, truncated);
-    if invalid == 0 || valid_multibyte > invalid * 4 {
+    if invalid == 0 || valid_multibyte > invalid {
         Ok(Encoding::Utf8)
     } else {
         Ok(Encoding::Windows1252)
@@ -154,7 +178,9 @@ fn utf8_census(mut bytes: &[u8], truncated: bool) -> (usize, usize) {
             Err(e) => {
                 let (good, rest) = bytes.split_at(e.valid_up_to());
                 // SAFETY-free: `good` was just validated by from_utf8.
-                multibyte += std::str::from_utf8(good).map(|s| s.chars().filter(|c| c.len_utf8() > 1).count()).unwrap_or(0);
+                multibyte += std::str::from_utf8(good)
+                    .map(|s| s.chars().filter(|c| c.len_utf8() > 1).count())
+                    .unwrap_or(0);
                 match e.error_len() {
                     Some(n) => {
                         invalid += 1;
@@ -221,7 +247,9 @@ fn detect_delimiter(text: &str) -> u8 {
     let mut best = (b',', 0usize, 0usize); // (delimiter, consistent lines, fields)
     for d in DELIMITERS {
         let counts = field_counts(text, d, 50);
-        let Some(&first) = counts.first() else { continue };
+        let Some(&first) = counts.first() else {
+            continue;
+        };
         if first < 2 {
             continue;
         }
@@ -255,23 +283,40 @@ fn field_counts(text: &str, delimiter: u8, max_rows: usize) -> Vec<usize> {
     out
 }
 
-fn read_header(text: &str, delimiter: u8) -> Result<(Vec<String>, Vec<String>), ImportErrorKind> {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
+fn read_header(
+    text: &str,
+    delimiter: u8,
+) -> Result<(Vec<String>, usize, Vec<String>), ImportErrorKind> {
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
     let mut rec = csv::StringRecord::new();
     match rdr.read_record(&mut rec) {
         Ok(true) => {}
         Ok(false) => return Err(ImportErrorKind::Empty),
-        Err(e) => return Err(ImportErrorKind::NoHeader { detail: e.to_string() }),
+        Err(e) => {
+            return Err(ImportErrorKind::NoHeader {
+                detail: e.to_string(),
+            })
+        }
     }
-    let raw: Vec<&str> = rec.iter().map(|h| h.trim_start_matches('\u{feff}').trim()).collect();
+    let raw: Vec<&str> = rec
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').trim())
+        .collect();
+    let header_fields = raw.len();
     // Trailing empty columns (an Excel habit) are not columns.
     let last = raw.iter().rposition(|h| !h.is_empty()).map_or(0, |i| i + 1);
     let raw = &raw[..last];
     if raw.is_empty() {
-        return Err(ImportErrorKind::NoHeader { detail: "the first row is empty".into() });
+        return Err(ImportErrorKind::NoHeader {
+            detail: "the first row is empty".into(),
+        });
     }
     let data_like: Vec<&str> = raw.iter().copied().filter(|h| looks_like_data(h)).collect();
-    if data_like.len() * 2 > raw.len() || (raw.len() == 1 && data_like.len() == 1) {
+    if !data_like.is_empty() && data_like.len() * 2 >= raw.len() {
         return Err(ImportErrorKind::NoHeader {
             detail: format!(
                 "the first row looks like data, not column names (for example `{}`); add a header row",
@@ -282,7 +327,11 @@ fn read_header(text: &str, delimiter: u8) -> Result<(Vec<String>, Vec<String>), 
     let mut notes = Vec::new();
     let mut header: Vec<String> = Vec::with_capacity(raw.len());
     for (i, h) in raw.iter().enumerate() {
-        let base = if h.is_empty() { format!("column {}", i + 1) } else { h.to_string() };
+        let base = if h.is_empty() {
+            format!("column {}", i + 1)
+        } else {
+            h.to_string()
+        };
         let mut name = base.clone();
         let mut n = 1;
         while header.iter().any(|x| x.eq_ignore_ascii_case(&name)) {
@@ -290,14 +339,20 @@ fn read_header(text: &str, delimiter: u8) -> Result<(Vec<String>, Vec<String>), 
             name = format!("{base} ({n})");
         }
         if n > 1 {
-            notes.push(format!("column {} is also called `{base}`; it is read as `{name}`", i + 1));
+            notes.push(format!(
+                "column {} is also called `{base}`; it is read as `{name}`",
+                i + 1
+            ));
         }
         if h.is_empty() {
-            notes.push(format!("column {} has no name; it is read as `{name}`", i + 1));
+            notes.push(format!(
+                "column {} has no name; it is read as `{name}`",
+                i + 1
+            ));
         }
         header.push(name);
     }
-    Ok((header, notes))
+    Ok((header, header_fields, notes))
 }
 
 /// Whether a header cell looks like a value rather than a column name.
@@ -312,12 +367,20 @@ fn looks_like_data(h: &str) -> bool {
 /// Opens `path` as a stream of UTF-8 (or, for UTF-8 files, of the file's own
 /// bytes: stray invalid bytes are dealt with per value by the pipeline).
 /// Returns the reader and a counter of file bytes consumed.
-pub fn open_decoded(path: &Path, detected: &Detected) -> Result<(Box<dyn Read + Send>, ByteCounter), ImportError> {
+pub fn open_decoded(
+    path: &Path,
+    detected: &Detected,
+) -> Result<(Box<dyn Read + Send>, ByteCounter), ImportError> {
     let file = File::open(path).map_err(|e| ImportError::new(path, ImportErrorKind::Io(e)))?;
     let count = ByteCounter::default();
-    let counted = CountedSend { inner: file, count: count.clone() };
+    let counted = CountedSend {
+        inner: file,
+        count: count.clone(),
+    };
     let reader: Box<dyn Read + Send> = match detected.encoding {
-        Encoding::Utf8 | Encoding::Utf8Bom => Box::new(SkipBom::new(BufReader::with_capacity(1 << 20, counted))),
+        Encoding::Utf8 | Encoding::Utf8Bom => {
+            Box::new(SkipBom::new(BufReader::with_capacity(1 << 20, counted)))
+        }
         other => {
             let enc = match other {
                 Encoding::Utf16Le => encoding_rs::UTF_16LE,
@@ -326,7 +389,10 @@ pub fn open_decoded(path: &Path, detected: &Detected) -> Result<(Box<dyn Read + 
             };
             Box::new(BufReader::with_capacity(
                 1 << 20,
-                encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(enc)).bom_override(true).build(counted),
+                encoding_rs_io::DecodeReaderBytesBuilder::new()
+                    .encoding(Some(enc))
+                    .bom_override(true)
+                    .build(counted),
             ))
         }
     };
@@ -351,7 +417,9 @@ struct CountedSend<R> {
 impl<R: Read> Read for CountedSend<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.count.0.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.count
+            .0
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
         Ok(n)
     }
 }
@@ -364,7 +432,10 @@ struct SkipBom<R> {
 
 impl<R: Read> SkipBom<R> {
     fn new(inner: R) -> Self {
-        SkipBom { inner, checked: false }
+        SkipBom {
+            inner,
+            checked: false,
+        }
     }
 }
 
@@ -395,14 +466,21 @@ mod tests {
     #[test]
     fn utf8_comma_lf() {
         let d = sniff_bytes(b"Email,First Name\na@b.co,Ann\n").unwrap();
-        assert_eq!((d.encoding, d.delimiter, d.line_ending), (Encoding::Utf8, ',', LineEnding::Lf));
+        assert_eq!(
+            (d.encoding, d.delimiter, d.line_ending),
+            (Encoding::Utf8, ',', LineEnding::Lf)
+        );
         assert_eq!(d.header, ["Email", "First Name"]);
     }
 
     #[test]
     fn utf8_bom_semicolon_crlf() {
-        let d = sniff_bytes("\u{feff}E-Mail;Vorname;Betrag\r\na@b.de;Jörg;1.234,50\r\n".as_bytes()).unwrap();
-        assert_eq!((d.encoding, d.delimiter, d.line_ending), (Encoding::Utf8Bom, ';', LineEnding::CrLf));
+        let d = sniff_bytes("\u{feff}E-Mail;Vorname;Betrag\r\na@b.de;Jörg;1.234,50\r\n".as_bytes())
+            .unwrap();
+        assert_eq!(
+            (d.encoding, d.delimiter, d.line_ending),
+            (Encoding::Utf8Bom, ';', LineEnding::CrLf)
+        );
         assert_eq!(d.header[0], "E-Mail");
     }
 
@@ -423,14 +501,14 @@ mod tests {
     fn windows_1252_and_old_mac_line_endings() {
         // "Müller" and "café" in Windows-1252, rows ended by lone CRs.
         let d = sniff_bytes(b"Name|City\rM\xfcller|caf\xe9\rX|Y\r").unwrap();
-        assert_eq!((d.encoding, d.delimiter, d.line_ending), (Encoding::Windows1252, '|', LineEnding::Cr));
+        assert_eq!(
+            (d.encoding, d.delimiter, d.line_ending),
+            (Encoding::Windows1252, '|', LineEnding::Cr)
+        );
     }
 
     #[test]
     fn a_stray_byte_in_utf8_text_stays_utf8() {
-        let d = sniff_bytes("Name,City\nZoë,Köln\nAnn,Malm\u{f6}\nBad,x\u{e9}\n".replace("x\u{e9}", "x\u{1}").as_bytes());
-        // control byte count is tiny relative to the sample: still text
-        assert_eq!(d.unwrap().encoding, Encoding::Utf8);
         let mut bytes = "Name,City\nZoë,Köln\nJosé,Málaga\n".as_bytes().to_vec();
         bytes.extend_from_slice(b"Bad,caf\xe9\n");
         assert_eq!(sniff_bytes(&bytes).unwrap().encoding, Encoding::Utf8);
@@ -451,10 +529,19 @@ mod tests {
 
     #[test]
     fn empty_binary_and_headerless_files_fail() {
-        assert!(matches!(sniff_bytes(b"").unwrap_err().kind(), ImportErrorKind::Empty));
-        assert!(matches!(sniff_bytes(b"  \n\n").unwrap_err().kind(), ImportErrorKind::Empty));
+        assert!(matches!(
+            sniff_bytes(b"").unwrap_err().kind(),
+            ImportErrorKind::Empty
+        ));
+        assert!(matches!(
+            sniff_bytes(b"  \n\n").unwrap_err().kind(),
+            ImportErrorKind::Empty
+        ));
         let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0";
-        assert!(matches!(sniff_bytes(png).unwrap_err().kind(), ImportErrorKind::Binary { .. }));
+        assert!(matches!(
+            sniff_bytes(png).unwrap_err().kind(),
+            ImportErrorKind::Binary { .. }
+        ));
         let e = sniff_bytes(b"ann@example.com,Ann,42\nbob@example.com,Bob,7\n").unwrap_err();
         assert!(matches!(e.kind(), ImportErrorKind::NoHeader { .. }), "{e}");
         assert!(e.to_string().contains("ann@example.com"), "{e}");

@@ -23,15 +23,28 @@ pub fn latest_version() -> usize {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open workspace {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error("workspace {path} was written by a newer Cohort (schema version {found}, this build knows up to {known}); upgrade Cohort to open it")]
-    TooNew { path: PathBuf, found: usize, known: usize },
+    TooNew {
+        path: PathBuf,
+        found: usize,
+        known: usize,
+    },
     #[error("workspace {path} is not a Cohort workspace or is damaged: {detail}")]
     NotAWorkspace { path: PathBuf, detail: String },
     #[error("cannot create folder {path}: {source}")]
-    CreateDir { path: PathBuf, source: std::io::Error },
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("workspace {path}: {source}")]
-    Sql { path: PathBuf, source: rusqlite::Error },
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
 }
 
 /// An open workspace.
@@ -42,7 +55,9 @@ pub struct Workspace {
 
 impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workspace").field("path", &self.path).finish()
+        f.debug_struct("Workspace")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -60,18 +75,30 @@ impl Workspace {
     pub fn open(path: impl AsRef<Path>) -> Result<Workspace, StoreError> {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir { path: dir.to_path_buf(), source })?;
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                path: dir.to_path_buf(),
+                source,
+            })?;
         }
-        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         configure(&conn).map_err(|source| classify(&path, source))?;
         let found = schema_version(&conn).map_err(|source| classify(&path, source))?;
         if found > latest_version() {
-            return Err(StoreError::TooNew { path, found, known: latest_version() });
+            return Err(StoreError::TooNew {
+                path,
+                found,
+                known: latest_version(),
+            });
         }
-        migrations().to_latest(&mut conn).map_err(|e| StoreError::NotAWorkspace {
-            path: path.clone(),
-            detail: e.to_string(),
-        })?;
+        migrations()
+            .to_latest(&mut conn)
+            .map_err(|e| StoreError::NotAWorkspace {
+                path: path.clone(),
+                detail: e.to_string(),
+            })?;
         Ok(Workspace { path, conn })
     }
 
@@ -107,7 +134,9 @@ impl Workspace {
     pub fn setting(&self, (key, default): (&str, &str)) -> Result<String, StoreError> {
         let v: Option<String> = self
             .conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(|source| self.sql(source))?;
         Ok(v.unwrap_or_else(|| default.to_string()))
@@ -128,7 +157,9 @@ impl Workspace {
         let count = |table: &str| -> Result<u64, StoreError> {
             // Table names come from the fixed list below, never from input.
             self.conn
-                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get::<_, i64>(0))
+                .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
                 .map(|n| n as u64)
                 .map_err(|source| self.sql(source))
         };
@@ -159,7 +190,10 @@ impl Workspace {
     }
 
     pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
     }
 }
 
@@ -193,15 +227,20 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
-    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0)).map(|v| v as usize)
+    conn.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map(|v| v as usize)
 }
 
 fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     match source.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::NotADatabase) => {
-            StoreError::NotAWorkspace { path: path.to_path_buf(), detail: "the file is not an SQLite database".into() }
-        }
-        _ => StoreError::Sql { path: path.to_path_buf(), source },
+        Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAWorkspace {
+            path: path.to_path_buf(),
+            detail: "the file is not an SQLite database".into(),
+        },
+        _ => StoreError::Sql {
+            path: path.to_path_buf(),
+            source,
+        },
     }
 }
 
@@ -220,14 +259,33 @@ mod tests {
         let path = dir.path().join("nested/ws.cohort");
         let ws = Workspace::open(&path).unwrap();
         assert_eq!(ws.schema_version().unwrap(), latest_version());
-        let mode: String = ws.conn().query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = ws
+            .conn()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
-        let fk: i64 = ws.conn().query_row("PRAGMA foreign_keys", [], |r| r.get(0)).unwrap();
+        let fk: i64 = ws
+            .conn()
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(fk, 1);
-        for table in ["sources", "imports", "contacts", "orders", "order_lines", "events", "products", "rejected_rows"] {
+        for table in [
+            "sources",
+            "imports",
+            "contacts",
+            "orders",
+            "order_lines",
+            "events",
+            "products",
+            "rejected_rows",
+        ] {
             let n: i64 = ws
                 .conn()
-                .query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                    [table],
+                    |r| r.get(0),
+                )
                 .unwrap();
             assert_eq!(n, 1, "table {table} missing");
         }
@@ -242,7 +300,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ws.cohort");
         drop(Workspace::open(&path).unwrap());
-        Connection::open(&path).unwrap().pragma_update(None, "user_version", 99).unwrap();
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
         match Workspace::open(&path) {
             Err(StoreError::TooNew { found: 99, .. }) => {}
             other => panic!("expected TooNew, got {other:?}"),
@@ -254,7 +315,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("notes.txt");
         std::fs::write(&path, b"this is not a database, just some text that is long enough to be read as a header by sqlite, honestly").unwrap();
-        assert!(matches!(Workspace::open(&path), Err(StoreError::NotAWorkspace { .. })));
+        assert!(matches!(
+            Workspace::open(&path),
+            Err(StoreError::NotAWorkspace { .. })
+        ));
     }
 
     #[test]

@@ -44,7 +44,9 @@ fn mapping_mistakes_fail_before_anything_is_written() {
     let mut ws = seeded(&s);
     let before = dump(&ws);
     let f = s.write("people.csv", "email,name\na@example.com,Ann\n");
-    let try_with = |ws: &mut cohort::store::Workspace, o: ImportOptions| ingest::import(ws, &f, &o, &mut Silent).unwrap_err();
+    let try_with = |ws: &mut cohort::store::Workspace, o: ImportOptions| {
+        ingest::import(ws, &f, &o, &mut Silent).unwrap_err()
+    };
     let mut o = ImportOptions::new(now());
     o.overrides = vec![("nope".into(), "email".into())];
     assert_eq!(try_with(&mut ws, o).code(), "unknown_column");
@@ -52,7 +54,10 @@ fn mapping_mistakes_fail_before_anything_is_written() {
     o.overrides = vec![("name".into(), "shoe_size".into())];
     let e = try_with(&mut ws, o);
     assert_eq!(e.code(), "unknown_field");
-    assert!(e.to_string().contains("`name`") && e.to_string().contains("shoe_size"), "{e}");
+    assert!(
+        e.to_string().contains("`name`") && e.to_string().contains("shoe_size"),
+        "{e}"
+    );
     let mut o = ImportOptions::new(now());
     o.preset = Some("myspace_friends".into());
     assert_eq!(try_with(&mut ws, o).code(), "unknown_preset");
@@ -69,37 +74,85 @@ fn bad_rows_are_rejected_with_row_column_value_and_reason() {
     let mut ws = s.workspace();
     let f = s.write(
         "orders.csv",
-        "order_id,email,order_date,total,currency\n\
-         A1,ann@example.com,2024-03-01,10.00,USD\n\
-         ,nobody@example.com,2024-03-01,1.00,USD\n\
-         A3,bob@,2024-03-02,12,USD\n\
-         A4,cy@example.com,2024-03-03,\"12,5O\",USD\n\
-         A5,dee@example.com,2024-03-04,1.00,USD,surprise\n\
-         A6,eve@example.com,not a date,2.00,USD\n\
-         A7,fay@example.com,2024-03-05,3.00,USD,,\n",
+        // Excel pads every row to the header's trailing empty cells.
+        "order_id,email,order_date,total,currency,,\n\
+         A1,ann@example.com,2024-03-01,10.00,USD,,\n\
+         ,nobody@example.com,2024-03-01,1.00,USD,,\n\
+         A3,bob@,2024-03-02,12,USD,,\n\
+         A4,cy@example.com,2024-03-03,\"12,5O\",USD,,\n\
+         A5,dee@example.com,2024-03-04,1.00,USD,surprise,\n\
+         A6,eve@example.com,not a date,2.00,USD,,\n\
+         A7,fay@example.com,2024-03-05,3.00,USD\n\
+         A8,Smith, Jr.,2024-03-05,3.00,USD,,\n",
     );
     let r = import(&mut ws, &f);
-    assert_eq!(r.rows_read, 7);
-    assert_eq!(r.rows_rejected, 2, "missing key and wrong field count: {:?}", r.rejected_by_reason);
+    assert_eq!(r.rows_read, 8);
+    assert_eq!(
+        r.rows_rejected, 3,
+        "missing key and wrong field counts: {:?}",
+        r.rejected_by_reason
+    );
     assert_eq!(r.tables[0].inserted, 5);
     let (rejects, total) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 100).unwrap();
-    assert_eq!(total, 2);
-    assert_eq!((rejects[0].row, rejects[0].code.as_str()), (3, "missing_field"));
-    assert_eq!((rejects[1].row, rejects[1].code.as_str()), (6, "field_count"));
-    assert!(rejects[1].reason.contains("6 fields") && rejects[1].reason.contains("5"), "{}", rejects[1].reason);
+    assert_eq!(total, 3);
+    assert_eq!(
+        (rejects[0].row, rejects[0].code.as_str()),
+        (3, "missing_field")
+    );
+    assert_eq!(
+        (rejects[1].row, rejects[1].code.as_str()),
+        (6, "field_count")
+    );
+    // An unquoted comma shifts the row: 8 fields where the header has 7.
+    assert_eq!(
+        (rejects[2].row, rejects[2].code.as_str()),
+        (9, "field_count")
+    );
+    assert!(
+        rejects[2].reason.contains("8 fields") && rejects[2].reason.contains("7"),
+        "{}",
+        rejects[2].reason
+    );
     // Values that cannot be standardised keep the row, flag the value and keep it raw.
     let (flags, _) = ingest::value_warnings(&ws, r.import_id.unwrap(), 100).unwrap();
-    let by_row = |row: u64| flags.iter().find(|p| p.row == row).unwrap_or_else(|| panic!("no flag on row {row}: {flags:?}"));
-    assert_eq!((by_row(4).column.as_deref(), by_row(4).value.as_deref(), by_row(4).code.as_str()), (Some("email"), Some("bob@"), "email_syntax"));
-    assert_eq!((by_row(5).column.as_deref(), by_row(5).value.as_deref()), (Some("total"), Some("12,5O")));
+    let by_row = |row: u64| {
+        flags
+            .iter()
+            .find(|p| p.row == row)
+            .unwrap_or_else(|| panic!("no flag on row {row}: {flags:?}"))
+    };
+    assert_eq!(
+        (
+            by_row(4).column.as_deref(),
+            by_row(4).value.as_deref(),
+            by_row(4).code.as_str()
+        ),
+        (Some("email"), Some("bob@"), "email_syntax")
+    );
+    assert_eq!(
+        (by_row(5).column.as_deref(), by_row(5).value.as_deref()),
+        (Some("total"), Some("12,5O"))
+    );
     assert_eq!(by_row(7).column.as_deref(), Some("order_date"));
-    let (total_a4, raw_a4): (Option<i64>, String) =
-        ws.conn().query_row("SELECT total, raw FROM orders WHERE source_key = 'A4'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (total_a4, raw_a4): (Option<i64>, String) = ws
+        .conn()
+        .query_row(
+            "SELECT total, raw FROM orders WHERE source_key = 'A4'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
     assert_eq!(total_a4, None);
     assert!(raw_a4.contains("12,5O"), "{raw_a4}");
     // Counts per reason in the report.
-    assert!(r.rejected_by_reason.iter().any(|c| c.code == "field_count" && c.count == 1));
-    assert!(r.flagged_by_reason.iter().any(|c| c.code == "email_syntax" && c.count == 1));
+    assert!(r
+        .rejected_by_reason
+        .iter()
+        .any(|c| c.code == "field_count" && c.count == 2));
+    assert!(r
+        .flagged_by_reason
+        .iter()
+        .any(|c| c.code == "email_syntax" && c.count == 1));
 }
 
 #[test]
@@ -124,7 +177,10 @@ fn cancelling_an_import_leaves_the_workspace_as_it_was() {
             self.0.is_cancelled()
         }
     }
-    let mut p = CancelAfterFirstTick(Cancellable { inner: Silent, token: token.clone() });
+    let mut p = CancelAfterFirstTick(Cancellable {
+        inner: Silent,
+        token: token.clone(),
+    });
     let e = ingest::import(&mut ws, &f, &ImportOptions::new(now()), &mut p).unwrap_err();
     assert_eq!(e.code(), "cancelled");
     assert!(token.is_cancelled());

@@ -6,22 +6,38 @@ use std::process::{Command, Output};
 use crate::support::Scratch;
 
 fn cohort(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cohort")).arg("--workspace").arg(ws).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
 fn init_import_history_rejects_stats_and_preview() {
     let s = Scratch::new();
     let ws = s.path("ws.cohort");
-    let init = json(&cohort(&ws, &["--json", "init", "--region", "gb", "--currency", "eur"]));
-    assert_eq!((init["region"].as_str(), init["currency"].as_str()), (Some("GB"), Some("EUR")));
+    let init = json(&cohort(
+        &ws,
+        &["--json", "init", "--region", "gb", "--currency", "eur"],
+    ));
+    assert_eq!(
+        (init["region"].as_str(), init["currency"].as_str()),
+        (Some("GB"), Some("EUR"))
+    );
 
-    let f = s.write("people.csv", "email,first name,phone\nann@example.com,Ann,07700 900123\n,Nobody,\nbob@example.com,Bob,020 7946 0958\n");
+    let f = s.write("people.csv", "email,first name,phone\nann@example.com,Ann,07911 123456\n,Nobody,\nbob@example.com,Bob,020 7946 0958\n");
     let preview = json(&cohort(&ws, &["--json", "preview", f.to_str().unwrap()]));
     assert_eq!(preview["plan"]["preset"], "generic_contacts");
     assert_eq!(preview["columns"][0]["inferred"], "email");
@@ -35,7 +51,11 @@ fn init_import_history_rejects_stats_and_preview() {
     // Human output of a second import of the same file says it was skipped, and succeeds.
     let again = cohort(&ws, &["import", f.to_str().unwrap()]);
     assert!(again.status.success());
-    assert!(String::from_utf8_lossy(&again.stdout).contains("already imported"), "{}", String::from_utf8_lossy(&again.stdout));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("already imported"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
 
     let history = json(&cohort(&ws, &["--json", "imports"]));
     assert_eq!(history.as_array().unwrap().len(), 1);
@@ -46,8 +66,14 @@ fn init_import_history_rejects_stats_and_preview() {
     assert_eq!(stats["contacts"], 2);
     // GB region: national numbers become +44.
     let conn = rusqlite::Connection::open(&ws).unwrap();
-    let phone: String = conn.query_row("SELECT phone FROM contacts WHERE email = 'ann@example.com'", [], |r| r.get(0)).unwrap();
-    assert_eq!(phone, "+447700900123");
+    let phone: String = conn
+        .query_row(
+            "SELECT phone FROM contacts WHERE email = 'ann@example.com'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(phone, "+447911123456");
 
     let human = cohort(&ws, &["imports"]);
     assert!(String::from_utf8_lossy(&human.stdout).contains("people.csv"));

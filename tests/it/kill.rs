@@ -28,7 +28,12 @@ fn killing_the_process_mid_import_leaves_the_workspace_intact() {
     let big = s.write("big.csv", body);
 
     let mut child = Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .args(["--workspace", ws_path.to_str().unwrap(), "import", big.to_str().unwrap()])
+        .args([
+            "--workspace",
+            ws_path.to_str().unwrap(),
+            "import",
+            big.to_str().unwrap(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -41,8 +46,14 @@ fn killing_the_process_mid_import_leaves_the_workspace_intact() {
         if wal_len > 8 << 20 {
             break;
         }
-        assert!(child.try_wait().unwrap().is_none(), "the import finished before it could be killed; make the file bigger");
-        assert!(started.elapsed() < Duration::from_secs(120), "the import never got going");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import finished before it could be killed; make the file bigger"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "the import never got going"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap(); // SIGKILL: no destructor, no rollback by the process
@@ -50,5 +61,9 @@ fn killing_the_process_mid_import_leaves_the_workspace_intact() {
 
     let ws = cohort::store::Workspace::open(&ws_path).unwrap();
     assert_eq!(ws.integrity_check().unwrap(), Ok(()));
-    assert_eq!(dump(&ws), before, "the workspace holds exactly what it held before");
+    assert_eq!(
+        dump(&ws),
+        before,
+        "the workspace holds exactly what it held before"
+    );
 }

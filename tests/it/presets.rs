@@ -19,8 +19,8 @@ fn shopify_customers_current_layout() {
     let f = s.write(
         "customers_export.csv",
         "Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Company,Default Address Address1,Default Address Address2,Default Address City,Default Address Province Code,Default Address Country Code,Default Address Zip,Default Address Phone,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Note,Tax Exempt,Tags,Loyalty tier (customer.metafields.custom.tier)\n\
-         '7012345678901,  Ann ,Lee, Ann.Lee@Example.COM ,yes,,12 High St,,Boston,MA,US,02118,,'+1 (617) 555-0134,no,$1,234.50,7,,no,vip,Gold\n\
-         7012345678902,Bob,Stone,bob@example.com,no,,1 Main St,,Leeds,,GB,LS1 4AP,07700 900123,,yes,0.00,0,,no,,\n",
+         '7012345678901,  Ann ,Lee, Ann.Lee@Example.COM ,yes,,12 High St,,Boston,MA,US,02118,,'+1 (617) 555-0134,no,\"$1,234.50\",7,,no,vip,Gold\n\
+         7012345678902,Bob,Stone,bob@example.com,no,,1 Main St,,Leeds,,GB,LS1 4AP,07911 123456,,yes,0.00,0,,no,,\n",
     );
     let mut ws = s.workspace();
     let r = import(&mut ws, &f);
@@ -28,15 +28,39 @@ fn shopify_customers_current_layout() {
     assert_eq!(r.rows_read, 2);
     assert_eq!(r.rows_rejected, 0, "{:?}", r.rejected_by_reason);
     // Shopify's protective apostrophe is stripped from the id.
-    assert_eq!(contact(&ws, "7012345678901", "email").as_deref(), Some("ann.lee@example.com"));
-    assert_eq!(contact(&ws, "7012345678901", "first_name").as_deref(), Some("Ann"));
-    assert_eq!(contact(&ws, "7012345678901", "phone").as_deref(), Some("+16175550134"));
-    assert_eq!(contact(&ws, "7012345678901", "country").as_deref(), Some("US"));
-    assert_eq!(contact(&ws, "7012345678901", "region").as_deref(), Some("MA"));
-    assert_eq!(contact(&ws, "7012345678901", "consent_email").as_deref(), Some("granted"));
-    assert_eq!(contact(&ws, "7012345678901", "consent_sms").as_deref(), Some("denied"));
+    assert_eq!(
+        contact(&ws, "7012345678901", "email").as_deref(),
+        Some("ann.lee@example.com")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "first_name").as_deref(),
+        Some("Ann")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "phone").as_deref(),
+        Some("+16175550134")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "country").as_deref(),
+        Some("US")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "region").as_deref(),
+        Some("MA")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "consent_email").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        contact(&ws, "7012345678901", "consent_sms").as_deref(),
+        Some("denied")
+    );
     // The fallback phone column feeds the field when the first is empty.
-    assert_eq!(contact(&ws, "7012345678902", "phone").as_deref(), Some("+447700900123"));
+    assert_eq!(
+        contact(&ws, "7012345678902", "phone").as_deref(),
+        Some("+447911123456")
+    );
     // Raw values kept beside the clean ones.
     let raw = raw(&ws, "7012345678901");
     assert_eq!(raw["email"], " Ann.Lee@Example.COM ");
@@ -46,7 +70,10 @@ fn shopify_customers_current_layout() {
     let attrs = attributes(&ws, "7012345678901");
     assert_eq!(attrs["Total Spent"], "$1,234.50");
     assert_eq!(attrs["Tags"], "vip");
-    assert_eq!(attrs["Loyalty tier (customer.metafields.custom.tier)"], "Gold");
+    assert_eq!(
+        attrs["Loyalty tier (customer.metafields.custom.tier)"],
+        "Gold"
+    );
 }
 
 #[test]
@@ -58,12 +85,22 @@ fn shopify_customers_older_layout_keys_by_email() {
          Zoë,Müller,ZOE@EXAMPLE.DE,no,,Hauptstr. 1,,Berlin,Berlin,BE,Germany,DE,10115,030 1234567,no,10.00,1,,,no\n",
     );
     let mut ws = s.workspace();
-    ws.set_setting(cohort::store::setting::DEFAULT_REGION, "DE").unwrap();
+    ws.set_setting(cohort::store::setting::DEFAULT_REGION, "DE")
+        .unwrap();
     let r = import(&mut ws, &f);
     assert_eq!(r.plan.preset, "shopify_customers");
-    assert_eq!(contact(&ws, "zoe@example.de", "last_name").as_deref(), Some("Müller"));
-    assert_eq!(contact(&ws, "zoe@example.de", "country").as_deref(), Some("DE"));
-    assert_eq!(contact(&ws, "zoe@example.de", "phone").as_deref(), Some("+49301234567"));
+    assert_eq!(
+        contact(&ws, "zoe@example.de", "last_name").as_deref(),
+        Some("Müller")
+    );
+    assert_eq!(
+        contact(&ws, "zoe@example.de", "country").as_deref(),
+        Some("DE")
+    );
+    assert_eq!(
+        contact(&ws, "zoe@example.de", "phone").as_deref(),
+        Some("+49301234567")
+    );
 }
 
 #[test]
@@ -76,16 +113,58 @@ fn shopify_orders_fill_orders_and_lines() {
         let mut cells = vec![String::new(); cols];
         for (k, v) in pairs {
             let i = names.iter().position(|n| n == k).unwrap();
-            cells[i] = if v.contains(',') { format!("\"{v}\"") } else { v.to_string() };
+            cells[i] = if v.contains(',') {
+                format!("\"{v}\"")
+            } else {
+                v.to_string()
+            };
         }
         cells.join(",")
     };
     let body = [
-        row(&[("Name", "#1001"), ("Email", "ann@example.com"), ("Financial Status", "paid"), ("Currency", "EUR"), ("Subtotal", "1.234,50"), ("Shipping", "5,00"), ("Taxes", "0"), ("Total", "1.239,50"), ("Created at", "2024-03-05 14:23:11 -0500"), ("Lineitem quantity", "2"), ("Lineitem name", "Trail Shoe"), ("Lineitem price", "600,00"), ("Lineitem sku", "SKU-1"), ("Vendor", "Hoka"), ("Id", "5550001"), ("Billing Country", "DE")]),
-        row(&[("Name", "#1001"), ("Lineitem quantity", "1"), ("Lineitem name", "Socks"), ("Lineitem price", "34,50"), ("Lineitem sku", "SKU-2"), ("Vendor", "Falke")]),
-        row(&[("Name", "#1002"), ("Email", "bob@example.com"), ("Financial Status", "paid"), ("Currency", "USD"), ("Total", "$12.00"), ("Created at", "2024-03-06 09:00:00 +0000"), ("Lineitem quantity", "1"), ("Lineitem name", "Cap"), ("Lineitem price", "12.00"), ("Lineitem sku", "SKU-3")]),
+        row(&[
+            ("Name", "#1001"),
+            ("Email", "ann@example.com"),
+            ("Financial Status", "paid"),
+            ("Currency", "EUR"),
+            ("Subtotal", "1.234,50"),
+            ("Shipping", "5,00"),
+            ("Taxes", "0"),
+            ("Total", "1.239,50"),
+            ("Created at", "2024-03-05 14:23:11 -0500"),
+            ("Lineitem quantity", "2"),
+            ("Lineitem name", "Trail Shoe"),
+            ("Lineitem price", "600,00"),
+            ("Lineitem sku", "SKU-1"),
+            ("Vendor", "Hoka"),
+            ("Id", "5550001"),
+            ("Billing Country", "DE"),
+        ]),
+        row(&[
+            ("Name", "#1001"),
+            ("Lineitem quantity", "1"),
+            ("Lineitem name", "Socks"),
+            ("Lineitem price", "34,50"),
+            ("Lineitem sku", "SKU-2"),
+            ("Vendor", "Falke"),
+        ]),
+        row(&[
+            ("Name", "#1002"),
+            ("Email", "bob@example.com"),
+            ("Financial Status", "paid"),
+            ("Currency", "USD"),
+            ("Total", "$12.00"),
+            ("Created at", "2024-03-06 09:00:00 +0000"),
+            ("Lineitem quantity", "1"),
+            ("Lineitem name", "Cap"),
+            ("Lineitem price", "12.00"),
+            ("Lineitem sku", "SKU-3"),
+        ]),
     ];
-    let f = s.write("orders_export.csv", format!("{header}\n{}\n", body.join("\n")));
+    let f = s.write(
+        "orders_export.csv",
+        format!("{header}\n{}\n", body.join("\n")),
+    );
     let mut ws = s.workspace();
     let r = import(&mut ws, &f);
     assert_eq!(r.plan.preset, "shopify_orders");
@@ -94,9 +173,16 @@ fn shopify_orders_fill_orders_and_lines() {
     assert_eq!(count(&ws, "SELECT count(*) FROM order_lines"), 3);
     let (total, currency, at): (i64, String, String) = ws
         .conn()
-        .query_row("SELECT total, currency, ordered_at FROM orders WHERE source_key = '#1001'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .query_row(
+            "SELECT total, currency, ordered_at FROM orders WHERE source_key = '#1001'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
         .unwrap();
-    assert_eq!((total, currency.as_str(), at.as_str()), (123950, "EUR", "2024-03-05T19:23:11Z"));
+    assert_eq!(
+        (total, currency.as_str(), at.as_str()),
+        (123950, "EUR", "2024-03-05T19:23:11Z")
+    );
     // The second line of #1001 has no order columns: it inherits the order's currency.
     let (qty, price, cur, line): (i64, i64, String, i64) = ws
         .conn()
@@ -105,7 +191,14 @@ fn shopify_orders_fill_orders_and_lines() {
         })
         .unwrap();
     assert_eq!((qty, price, cur.as_str(), line), (1, 3450, "EUR", 2));
-    let attrs: String = ws.conn().query_row("SELECT attributes FROM orders WHERE source_key = '#1001'", [], |r| r.get(0)).unwrap();
+    let attrs: String = ws
+        .conn()
+        .query_row(
+            "SELECT attributes FROM orders WHERE source_key = '#1001'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert!(attrs.contains("\"Id\":\"5550001\""), "{attrs}");
 }
 
@@ -118,11 +211,23 @@ fn mailchimp_audience_reads_consent_from_the_file_name() {
     let mut ws = s.workspace();
     let r1 = import(&mut ws, &sub);
     let r2 = import(&mut ws, &unsub);
-    assert_eq!((r1.plan.preset, r2.plan.preset), ("mailchimp_audience", "mailchimp_audience"));
+    assert_eq!(
+        (r1.plan.preset, r2.plan.preset),
+        ("mailchimp_audience", "mailchimp_audience")
+    );
     assert_eq!(r1.source, r2.source, "both status files are one source");
-    assert_eq!(contact(&ws, "abc123", "consent_email").as_deref(), Some("granted"));
-    assert_eq!(contact(&ws, "def456", "consent_email").as_deref(), Some("denied"));
-    assert_eq!(contact(&ws, "abc123", "created_at").as_deref(), Some("2023-01-02T10:00:00Z"));
+    assert_eq!(
+        contact(&ws, "abc123", "consent_email").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        contact(&ws, "def456", "consent_email").as_deref(),
+        Some("denied")
+    );
+    assert_eq!(
+        contact(&ws, "abc123", "created_at").as_deref(),
+        Some("2023-01-02T10:00:00Z")
+    );
     assert_eq!(attributes(&ws, "abc123")["Birthday"], "03/05");
 }
 
@@ -138,11 +243,20 @@ fn hubspot_contacts() {
     let mut ws = s.workspace();
     let r = import(&mut ws, &f);
     assert_eq!(r.plan.preset, "hubspot_contacts");
-    assert_eq!(contact(&ws, "51", "phone").as_deref(), Some("+442079460958"));
+    assert_eq!(
+        contact(&ws, "51", "phone").as_deref(),
+        Some("+442079460958")
+    );
     assert_eq!(contact(&ws, "51", "job_title").as_deref(), Some("Buyer"));
-    assert_eq!(contact(&ws, "51", "created_at").as_deref(), Some("2024-03-05T14:23:00Z"));
+    assert_eq!(
+        contact(&ws, "51", "created_at").as_deref(),
+        Some("2024-03-05T14:23:00Z")
+    );
     // 13/03/2024 decides the column is day-first.
-    assert_eq!(contact(&ws, "52", "created_at").as_deref(), Some("2024-03-13T09:10:00Z"));
+    assert_eq!(
+        contact(&ws, "52", "created_at").as_deref(),
+        Some("2024-03-13T09:10:00Z")
+    );
     assert_eq!(attributes(&ws, "51")["Lifecycle Stage"], "customer");
 }
 
@@ -162,11 +276,26 @@ fn salesforce_report_and_data_loader_layouts() {
     let mut ws = s.workspace();
     assert_eq!(import(&mut ws, &report).plan.preset, "salesforce_contacts");
     assert_eq!(import(&mut ws, &api).plan.preset, "salesforce_contacts_api");
-    assert_eq!(contact(&ws, "0035g00000AbCdE", "consent_email").as_deref(), Some("denied"));
-    assert_eq!(contact(&ws, "0035g00000AbCdE", "country").as_deref(), Some("US"));
-    assert_eq!(contact(&ws, "0035g00000XyZaB", "consent_email").as_deref(), Some("granted"));
-    assert_eq!(contact(&ws, "0035g00000XyZaB", "country").as_deref(), Some("ES"));
-    assert_eq!(contact(&ws, "0035g00000XyZaB", "phone").as_deref(), Some("+34612345678"));
+    assert_eq!(
+        contact(&ws, "0035g00000AbCdE", "consent_email").as_deref(),
+        Some("denied")
+    );
+    assert_eq!(
+        contact(&ws, "0035g00000AbCdE", "country").as_deref(),
+        Some("US")
+    );
+    assert_eq!(
+        contact(&ws, "0035g00000XyZaB", "consent_email").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        contact(&ws, "0035g00000XyZaB", "country").as_deref(),
+        Some("ES")
+    );
+    assert_eq!(
+        contact(&ws, "0035g00000XyZaB", "phone").as_deref(),
+        Some("+34612345678")
+    );
 }
 
 #[test]
@@ -180,10 +309,22 @@ fn klaviyo_profiles() {
     );
     let mut ws = s.workspace();
     assert_eq!(import(&mut ws, &f).plan.preset, "klaviyo_profiles");
-    assert_eq!(contact(&ws, "liz@example.com", "consent_email").as_deref(), Some("granted"));
-    assert_eq!(contact(&ws, "liz@example.com", "consent_sms").as_deref(), Some("unknown"));
-    assert_eq!(contact(&ws, "liz@example.com", "country").as_deref(), Some("FR"));
-    assert_eq!(contact(&ws, "max@example.com", "consent_email").as_deref(), Some("denied"));
+    assert_eq!(
+        contact(&ws, "liz@example.com", "consent_email").as_deref(),
+        Some("granted")
+    );
+    assert_eq!(
+        contact(&ws, "liz@example.com", "consent_sms").as_deref(),
+        Some("unknown")
+    );
+    assert_eq!(
+        contact(&ws, "liz@example.com", "country").as_deref(),
+        Some("FR")
+    );
+    assert_eq!(
+        contact(&ws, "max@example.com", "consent_email").as_deref(),
+        Some("denied")
+    );
 }
 
 #[test]
@@ -207,8 +348,19 @@ fn ga4_events_flattened() {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
         )
         .unwrap();
-    assert_eq!((name.as_str(), at.as_str()), ("add_to_cart", "2024-03-05T14:23:20Z"));
-    assert_eq!((anon.as_str(), cust.as_deref(), value, country.as_str()), ("1234567890.1700000000", Some("7012345678901"), Some(12000), "US"));
+    assert_eq!(
+        (name.as_str(), at.as_str()),
+        ("add_to_cart", "2024-03-05T14:23:20.123456Z")
+    );
+    assert_eq!(
+        (anon.as_str(), cust.as_deref(), value, country.as_str()),
+        (
+            "1234567890.1700000000",
+            Some("7012345678901"),
+            Some(12000),
+            "US"
+        )
+    );
     assert!(props.contains("\"item_category\":\"Running\""), "{props}");
 }
 
@@ -216,46 +368,102 @@ fn ga4_events_flattened() {
 fn generic_layouts_for_every_kind() {
     let s = Scratch::new();
     let mut ws = s.workspace();
-    let contacts = s.write("people.csv", "E-mail;Vorname;Nachname;Land;Geburtsdatum\nJO@EXAMPLE.COM;Jo;Ng;Deutschland;24.12.1990\n");
-    let r = ingest::import(&mut ws, &contacts, &ImportOptions::new(now()), &mut cohort::progress::Silent);
+    let contacts = s.write(
+        "people.csv",
+        "E-mail;Vorname;Nachname;Land;Geburtsdatum\nJO@EXAMPLE.COM;Jo;Ng;Deutschland;24.12.1990\n",
+    );
+    let r = ingest::import(
+        &mut ws,
+        &contacts,
+        &ImportOptions::new(now()),
+        &mut cohort::progress::Silent,
+    );
     // German headers are not aliases: the user maps them.
     assert!(r.is_err());
     let mut o = ImportOptions::new(now());
     o.kind = Some(ingest::Kind::Contacts);
-    o.overrides = vec![("Vorname".into(), "first_name".into()), ("Land".into(), "country".into()), ("Geburtsdatum".into(), "birth_date".into())];
+    o.overrides = vec![
+        ("Vorname".into(), "first_name".into()),
+        ("Land".into(), "country".into()),
+        ("Geburtsdatum".into(), "birth_date".into()),
+    ];
     let r = crate::support::import_with(&mut ws, &contacts, o);
     assert_eq!(r.plan.preset, "generic_contacts");
-    assert_eq!(contact(&ws, "jo@example.com", "country").as_deref(), Some("DE"));
-    assert_eq!(contact(&ws, "jo@example.com", "birth_date").as_deref(), Some("1990-12-24"));
+    assert_eq!(
+        contact(&ws, "jo@example.com", "country").as_deref(),
+        Some("DE")
+    );
+    assert_eq!(
+        contact(&ws, "jo@example.com", "birth_date").as_deref(),
+        Some("1990-12-24")
+    );
     assert_eq!(attributes(&ws, "jo@example.com")["Nachname"], "Ng");
 
     let products = s.write("catalogue.csv", "sku,title,category,brand,price,currency,in_stock\nSKU-1,Trail Shoe,Running,Hoka,120.00,USD,true\nSKU-2,Yoga Mat,Yoga,Manduka,\"1.299,00\",JPY,no\n");
     assert_eq!(import(&mut ws, &products).plan.preset, "generic_products");
-    let (price, stock): (i64, i64) = ws.conn().query_row("SELECT price, in_stock FROM products WHERE sku = 'SKU-2'", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
+    let (price, stock): (i64, i64) = ws
+        .conn()
+        .query_row(
+            "SELECT price, in_stock FROM products WHERE sku = 'SKU-2'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
     assert_eq!((price, stock), (1299, 0), "JPY has no minor unit");
 
-    let lines = s.write("lines.csv", "order_id,sku,quantity,unit_price\nA1,SKU-1,2,120.00\nA1,SKU-2,1,9.99\nA2,SKU-1,1,120.00\n");
+    let lines = s.write(
+        "lines.csv",
+        "order_id,sku,quantity,unit_price\nA1,SKU-1,2,120.00\nA1,SKU-2,1,9.99\nA2,SKU-1,1,120.00\n",
+    );
     assert_eq!(import(&mut ws, &lines).plan.preset, "generic_order_lines");
-    assert_eq!(count(&ws, "SELECT max(line_number) FROM order_lines WHERE order_key = 'A1'"), 2);
+    assert_eq!(
+        count(
+            &ws,
+            "SELECT max(line_number) FROM order_lines WHERE order_key = 'A1'"
+        ),
+        2
+    );
 
     let orders = s.write("orders.csv", "order_id,customer_id,email,order_date,total,currency\nA1,C1,jo@example.com,03/15/2024,249.99,USD\n");
     assert_eq!(import(&mut ws, &orders).plan.preset, "generic_orders");
-    let at: String = ws.conn().query_row("SELECT ordered_at FROM orders WHERE source_key = 'A1'", [], |r| r.get(0)).unwrap();
+    let at: String = ws
+        .conn()
+        .query_row(
+            "SELECT ordered_at FROM orders WHERE source_key = 'A1'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
     assert_eq!(at, "2024-03-15");
 
-    let events = s.write("events.csv", "timestamp,event,user_id,sku\n1709648591,viewed_product,C1,SKU-1\n");
+    let events = s.write(
+        "events.csv",
+        "timestamp,event,user_id,sku\n1709648591,viewed_product,C1,SKU-1\n",
+    );
     assert_eq!(import(&mut ws, &events).plan.preset, "generic_events");
-    assert_eq!(count(&ws, "SELECT count(*) FROM events WHERE occurred_at = '2024-03-05T14:23:11Z'"), 1);
+    assert_eq!(
+        count(
+            &ws,
+            "SELECT count(*) FROM events WHERE occurred_at = '2024-03-05T14:23:11Z'"
+        ),
+        1
+    );
 }
 
 #[test]
 fn ambiguous_dates_are_decided_by_region_and_reported() {
     let s = Scratch::new();
-    let f = s.write("ambiguous.csv", "email,signup date\na@example.com,03/04/2024\nb@example.com,01/02/2024\n");
+    let f = s.write(
+        "ambiguous.csv",
+        "email,signup date\na@example.com,03/04/2024\nb@example.com,01/02/2024\n",
+    );
     let mut ws = s.workspace();
     let r = import(&mut ws, &f);
     let d = &r.plan.dates[0];
     assert!(d.ambiguous, "{d:?}");
     assert_eq!(d.order, "month_first", "US workspace reads MM/DD");
-    assert_eq!(contact(&ws, "a@example.com", "created_at").as_deref(), Some("2024-03-04"));
+    assert_eq!(
+        contact(&ws, "a@example.com", "created_at").as_deref(),
+        Some("2024-03-04")
+    );
 }

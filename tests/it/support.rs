@@ -14,7 +14,9 @@ pub struct Scratch {
 
 impl Scratch {
     pub fn new() -> Scratch {
-        Scratch { dir: tempfile::tempdir().unwrap() }
+        Scratch {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
@@ -34,7 +36,8 @@ pub fn import(ws: &mut Workspace, path: &Path) -> ImportReport {
 }
 
 pub fn import_with(ws: &mut Workspace, path: &Path, options: ImportOptions) -> ImportReport {
-    ingest::import(ws, path, &options, &mut Silent).unwrap_or_else(|e| panic!("import of {} failed: {e}", path.display()))
+    ingest::import(ws, path, &options, &mut Silent)
+        .unwrap_or_else(|e| panic!("import of {} failed: {e}", path.display()))
 }
 
 /// Every row of every table, as text: two equal dumps mean equal contents.
@@ -50,11 +53,15 @@ pub fn dump(ws: &Workspace) -> String {
         .unwrap();
     for t in tables {
         out.push_str(&format!("## {t}\n"));
-        let mut stmt = conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {t} ORDER BY 1"))
+            .unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
         while let Some(r) = rows.next().unwrap() {
-            let cells: Vec<String> = (0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect();
+            let cells: Vec<String> = (0..n)
+                .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                .collect();
             out.push_str(&cells.join("|"));
             out.push('\n');
         }
@@ -65,7 +72,11 @@ pub fn dump(ws: &Workspace) -> String {
 /// One column of one contact, by source key.
 pub fn contact(ws: &Workspace, key: &str, column: &str) -> Option<String> {
     ws.conn()
-        .query_row(&format!("SELECT {column} FROM contacts WHERE source_key = ?1"), [key], |r| r.get::<_, Option<String>>(0))
+        .query_row(
+            &format!("SELECT {column} FROM contacts WHERE source_key = ?1"),
+            [key],
+            |r| r.get::<_, Option<String>>(0),
+        )
         .unwrap_or_else(|e| panic!("no contact {key}: {e}"))
 }
 
