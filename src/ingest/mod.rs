@@ -274,7 +274,8 @@ fn decide_date_orders(
     let mut rec = csv::ByteRecord::new();
     let mut row = 0u64;
     loop {
-        let open = counts.iter().any(|c| c.0 == 0 && c.1 == 0);
+        // Read on only while some column has dates that read either way and none that decide.
+        let open = counts.iter().any(|c| c.2 > 0 && c.0 == 0 && c.1 == 0);
         if row >= DATE_SAMPLE_ROWS && !(scan_all && open) {
             break;
         }

@@ -5,7 +5,7 @@
 //! This is the hot loop of an import; it allocates only for values it keeps.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::fields::{Field, Kind, Table, ValueType};
 use super::standardise::{self as std_, DateOrder, Invalid};
@@ -104,9 +104,11 @@ pub(crate) struct RowProcessor {
     last_order_currency: Option<(String, &'static str)>,
     // Scratch buffers reused across rows.
     values: Vec<Vec<Cell>>,
-    raw: Vec<Vec<(&'static str, String)>>,
-    extra: Vec<(String, String)>,
-    hashers: Vec<std::collections::hash_map::DefaultHasher>,
+    raw: Vec<JsonObject>,
+    extra: JsonObject,
+    /// Row hash per table: xxh3 over (column index, raw text), a format
+    /// that is stable across Rust versions, because hashes are stored.
+    hashers: Vec<Xxh3>,
     present: Vec<bool>,
 }
 
@@ -241,9 +243,9 @@ impl RowProcessor {
             default_currency,
             next_line: HashMap::new(),
             last_order_currency: None,
-            raw: vec![Vec::new(); n],
-            extra: Vec::new(),
-            hashers: vec![Default::default(); n],
+            raw: (0..n).map(|_| JsonObject::default()).collect(),
+            extra: JsonObject::default(),
+            hashers: vec![Xxh3::new(); n],
             present: vec![false; n],
         }
     }
@@ -274,12 +276,10 @@ impl RowProcessor {
         for v in &mut self.values {
             v.iter_mut().for_each(|c| *c = Cell::Null);
         }
-        self.raw.iter_mut().for_each(Vec::clear);
+        self.raw.iter_mut().for_each(JsonObject::clear);
         self.extra.clear();
         self.present.iter_mut().for_each(|p| *p = false);
-        for h in &mut self.hashers {
-            *h = Default::default();
-        }
+        self.hashers.iter_mut().for_each(Xxh3::reset);
         let mut row_currency: [Option<&'static str>; 2] = [None, None];
         let mut row_region: Option<phonenumber::country::Id> = None;
 
@@ -304,10 +304,8 @@ impl RowProcessor {
             }
             match action {
                 Action::Attribute => {
-                    index.hash(&mut self.hashers[0]);
-                    raw.hash(&mut self.hashers[0]);
-                    self.extra
-                        .push((self.columns[ci].name.clone(), raw.to_string()));
+                    feed(&mut self.hashers[0], index, raw);
+                    self.extra.push(&self.columns[ci].name, raw);
                 }
                 Action::Field {
                     field,
@@ -315,8 +313,7 @@ impl RowProcessor {
                     slot,
                     order,
                 } => {
-                    index.hash(&mut self.hashers[table]);
-                    raw.hash(&mut self.hashers[table]);
+                    feed(&mut self.hashers[table], index, raw);
                     if field.column != "source_key" && field.column != "order_key" {
                         self.present[table] = true;
                     }
@@ -329,8 +326,7 @@ impl RowProcessor {
                             if !self.values[table][slot].is_null() {
                                 // Another column already filled this field: keep this one as an attribute if it says something else.
                                 if self.values[table][slot] != cell {
-                                    self.extra
-                                        .push((self.columns[ci].name.clone(), raw.to_string()));
+                                    self.extra.push(&self.columns[ci].name, raw);
                                 }
                                 continue;
                             }
@@ -340,14 +336,14 @@ impl RowProcessor {
                                 row_currency[table] = Some(c);
                             }
                             if cell_text_differs(&cell, raw) {
-                                self.raw[table].push((field.name, raw.to_string()));
+                                self.raw[table].push(field.name, raw);
                             }
                             self.values[table][slot] = cell;
                         }
                         Err(invalid) => {
                             let p =
                                 self.problem(row_number, ci, raw, invalid.code, invalid.message);
-                            self.raw[table].push((field.name, raw.to_string()));
+                            self.raw[table].push(field.name, raw);
                             if field.required {
                                 out.rejection.push(p);
                             } else {
@@ -434,7 +430,7 @@ impl RowProcessor {
         for table in 0..self.layouts.len() {
             let layout_table = self.layouts[table].table;
             let ks = key_slot(&self.layouts[table]);
-            let mut hash = std::mem::take(&mut self.hashers[table]);
+            let hash = self.hashers[table].clone();
             let key = match layout_table {
                 Table::Contacts => {
                     // A file with an id column is keyed by it, and a row without an id
@@ -521,7 +517,7 @@ impl RowProcessor {
                     Cell::Text(k) => k,
                     // No event id in the export: the row's content is its identity,
                     // so re-importing the same rows does not duplicate them.
-                    _ => format!("{:016x}", hash.clone().finish()),
+                    _ => format!("{:016x}", hash.digest()),
                 },
                 Table::Products => {
                     let slot = self.layouts[table].slot("sku").unwrap();
@@ -556,25 +552,18 @@ impl RowProcessor {
                     }
                 }
             }
-            let extra = if table == 0 && !self.extra.is_empty() {
-                for (k, v) in &self.extra {
-                    k.hash(&mut hash);
-                    v.hash(&mut hash);
-                }
-                Some(json_object(
-                    self.extra.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-                ))
-            } else {
-                None
-            };
-            let raw = (!self.raw[table].is_empty())
-                .then(|| json_object(self.raw[table].iter().map(|(k, v)| (*k, v.as_str()))));
-            let cells = self.values[table][..self.layouts[table].columns.len()].to_vec();
+            // Attribute columns were fed to the first table's hash as they were read.
+            let extra = if table == 0 { self.extra.take() } else { None };
+            let raw = self.raw[table].take();
+            // Move the values out (no copies); the slots start the next row empty.
+            let width = self.layouts[table].columns.len();
+            let mut cells = std::mem::replace(&mut self.values[table], vec![Cell::Null; width + 1]);
+            cells.truncate(width);
             out.records.push(Record {
                 table,
                 row,
                 key,
-                hash: hash.finish() as i64,
+                hash: hash.digest() as i64,
                 cells,
                 raw,
                 extra,
@@ -654,6 +643,12 @@ impl RowProcessor {
     }
 }
 
+fn feed(h: &mut Xxh3, column: usize, raw: &str) {
+    h.update(&(column as u64).to_le_bytes());
+    h.update(raw.as_bytes());
+    h.update(&[0xff]);
+}
+
 fn integer(t: &str) -> Result<i64, Invalid> {
     let s = t.replace([',', '_', ' '], "");
     if let Ok(n) = s.parse::<i64>() {
@@ -680,22 +675,35 @@ fn decode(bytes: &[u8]) -> Result<std::borrow::Cow<'_, str>, String> {
 fn cell_text_differs(cell: &Cell, raw: &str) -> bool {
     match cell {
         Cell::Text(s) => s != raw,
-        Cell::Int(n) => raw != n.to_string(),
+        Cell::Int(n) => raw != itoa::Buffer::new().format(*n),
         Cell::Null => true,
     }
 }
 
-/// `{"k":"v",...}` with JSON escaping.
-pub(crate) fn json_object<'a>(pairs: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    let mut s = String::from("{");
-    for (i, (k, v)) in pairs.enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        s.push_str(&serde_json::to_string(k).expect("strings serialise"));
-        s.push(':');
-        s.push_str(&serde_json::to_string(v).expect("strings serialise"));
+/// A JSON object written straight into one buffer: `{"k":"v",...}`.
+#[derive(Debug, Default)]
+struct JsonObject(Vec<u8>);
+
+impl JsonObject {
+    fn push(&mut self, key: &str, value: &str) {
+        self.0.push(if self.0.is_empty() { b'{' } else { b',' });
+        serde_json::to_writer(&mut self.0, key).expect("writing to a Vec cannot fail");
+        self.0.push(b':');
+        serde_json::to_writer(&mut self.0, value).expect("writing to a Vec cannot fail");
     }
-    s.push('}');
-    s
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The finished object, or None when nothing was pushed.
+    fn take(&mut self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        self.0.push(b'}');
+        Some(
+            String::from_utf8(std::mem::take(&mut self.0)).expect("JSON written from str is UTF-8"),
+        )
+    }
 }

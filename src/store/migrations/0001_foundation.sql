@@ -5,6 +5,8 @@
 --   row_hash                 hash of the raw row, so re-imports can tell "unchanged"
 --   raw                      JSON {field: raw text} for each value that standardisation changed
 --   attributes               JSON {column: text} for columns that were not mapped
+-- CHECK constraints are written with OR, not IN (...): SQLite evaluates an IN
+-- list through a temporary index on every insert.
 -- Clean values live in typed columns; dates are ISO 8601 text (UTC), money is
 -- integer minor units with an ISO 4217 currency beside it.
 
@@ -66,9 +68,9 @@ CREATE TABLE contacts (
     region        TEXT,
     postcode      TEXT,
     country       TEXT,
-    consent_email TEXT CHECK (consent_email IN ('granted', 'denied', 'unknown')),
-    consent_sms   TEXT CHECK (consent_sms IN ('granted', 'denied', 'unknown')),
-    consent_ads   TEXT CHECK (consent_ads IN ('granted', 'denied', 'unknown')),
+    consent_email TEXT CHECK (consent_email = 'granted' OR consent_email = 'denied' OR consent_email = 'unknown'),
+    consent_sms   TEXT CHECK (consent_sms = 'granted' OR consent_sms = 'denied' OR consent_sms = 'unknown'),
+    consent_ads   TEXT CHECK (consent_ads = 'granted' OR consent_ads = 'denied' OR consent_ads = 'unknown'),
     created_at    TEXT,
     updated_at    TEXT,
     raw           TEXT,
@@ -171,7 +173,7 @@ CREATE TABLE products (
     brand       TEXT,
     price       INTEGER,
     currency    TEXT,
-    in_stock    INTEGER CHECK (in_stock IN (0, 1)),
+    in_stock    INTEGER CHECK (in_stock = 0 OR in_stock = 1),
     raw         TEXT,
     attributes  TEXT,
     UNIQUE (source_id, source_key)
