@@ -340,7 +340,7 @@ fn decide_date_orders(
         .collect())
 }
 
-fn date_order_of(plan: &Plan, column: &str) -> DateOrder {
+pub(crate) fn date_order_of(plan: &Plan, column: &str) -> DateOrder {
     match plan
         .dates
         .iter()
@@ -616,34 +616,9 @@ pub fn import(
 
     let plan = &report.plan;
     let kind = plan.kind;
-    let fields: Vec<Option<&'static Field>> = plan
-        .mapping
-        .iter()
-        .map(|m| m.field.as_deref().and_then(|f| kind.field(f)))
-        .collect();
-    let orders: Vec<DateOrder> = plan
-        .detected
-        .header
-        .iter()
-        .map(|c| date_order_of(plan, c))
-        .collect();
-    let constants: Vec<(&'static Field, String)> = plan
-        .constants
-        .iter()
-        .filter_map(|(f, v)| kind.field(f).map(|f| (f, v.clone())))
-        .collect();
     let phone_region: phonenumber::country::Id =
         region.parse().unwrap_or(phonenumber::country::Id::US);
-    let mut processor = RowProcessor::new(
-        kind,
-        &plan.detected.header,
-        plan.detected.header_fields,
-        &fields,
-        &orders,
-        &constants,
-        phone_region,
-        default_currency,
-    );
+    let mut processor = RowProcessor::new(plan, phone_region, default_currency);
     let layouts: Vec<TableLayout> = processor.layouts.clone();
     let (mut rdr, counter) = csv_reader_counted(path, &plan.detected)?;
     let total_bytes = plan.file_size;

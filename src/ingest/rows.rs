@@ -147,18 +147,30 @@ pub(crate) fn tables_of(kind: Kind) -> Vec<Table> {
 }
 
 impl RowProcessor {
-    /// `mapping[i]` is the field of file column `i` (None: attribute);
-    /// `orders[i]` the date order decided for it.
+    /// A processor for the rows of the file `plan` describes. `region` and
+    /// `default_currency` apply to values that do not name their own.
     pub fn new(
-        kind: Kind,
-        header: &[String],
-        header_fields: usize,
-        mapping: &[Option<&'static Field>],
-        orders: &[DateOrder],
-        constants: &[(&'static Field, String)],
+        plan: &super::Plan,
         region: phonenumber::country::Id,
         default_currency: &'static str,
     ) -> RowProcessor {
+        let kind = plan.kind;
+        let header = &plan.detected.header;
+        let header_fields = plan.detected.header_fields;
+        let mapping: Vec<Option<&'static Field>> = plan
+            .mapping
+            .iter()
+            .map(|m| m.field.as_deref().and_then(|f| kind.field(f)))
+            .collect();
+        let orders: Vec<DateOrder> = header
+            .iter()
+            .map(|c| super::date_order_of(plan, c))
+            .collect();
+        let constants: Vec<(&'static Field, String)> = plan
+            .constants
+            .iter()
+            .filter_map(|(f, v)| kind.field(f).map(|f| (f, v.clone())))
+            .collect();
         let tables = tables_of(kind);
         let layouts: Vec<TableLayout> = tables.iter().map(|t| layout_for(kind, *t)).collect();
         let locate = |field: &'static Field| -> (usize, usize) {

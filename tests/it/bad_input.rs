@@ -187,3 +187,30 @@ fn cancelling_an_import_leaves_the_workspace_as_it_was() {
     assert_eq!(dump(&ws), before);
     assert_eq!(count(&ws, "SELECT count(*) FROM contacts"), 1);
 }
+
+#[test]
+fn an_unparsable_required_field_rejects_the_row() {
+    let s = Scratch::new();
+    let mut ws = s.workspace();
+    let f = s.write(
+        "events.csv",
+        "timestamp,event,user_id\n2024-03-05T10:00:00Z,page_view,C1\nyesterday-ish,page_view,C2\n2024-03-05T10:01:00Z,,C3\n",
+    );
+    let r = import(&mut ws, &f);
+    assert_eq!((r.rows_read, r.rows_rejected), (3, 2));
+    let (rejects, _) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 10).unwrap();
+    assert_eq!(
+        (
+            rejects[0].row,
+            rejects[0].column.as_deref(),
+            rejects[0].value.as_deref()
+        ),
+        (3, Some("timestamp"), Some("yesterday-ish"))
+    );
+    assert_eq!(rejects[0].code, "date_syntax");
+    assert_eq!(
+        (rejects[1].row, rejects[1].code.as_str()),
+        (4, "missing_field")
+    );
+    assert_eq!(count(&ws, "SELECT count(*) FROM events"), 1);
+}
