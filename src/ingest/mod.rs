@@ -333,10 +333,9 @@ fn decide_date_orders(
                     (o, true, format!("conflicting evidence ({mf} look MM/DD, {df} look DD/MM); read as the majority, the others are flagged"))
                 }
             };
-            let order_name = if mf == 0 && df == 0 && amb == 0 { "not_needed" } else { name(order) };
-            (i, DateColumn { column, order: order_name, ambiguous, explanation }, order)
+            let order = if mf == 0 && df == 0 && amb == 0 { "not_needed" } else { name(order) };
+            DateColumn { column, order, ambiguous, explanation }
         })
-        .map(|(_, d, _)| d)
         .collect())
 }
 
