@@ -609,12 +609,9 @@ impl RowProcessor {
             // A number written without its country code belongs to the row's country when it has one.
             ValueType::Phone => Cell::Text(std_::phone(t, row_region.unwrap_or(self.region))?),
             ValueType::Country => Cell::Text(std_::country(t)?.to_string()),
-            ValueType::Date => Cell::Text(
-                std_::datetime(t, order)?
-                    .date()
-                    .format("%Y-%m-%d")
-                    .to_string(),
-            ),
+            ValueType::Date => {
+                Cell::Text(std_::Timestamp::Date(std_::datetime(t, order)?.date()).to_iso())
+            }
             ValueType::DateTime => Cell::Text(std_::datetime(t, order)?.to_iso()),
             ValueType::Money => {
                 let m = std_::money(t)?;

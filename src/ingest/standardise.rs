@@ -231,30 +231,45 @@ impl Timestamp {
     /// `2024-03-05`, or `2024-03-05T19:23:11Z`. Sub-second precision is kept
     /// when the value had it (`.123Z`, `.123456Z`): GA4 event times are in µs.
     pub fn to_iso(&self) -> String {
-        match self {
-            Timestamp::Date(d) => format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day()),
-            Timestamp::DateTime(t) => {
-                let nanos = t.timestamp_subsec_nanos();
-                let fraction = if nanos == 0 {
-                    String::new()
-                } else if nanos % 1_000_000 == 0 {
-                    format!(".{:03}", nanos / 1_000_000)
-                } else if nanos % 1_000 == 0 {
-                    format!(".{:06}", nanos / 1_000)
-                } else {
-                    format!(".{nanos:09}")
-                };
-                format!(
-                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{fraction}Z",
-                    t.year(),
-                    t.month(),
-                    t.day(),
-                    t.hour(),
-                    t.minute(),
-                    t.second()
-                )
+        // Written digit by digit: this runs for every date of every import,
+        // and `format!` costs several times as much.
+        fn pad(out: &mut String, n: u32, width: usize) {
+            let mut buf = itoa::Buffer::new();
+            let digits = buf.format(n);
+            for _ in digits.len()..width {
+                out.push('0');
             }
+            out.push_str(digits);
         }
+        let mut out = String::with_capacity(30);
+        let date = self.date();
+        // Years are validated to 1900..=2200 (epochs to a few centuries), never negative.
+        pad(&mut out, date.year().max(0) as u32, 4);
+        out.push('-');
+        pad(&mut out, date.month(), 2);
+        out.push('-');
+        pad(&mut out, date.day(), 2);
+        if let Timestamp::DateTime(t) = self {
+            out.push('T');
+            pad(&mut out, t.hour(), 2);
+            out.push(':');
+            pad(&mut out, t.minute(), 2);
+            out.push(':');
+            pad(&mut out, t.second(), 2);
+            let nanos = t.timestamp_subsec_nanos();
+            if nanos != 0 {
+                out.push('.');
+                if nanos % 1_000_000 == 0 {
+                    pad(&mut out, nanos / 1_000_000, 3);
+                } else if nanos % 1_000 == 0 {
+                    pad(&mut out, nanos / 1_000, 6);
+                } else {
+                    pad(&mut out, nanos, 9);
+                }
+            }
+            out.push('Z');
+        }
+        out
     }
 
     /// The calendar date (in UTC for date-times).
