@@ -4,6 +4,7 @@
 //! **Architecture invariant:** nothing here knows about Tauri, HTTP or the
 //! terminal. Long work takes a [`progress::Progress`] and "now" is passed in.
 
+pub mod api;
 pub mod demo;
 pub mod ingest;
 pub mod progress;

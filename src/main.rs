@@ -12,6 +12,8 @@ use cohort::progress::{Progress, Tick};
 use cohort::store::{setting, Workspace};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+mod serve;
+
 // Imports allocate on one thread and free on another; glibc malloc spends a
 // quarter of an import in its arena locks, mimalloc a fraction of that.
 #[global_allocator]
@@ -93,6 +95,15 @@ enum Command {
     },
     /// Counts of what the workspace holds.
     Stats,
+    /// Serve the app in a browser, on this computer only (127.0.0.1), behind a per-launch token.
+    Serve {
+        /// Port (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Folder with the built web UI (default: ui/dist next to the current folder).
+        #[arg(long)]
+        ui: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -152,11 +163,18 @@ fn main() -> ExitCode {
     }
 }
 
+/// Cohort's own folder in the user's data directory ($COHORT_DATA_DIR overrides it).
+fn data_dir() -> PathBuf {
+    match std::env::var_os("COHORT_DATA_DIR") {
+        Some(d) => PathBuf::from(d),
+        None => dirs::data_dir()
+            .unwrap_or_else(|| PathBuf::from("."))
+            .join("Cohort"),
+    }
+}
+
 fn default_workspace() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("Cohort")
-        .join("workspace.cohort")
+    data_dir().join("workspace.cohort")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -291,9 +309,9 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             let (rows, total) = if warnings {
-                ingest::value_warnings(&ws, import, limit)?
+                ingest::value_warnings(&ws, import, limit, 0)?
             } else {
-                ingest::rejected_rows(&ws, import, limit)?
+                ingest::rejected_rows(&ws, import, limit, 0)?
             };
             if json {
                 println!(
@@ -382,6 +400,25 @@ fn run(cli: Cli) -> Result<()> {
                     })
                 );
             }
+        }
+        Command::Serve { port, ui } => {
+            let data = data_dir();
+            // Scratch space (uploads, demo exports) lives beside the workspace.
+            let scratch = ws_path
+                .parent()
+                .map(|p| p.join("cohort-files"))
+                .unwrap_or_else(|| data.join("files"));
+            let app = cohort::api::App::new(
+                Some(ws_path.clone()),
+                Some(data.join("recent.json")),
+                scratch,
+            );
+            // The workspace must exist and be valid before the UI talks to it.
+            Workspace::open(&ws_path)?;
+            let ui = ui.or_else(|| {
+                Some(PathBuf::from("ui/dist")).filter(|p| p.join("index.html").exists())
+            });
+            serve::run(app, port, ui)?;
         }
         Command::Stats => {
             let ws = Workspace::open_existing(&ws_path)?;

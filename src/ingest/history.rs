@@ -66,13 +66,14 @@ pub struct StoredProblem {
     pub reason: String,
 }
 
-/// Rejected rows of an import in row order (at most `limit`), and how many there are.
+/// Rejected rows of an import in row order (`limit` of them from `offset`), and how many there are.
 pub fn rejected_rows(
     ws: &Workspace,
     import_id: i64,
     limit: u64,
+    offset: u64,
 ) -> Result<(Vec<StoredProblem>, u64), StoreError> {
-    problems(ws, "rejected_rows", import_id, limit)
+    problems(ws, "rejected_rows", import_id, limit, offset)
 }
 
 /// Values that were kept raw because they could not be standardised.
@@ -80,8 +81,9 @@ pub fn value_warnings(
     ws: &Workspace,
     import_id: i64,
     limit: u64,
+    offset: u64,
 ) -> Result<(Vec<StoredProblem>, u64), StoreError> {
-    problems(ws, "value_warnings", import_id, limit)
+    problems(ws, "value_warnings", import_id, limit, offset)
 }
 
 fn problems(
@@ -89,6 +91,7 @@ fn problems(
     table: &str,
     import_id: i64,
     limit: u64,
+    offset: u64,
 ) -> Result<(Vec<StoredProblem>, u64), StoreError> {
     // `table` is one of two literals above, never input.
     let total: i64 = ws
@@ -102,19 +105,26 @@ fn problems(
     let mut stmt = ws
         .conn()
         .prepare(&format!(
-            "SELECT row_number, column_name, raw_value, reason_code, reason FROM {table} WHERE import_id = ?1 ORDER BY row_number, id LIMIT ?2"
+            "SELECT row_number, column_name, raw_value, reason_code, reason FROM {table} WHERE import_id = ?1 ORDER BY row_number, id LIMIT ?2 OFFSET ?3"
         ))
         .map_err(|e| ws.sql(e))?;
     let rows = stmt
-        .query_map(params![import_id, limit.min(i64::MAX as u64) as i64], |r| {
-            Ok(StoredProblem {
-                row: r.get::<_, i64>(0)? as u64,
-                column: r.get(1)?,
-                value: r.get(2)?,
-                code: r.get(3)?,
-                reason: r.get(4)?,
-            })
-        })
+        .query_map(
+            params![
+                import_id,
+                limit.min(i64::MAX as u64) as i64,
+                offset.min(i64::MAX as u64) as i64
+            ],
+            |r| {
+                Ok(StoredProblem {
+                    row: r.get::<_, i64>(0)? as u64,
+                    column: r.get(1)?,
+                    value: r.get(2)?,
+                    code: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            },
+        )
         .map_err(|e| ws.sql(e))?;
     Ok((
         rows.collect::<Result<_, _>>().map_err(|e| ws.sql(e))?,

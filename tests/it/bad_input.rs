@@ -93,7 +93,7 @@ fn bad_rows_are_rejected_with_row_column_value_and_reason() {
         r.rejected_by_reason
     );
     assert_eq!(r.tables[0].inserted, 5);
-    let (rejects, total) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 100).unwrap();
+    let (rejects, total) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 100, 0).unwrap();
     assert_eq!(total, 3);
     assert_eq!(
         (rejects[0].row, rejects[0].code.as_str()),
@@ -114,7 +114,7 @@ fn bad_rows_are_rejected_with_row_column_value_and_reason() {
         rejects[2].reason
     );
     // Values that cannot be standardised keep the row, flag the value and keep it raw.
-    let (flags, _) = ingest::value_warnings(&ws, r.import_id.unwrap(), 100).unwrap();
+    let (flags, _) = ingest::value_warnings(&ws, r.import_id.unwrap(), 100, 0).unwrap();
     let by_row = |row: u64| {
         flags
             .iter()
@@ -198,7 +198,7 @@ fn an_unparsable_required_field_rejects_the_row() {
     );
     let r = import(&mut ws, &f);
     assert_eq!((r.rows_read, r.rows_rejected), (3, 2));
-    let (rejects, _) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 10).unwrap();
+    let (rejects, _) = ingest::rejected_rows(&ws, r.import_id.unwrap(), 10, 0).unwrap();
     assert_eq!(
         (
             rejects[0].row,

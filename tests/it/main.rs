@@ -10,4 +10,5 @@ mod encodings;
 mod kill;
 mod presets;
 mod reimport;
+mod serve;
 mod store;

@@ -1,0 +1,517 @@
+//! The one dispatcher that the desktop app and `cohort serve` both call.
+//!
+//! **API boundary:** a command name plus a JSON payload in, JSON out (types
+//! in [`types`], mirrored to TypeScript). Transports (Tauri IPC, HTTP) only
+//! move bytes and progress events; they hold no logic of their own. The
+//! dispatcher is an edge: it reads the clock and keeps the list of recent
+//! workspaces, and hands everything else to the engine.
+
+pub mod types;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::ingest::{self, ImportOptions, Kind};
+use crate::progress::Progress;
+use crate::store::Workspace;
+use types::*;
+
+/// An error as the UI sees it: a stable code to branch on and a message
+/// written for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ts_rs::TS)]
+#[ts(export)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+}
+
+/// How a transport should classify an error (HTTP maps these to statuses).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The request itself is wrong (unknown command, bad payload).
+    BadRequest,
+    /// The request is fine but the data is not (a file that is not CSV…).
+    Unprocessable,
+    /// No workspace is open, or the named one does not exist.
+    NotFound,
+    Cancelled,
+    Internal,
+}
+
+impl ApiError {
+    pub fn new(code: &str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: code.to_string(),
+            message: message.into(),
+        }
+    }
+
+    pub fn class(&self) -> ErrorClass {
+        match self.code.as_str() {
+            "unknown_command" | "bad_request" | "invalid_json" => ErrorClass::BadRequest,
+            "no_workspace" | "not_found" => ErrorClass::NotFound,
+            "cancelled" => ErrorClass::Cancelled,
+            "store" | "internal" | "io" => ErrorClass::Internal,
+            _ => ErrorClass::Unprocessable,
+        }
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<ingest::ImportError> for ApiError {
+    fn from(e: ingest::ImportError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> Self {
+        ApiError::new("store", e.to_string())
+    }
+}
+
+/// Commands that run long and report progress; the rest answer at once.
+pub const JOBS: &[&str] = &["import", "demo"];
+
+pub fn is_job(command: &str) -> bool {
+    JOBS.contains(&command)
+}
+
+/// The application as the UI sees it: the open workspace and the recent ones.
+pub struct App {
+    state: Mutex<State>,
+    /// Where the list of recent workspaces is kept (None: not kept).
+    recent_file: Option<PathBuf>,
+    /// Where uploads and demo exports go.
+    scratch: PathBuf,
+}
+
+struct State {
+    workspace: Option<PathBuf>,
+    recent: Vec<PathBuf>,
+}
+
+const RECENT_MAX: usize = 10;
+
+impl App {
+    /// `workspace`: open this one at start (created if missing).
+    pub fn new(workspace: Option<PathBuf>, recent_file: Option<PathBuf>, scratch: PathBuf) -> App {
+        let recent: Vec<PathBuf> = recent_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let app = App {
+            state: Mutex::new(State {
+                workspace: None,
+                recent,
+            }),
+            recent_file,
+            scratch,
+        };
+        if let Some(ws) = workspace {
+            app.remember(&ws);
+        }
+        app
+    }
+
+    pub fn scratch(&self) -> &Path {
+        &self.scratch
+    }
+
+    /// The folder uploads are written to.
+    pub fn upload_dir(&self) -> PathBuf {
+        self.scratch.join("uploads")
+    }
+
+    pub fn workspace_path(&self) -> Option<PathBuf> {
+        self.state.lock().expect("state lock").workspace.clone()
+    }
+
+    fn remember(&self, path: &Path) {
+        let mut st = self.state.lock().expect("state lock");
+        st.workspace = Some(path.to_path_buf());
+        st.recent.retain(|p| p != path);
+        st.recent.insert(0, path.to_path_buf());
+        st.recent.truncate(RECENT_MAX);
+        if let Some(f) = &self.recent_file {
+            if let Some(dir) = f.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            // Losing the recent list is an inconvenience, not a failure of the command.
+            let _ = std::fs::write(
+                f,
+                serde_json::to_string_pretty(&st.recent).unwrap_or_default(),
+            );
+        }
+    }
+
+    fn workspace(&self) -> Result<Workspace, ApiError> {
+        let path = self.workspace_path().ok_or_else(|| {
+            ApiError::new(
+                "no_workspace",
+                "No workspace is open. Open or create one first.",
+            )
+        })?;
+        Ok(Workspace::open(path)?)
+    }
+
+    /// Runs a quick command.
+    pub fn call(&self, command: &str, payload: Value) -> Result<Value, ApiError> {
+        match command {
+            "app_info" => {
+                let _: Empty = parse(payload)?;
+                let workspace = match self.workspace_path() {
+                    Some(p) => Some(self.info(&Workspace::open(p)?)?),
+                    None => None,
+                };
+                let recent = self
+                    .state
+                    .lock()
+                    .expect("state lock")
+                    .recent
+                    .iter()
+                    .map(|p| path_string(p))
+                    .collect();
+                out(AppInfo {
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    workspace,
+                    recent,
+                })
+            }
+            "workspace_open" => {
+                let req: WorkspaceOpen = parse(payload)?;
+                let path = path_buf(req.path.trim());
+                if req.path.trim().is_empty() {
+                    return Err(ApiError::new(
+                        "bad_request",
+                        "Give the path of a workspace file.",
+                    ));
+                }
+                if !req.create && !path.exists() {
+                    return Err(ApiError::new(
+                        "not_found",
+                        format!("There is no workspace at {}.", path.display()),
+                    ));
+                }
+                let ws = Workspace::open(&path)?;
+                self.remember(&path);
+                out(self.info(&ws)?)
+            }
+            "workspace_stats" => {
+                let _: Empty = parse(payload)?;
+                out(Stats::from(self.workspace()?.stats()?))
+            }
+            "catalog" => {
+                let _: Empty = parse(payload)?;
+                out(catalog())
+            }
+            "preview" => {
+                let req: PreviewRequest = parse(payload)?;
+                let region = match self.workspace_path() {
+                    Some(p) => {
+                        Workspace::open(p)?.setting(crate::store::setting::DEFAULT_REGION)?
+                    }
+                    None => crate::store::setting::DEFAULT_REGION.1.to_string(),
+                };
+                let options = read_options(&req.read)?;
+                let preview = ingest::preview(
+                    Path::new(&req.read.path),
+                    &options,
+                    &region,
+                    req.rows.min(1000),
+                )?;
+                out(Preview::from(&preview))
+            }
+            "imports" => {
+                let _: Empty = parse(payload)?;
+                let list = ingest::imports(&self.workspace()?)?;
+                out(list.iter().map(ImportSummary::from).collect::<Vec<_>>())
+            }
+            "rejects" => {
+                let req: RejectsRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                if !ingest::import_exists(&ws, req.import_id)? {
+                    return Err(ApiError::new(
+                        "not_found",
+                        format!("There is no import #{}.", req.import_id),
+                    ));
+                }
+                let limit = req.limit.min(10_000);
+                let (rows, total) = if req.warnings {
+                    ingest::value_warnings(&ws, req.import_id, limit, req.offset)?
+                } else {
+                    ingest::rejected_rows(&ws, req.import_id, limit, req.offset)?
+                };
+                out(Rejects {
+                    total,
+                    rows: rows
+                        .into_iter()
+                        .map(|p| ProblemRow {
+                            row: p.row,
+                            column: p.column,
+                            value: p.value,
+                            code: p.code,
+                            reason: p.reason,
+                        })
+                        .collect(),
+                })
+            }
+            c if is_job(c) => Err(ApiError::new(
+                "bad_request",
+                format!("`{c}` runs long: start it as a job."),
+            )),
+            other => Err(ApiError::new(
+                "unknown_command",
+                format!("There is no command `{other}`."),
+            )),
+        }
+    }
+
+    /// Runs a long command, reporting progress; `progress.is_cancelled()` stops it.
+    pub fn run_job(
+        &self,
+        command: &str,
+        payload: Value,
+        progress: &mut dyn Progress,
+    ) -> Result<Value, ApiError> {
+        let now = chrono::Utc::now();
+        match command {
+            "import" => {
+                let req: ImportRequest = parse(payload)?;
+                let mut options = read_options(&req.read)?;
+                options.now = now;
+                options.force = req.force;
+                options.source = req.source.filter(|s| !s.trim().is_empty());
+                let mut ws = self.workspace()?;
+                let report =
+                    ingest::import(&mut ws, Path::new(&req.read.path), &options, progress)?;
+                out(ImportReport::from(&report))
+            }
+            "demo" => {
+                let req: DemoRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                let folder = self.scratch.join("demo-exports");
+                let config = crate::demo::DemoConfig {
+                    customers: req.customers,
+                    ..Default::default()
+                };
+                let output = crate::demo::generate(&config, &folder, progress).map_err(|e| {
+                    ApiError::new(
+                        if matches!(e, crate::demo::DemoError::Cancelled(_)) {
+                            "cancelled"
+                        } else {
+                            "demo"
+                        },
+                        e.to_string(),
+                    )
+                })?;
+                let mut imports = Vec::new();
+                for f in &output.files {
+                    let report =
+                        ingest::import(&mut ws, &f.path, &ImportOptions::new(now), progress)?;
+                    imports.push(ImportReport::from(&report));
+                }
+                out(DemoResult {
+                    folder: path_string(&folder),
+                    people: output.people,
+                    imports,
+                })
+            }
+            other => Err(ApiError::new(
+                "unknown_command",
+                format!("There is no job `{other}`."),
+            )),
+        }
+    }
+
+    fn info(&self, ws: &Workspace) -> Result<WorkspaceInfo, ApiError> {
+        Ok(WorkspaceInfo {
+            path: path_string(ws.path()),
+            schema_version: ws.schema_version()?,
+            stats: ws.stats()?.into(),
+        })
+    }
+}
+
+fn parse<T: DeserializeOwned>(payload: Value) -> Result<T, ApiError> {
+    // A missing payload means "no arguments".
+    let payload = if payload.is_null() {
+        Value::Object(Default::default())
+    } else {
+        payload
+    };
+    serde_json::from_value(payload)
+        .map_err(|e| ApiError::new("bad_request", format!("The request is not valid: {e}.")))
+}
+
+fn out<T: Serialize>(value: T) -> Result<Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::new("internal", e.to_string()))
+}
+
+fn read_options(r: &ReadOptions) -> Result<ImportOptions, ApiError> {
+    let mut o = ImportOptions::new(chrono::Utc::now());
+    o.kind = match r.kind.as_deref().filter(|k| !k.is_empty()) {
+        Some(k) => Some(Kind::parse(k).ok_or_else(|| {
+            ApiError::new("bad_request", format!("`{k}` is not a kind of record."))
+        })?),
+        None => None,
+    };
+    o.preset = r.preset.clone().filter(|p| !p.is_empty());
+    o.overrides = r.overrides.clone();
+    Ok(o)
+}
+
+fn catalog() -> Catalog {
+    Catalog {
+        presets: ingest::presets::PRESETS
+            .iter()
+            .map(|p| PresetInfo {
+                id: p.id.into(),
+                label: p.label.into(),
+                kind: p.kind.as_str().into(),
+            })
+            .collect(),
+        kinds: Kind::ALL
+            .iter()
+            .map(|k| KindInfo {
+                kind: k.as_str().into(),
+                fields: k
+                    .fields()
+                    .iter()
+                    .map(|f| FieldInfo {
+                        name: f.name.into(),
+                        label: f.label.into(),
+                        value_type: serde_json::to_value(f.ty)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        required: f.required,
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::Silent;
+    use serde_json::json;
+
+    fn app() -> (tempfile::TempDir, App) {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::new(
+            None,
+            Some(dir.path().join("recent.json")),
+            dir.path().join("scratch"),
+        );
+        (dir, app)
+    }
+
+    #[test]
+    fn commands_need_an_open_workspace_and_remember_it() {
+        let (dir, app) = app();
+        let e = app.call("workspace_stats", Value::Null).unwrap_err();
+        assert_eq!(
+            (e.code.as_str(), e.class()),
+            ("no_workspace", ErrorClass::NotFound)
+        );
+        let ws = dir.path().join("a.cohort");
+        let e = app.call("workspace_open", json!({"path": ws})).unwrap_err();
+        assert_eq!(e.code, "not_found");
+        let info = app
+            .call("workspace_open", json!({"path": ws, "create": true}))
+            .unwrap();
+        assert_eq!(info["stats"]["contacts"], 0);
+        let again = App::new(
+            None,
+            Some(dir.path().join("recent.json")),
+            dir.path().join("scratch"),
+        );
+        let listed = again.call("app_info", json!({})).unwrap();
+        assert_eq!(listed["recent"][0], ws.display().to_string());
+        assert!(
+            listed["workspace"].is_null(),
+            "a new launch starts with no workspace open unless told"
+        );
+    }
+
+    #[test]
+    fn preview_import_history_and_rejects_through_the_dispatcher() {
+        let (dir, app) = app();
+        app.call(
+            "workspace_open",
+            json!({"path": dir.path().join("w.cohort"), "create": true}),
+        )
+        .unwrap();
+        let csv = dir.path().join("people.csv");
+        std::fs::write(&csv, "email,first name\nann@example.com,Ann\n,Nobody\n").unwrap();
+        let preview = app
+            .call("preview", json!({"path": csv, "rows": 5}))
+            .unwrap();
+        assert_eq!(preview["plan"]["preset"], "generic_contacts");
+        assert_eq!(preview["plan"]["detected"]["encoding"], "utf8");
+        let report = app
+            .run_job("import", json!({"path": csv}), &mut Silent)
+            .unwrap();
+        assert_eq!(
+            (
+                report["rows_read"].as_u64(),
+                report["rows_rejected"].as_u64()
+            ),
+            (Some(2), Some(1))
+        );
+        let again = app
+            .run_job("import", json!({"path": csv}), &mut Silent)
+            .unwrap();
+        assert_eq!(again["duplicate_of"], report["import_id"]);
+        let history = app.call("imports", json!({})).unwrap();
+        assert_eq!(history.as_array().unwrap().len(), 1);
+        let rejects = app
+            .call("rejects", json!({"import_id": report["import_id"]}))
+            .unwrap();
+        assert_eq!(
+            (
+                rejects["total"].as_u64(),
+                rejects["rows"][0]["row"].as_u64()
+            ),
+            (Some(1), Some(3))
+        );
+    }
+
+    #[test]
+    fn bad_requests_are_named() {
+        let (_dir, app) = app();
+        assert_eq!(
+            app.call("launch_rockets", json!({})).unwrap_err().code,
+            "unknown_command"
+        );
+        assert_eq!(
+            app.call("rejects", json!({"import_id": "seven"}))
+                .unwrap_err()
+                .class(),
+            ErrorClass::BadRequest
+        );
+        assert_eq!(
+            app.call("import", json!({})).unwrap_err().code,
+            "bad_request"
+        );
+        let catalog = app.call("catalog", json!({})).unwrap();
+        assert!(catalog["presets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == "shopify_orders"));
+    }
+}
