@@ -202,15 +202,14 @@ fn api_error(e: ApiError) -> Response {
 }
 
 /// The body as JSON; an empty body is `null` (no arguments).
-fn json_body(body: &Bytes) -> Result<Value, Response> {
+fn json_body(body: &Bytes) -> Result<Value, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Value::Null);
     }
     serde_json::from_slice(body).map_err(|e| {
-        error(
-            StatusCode::BAD_REQUEST,
+        ApiError::new(
             "invalid_json",
-            &format!("The request body is not valid JSON: {e}."),
+            format!("The request body is not valid JSON: {e}."),
         )
     })
 }
@@ -222,7 +221,7 @@ async fn call(
 ) -> Response {
     let payload = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return api_error(e),
     };
     let app = server.app.clone();
     // Engine calls block (SQLite, files): keep them off the async workers.
@@ -250,7 +249,7 @@ async fn start_job(
     }
     let payload = match json_body(&body) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(e) => return api_error(e),
     };
     let mut id_bytes = [0u8; 8];
     rand::rng().fill_bytes(&mut id_bytes);
