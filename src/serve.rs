@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -23,7 +22,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cohort::api::types::{JobEvent, JobStarted, Uploaded};
 use cohort::api::{self, ApiError, App, ErrorClass};
-use cohort::progress::{CancelToken, Progress, Tick};
+use cohort::progress::CancelToken;
 use rand::RngCore;
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -265,51 +264,12 @@ async fn start_job(
     );
     let app = server.app.clone();
     tokio::task::spawn_blocking(move || {
-        let mut progress = Forward {
-            sender: sender.clone(),
-            cancel,
-            last: None,
-        };
-        let event = match app.run_job(&command, payload, &mut progress) {
-            Ok(result) => JobEvent::Done { result },
-            Err(e) => JobEvent::Error {
-                code: e.code,
-                message: e.message,
-            },
-        };
-        let _ = sender.send(event);
+        api::run_job_events(&app, &command, payload, cancel, |event| {
+            // The listener may have gone; the job still runs to its end.
+            let _ = sender.send(event);
+        })
     });
     Json(JobStarted { job_id }).into_response()
-}
-
-/// Sends progress to the job's event stream, a few times a second at most.
-struct Forward {
-    sender: mpsc::UnboundedSender<JobEvent>,
-    cancel: CancelToken,
-    last: Option<Instant>,
-}
-
-impl Progress for Forward {
-    fn tick(&mut self, t: &Tick<'_>) {
-        if self
-            .last
-            .is_some_and(|l| l.elapsed() < Duration::from_millis(100))
-        {
-            return;
-        }
-        self.last = Some(Instant::now());
-        let _ = self.sender.send(JobEvent::Progress {
-            stage: t.stage.to_string(),
-            done: t.done,
-            total: t.total,
-            bytes: t.bytes,
-            total_bytes: t.total_bytes,
-            elapsed_ms: t.elapsed.as_millis() as u64,
-        });
-    }
-    fn is_cancelled(&self) -> bool {
-        self.cancel.is_cancelled()
-    }
 }
 
 async fn job_events(State(server): State<Arc<Server>>, Path(id): Path<String>) -> Response {

@@ -86,6 +86,68 @@ pub fn is_job(command: &str) -> bool {
     JOBS.contains(&command)
 }
 
+/// Turns engine progress into [`JobEvent`]s for a transport (an SSE stream,
+/// a Tauri channel), a few a second at most: the UI needs no more, and a
+/// flood of events would slow the import it reports on.
+pub struct JobProgress<F: FnMut(JobEvent)> {
+    emit: F,
+    cancel: crate::progress::CancelToken,
+    last: Option<std::time::Instant>,
+}
+
+impl<F: FnMut(JobEvent)> JobProgress<F> {
+    pub fn new(cancel: crate::progress::CancelToken, emit: F) -> Self {
+        JobProgress {
+            emit,
+            cancel,
+            last: None,
+        }
+    }
+}
+
+impl<F: FnMut(JobEvent)> Progress for JobProgress<F> {
+    fn tick(&mut self, t: &crate::progress::Tick<'_>) {
+        if self
+            .last
+            .is_some_and(|l| l.elapsed() < std::time::Duration::from_millis(100))
+        {
+            return;
+        }
+        self.last = Some(std::time::Instant::now());
+        (self.emit)(JobEvent::Progress {
+            stage: t.stage.to_string(),
+            done: t.done,
+            total: t.total,
+            bytes: t.bytes,
+            total_bytes: t.total_bytes,
+            elapsed_ms: t.elapsed.as_millis() as u64,
+        });
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+}
+
+/// Runs job `command` to the end, sending its progress and then exactly one
+/// `Done` or `Error` event: what every transport does with a job.
+pub fn run_job_events(
+    app: &App,
+    command: &str,
+    payload: Value,
+    cancel: crate::progress::CancelToken,
+    mut emit: impl FnMut(JobEvent),
+) {
+    let result = app.run_job(command, payload, &mut JobProgress::new(cancel, &mut emit));
+    emit(match result {
+        Ok(result) => JobEvent::Done { result },
+        Err(e) => JobEvent::Error {
+            code: e.code,
+            message: e.message,
+        },
+    });
+}
+
 /// The application as the UI sees it: the open workspace and the recent ones.
 pub struct App {
     state: Mutex<State>,

@@ -1,0 +1,584 @@
+// End-to-end test of the web UI against the real `cohort serve`, in Debian's
+// Chromium driven by playwright-core. Plain node, no test framework.
+//
+//   npm run build && npm run test:e2e
+//
+// Env: COHORT_BIN (default target/debug/cohort), CHROMIUM (default
+// /usr/bin/chromium), E2E_KEEP=1 keeps the temp folder.
+// Screenshots go to e2e/artifacts/.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BIN = path.resolve(ROOT, process.env.COHORT_BIN ?? 'target/debug/cohort');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const DIST = path.join(ROOT, 'ui', 'dist');
+const ARTIFACTS = path.join(ROOT, 'e2e', 'artifacts');
+const TIMEOUT = 15_000;
+
+// ---- a tiny runner ----------------------------------------------------------
+
+let passed = 0;
+let failed = 0;
+let aborted = null;
+
+/** Runs a check; after a failure the following checks are counted as failed, not run. */
+async function check(name, fn) {
+  if (aborted) {
+    failed++;
+    console.log(`  SKIP ${name} (after: ${aborted})`);
+    return;
+  }
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`  ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    aborted = name;
+    console.log(`  FAIL ${name}\n       ${String(e?.stack ?? e).split("\n").slice(0, 40).join('\n       ')}`);
+    if (page) {
+      try {
+        console.log(`       screenshot: ${await shot('failure')}`);
+      } catch {
+        // no page to photograph
+      }
+    }
+  }
+}
+
+function assert(cond, message) {
+  if (!cond) throw new Error(message);
+}
+function assertEq(actual, expected, what) {
+  if (JSON.stringify(actual) !== JSON.stringify(expected)) {
+    throw new Error(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
+  }
+}
+
+// ---- fixtures ---------------------------------------------------------------
+
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'cohort-e2e-'));
+const WORKSPACE = path.join(TMP, 'ws.cohort');
+fs.mkdirSync(ARTIFACTS, { recursive: true });
+
+// Contacts keyed by email (generic contacts preset). Rows as a spreadsheet
+// numbers them (the header is row 1):
+//   4: no email → missing_key;  5: one field too many → field_count;
+//   7: invalid email → missing_key;  8: stored, country flagged (value kept raw).
+const CONTACTS_CSV = path.join(TMP, 'contacts.csv');
+fs.writeFileSync(
+  CONTACTS_CSV,
+  [
+    'Email,First Name,Last Name,Country,Signup Date,Favourite Colour',
+    'ada@example.com,Ada,Lovelace,GB,15/01/2024,green',
+    'grace@example.com,Grace,Hopper,US,01/02/2024,blue',
+    ',Nobody,Noemail,FR,01/03/2024,red',
+    'alan@example.com,Alan,Turing,GB,05/03/2024,teal,extra',
+    'katherine@example.com,Katherine,Johnson,US,10/04/2024,gold',
+    'bad-email,Bad,Email,DE,01/05/2024,grey',
+    'mary@example.com,Mary,Jackson,=Narnia,01/06/2024,pink',
+    '',
+  ].join('\n'),
+);
+const EXPECTED_REJECTS = [
+  { row: 4, code: 'missing_key' },
+  { row: 5, code: 'field_count' },
+  { row: 7, code: 'missing_key' },
+];
+// Big enough that the import runs for seconds: progress and cancel.
+const BIG_CSV = path.join(TMP, 'big_contacts.csv');
+{
+  const lines = ['Email,First Name,Last Name,Country,Signup Date'];
+  for (let i = 0; i < 400_000; i++) lines.push(`person${i}@example.com,First${i},Last${i},GB,2024-01-${String((i % 28) + 1).padStart(2, '0')}`);
+  fs.writeFileSync(BIG_CSV, lines.join('\n') + '\n');
+}
+const EMPTY_CSV = path.join(TMP, 'empty.csv');
+fs.writeFileSync(EMPTY_CSV, '');
+
+// ---- server -----------------------------------------------------------------
+
+let server = null;
+let base = '';
+let token = '';
+let pageUrl = '';
+
+function startServer() {
+  return new Promise((resolve, reject) => {
+    if (!fs.existsSync(BIN)) {
+      reject(new Error(`${BIN} does not exist: run \`cargo build --bin cohort\` or set COHORT_BIN`));
+      return;
+    }
+    server = spawn(BIN, ['--workspace', WORKSPACE, 'serve', '--port', '0', '--ui', DIST], {
+      cwd: ROOT,
+      env: { ...process.env, COHORT_DATA_DIR: path.join(TMP, 'data'), NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`the server printed no URL in 30 s; stderr: ${err}`)), 30_000);
+    server.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/Cohort is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([A-Za-z0-9_-]+)/);
+      if (m) {
+        clearTimeout(timer);
+        base = m[1];
+        token = m[2];
+        pageUrl = `${base}/?token=${token}`;
+        resolve();
+      }
+    });
+    server.stderr.on('data', (d) => (err += d));
+    server.on('exit', (code) => {
+      clearTimeout(timer);
+      if (!base) reject(new Error(`the server exited with ${code}: ${err}`));
+    });
+  });
+}
+
+function stopServer() {
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    const t = setTimeout(() => server.exitCode === null && server.kill('SIGKILL'), 3000);
+    t.unref();
+  }
+}
+
+async function api(command, payload = {}) {
+  const res = await fetch(`${base}/api/call/${command}`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify(payload),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${command} → ${res.status} ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** A raw request with a chosen Host header (fetch may not set it). */
+function rawRequest(method, urlPath, headers, body) {
+  return new Promise((resolve, reject) => {
+    const u = new URL(base);
+    const req = http.request({ host: u.hostname, port: u.port, method, path: urlPath, headers }, (res) => {
+      let data = '';
+      res.on('data', (d) => (data += d));
+      res.on('end', () => resolve({ status: res.statusCode, body: data }));
+    });
+    req.on('error', reject);
+    if (body) req.write(body);
+    req.end();
+  });
+}
+
+// ---- browser helpers --------------------------------------------------------
+
+let context = null;
+let page = null;
+const consoleErrors = [];
+
+const $ = (testid) => page.locator(`[data-testid="${testid}"]`);
+
+async function shot(name) {
+  const file = path.join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  return file;
+}
+
+/** Clicks "Choose a CSV file…" and answers the file chooser it opens (the app's file input). */
+async function pickFile(file) {
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), $('pick-file').click()]);
+  assertEq(await chooser.element().getAttribute('data-testid'), 'file-input', 'the chooser belongs to the file input');
+  await chooser.element().setInputFiles(file);
+}
+
+const AXE = fs.readFileSync(path.join(ROOT, 'node_modules', 'axe-core', 'axe.min.js'), 'utf8');
+const axeFindings = [];
+
+/** Runs axe-core on the page as it is; serious and critical violations fail the last check. */
+async function axe(state) {
+  if (!(await page.evaluate(() => 'axe' in window))) await page.addScriptTag({ content: AXE });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) }));
+  });
+  for (const v of violations) {
+    if (v.impact === 'serious' || v.impact === 'critical') axeFindings.push({ state, ...v });
+    else console.log(`       note (axe, ${state}): ${v.id} (${v.impact}) ${v.help} at ${v.nodes.join(', ')}`);
+  }
+}
+
+async function texts(locator) {
+  return (await locator.allInnerTexts()).map((t) => t.trim());
+}
+
+// ---- the tests --------------------------------------------------------------
+
+async function main() {
+  console.log(`e2e: temp folder ${TMP}`);
+  if (!fs.existsSync(path.join(DIST, 'index.html'))) {
+    console.log('e2e: ui/dist is missing, building the UI');
+    const r = spawnSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'inherit' });
+    if (r.status !== 0) throw new Error('npm run build failed');
+  }
+
+  await check('server starts and prints its URL', async () => {
+    await startServer();
+    assert(/^[A-Za-z0-9_-]{16,}$/.test(token), `token looks wrong: ${token}`);
+  });
+
+  // -- security, from node --
+  await check('no token → 401', async () => {
+    const r = await fetch(`${base}/api/call/app_info`, { method: 'POST', body: '{}' });
+    assertEq(r.status, 401, 'status');
+    assert((await r.json()).message, 'a message for people');
+  });
+  await check('wrong token → 401', async () => {
+    const r = await fetch(`${base}/api/call/app_info`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${'0'.repeat(token.length)}` },
+      body: '{}',
+    });
+    assertEq(r.status, 401, 'status');
+  });
+  await check('right token, foreign Origin → 403', async () => {
+    const r = await fetch(`${base}/api/call/app_info`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, Origin: 'http://evil.example' },
+      body: '{}',
+    });
+    assertEq(r.status, 403, 'status');
+  });
+  await check('right token, foreign Host (DNS rebinding) → 403', async () => {
+    const r = await rawRequest('POST', '/api/call/app_info', {
+      Host: `evil.example:${new URL(base).port}`,
+      Authorization: `Bearer ${token}`,
+      'Content-Type': 'application/json',
+      'Content-Length': 2,
+    }, '{}');
+    assertEq(r.status, 403, 'status');
+  });
+  await check('malformed JSON → 400 with a message', async () => {
+    const r = await fetch(`${base}/api/call/app_info`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: '{"unclosed": ',
+    });
+    assertEq(r.status, 400, 'status');
+    const body = await r.json();
+    assert(typeof body.code === 'string' && typeof body.message === 'string', `error shape: ${JSON.stringify(body)}`);
+  });
+  await check('job events need the token too', async () => {
+    const r = await fetch(`${base}/api/jobs/nonexistent/events`);
+    assertEq(r.status, 401, 'status');
+  });
+  await check('the page itself needs the token', async () => {
+    const r = await fetch(`${base}/`);
+    assertEq(r.status, 401, 'status of / without token');
+  });
+
+  // -- the browser --
+  await check('Chromium starts', async () => {
+    const profile = path.join(TMP, 'chromium-profile');
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      acceptDownloads: true,
+      viewport: { width: 1360, height: 900 },
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+    });
+    context.setDefaultTimeout(TIMEOUT);
+    page = context.pages()[0] ?? (await context.newPage());
+    page.on('console', (m) => {
+      // Failed requests the UI handles (4xx answers) are logged by Chromium itself.
+      if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  });
+
+  await check('the app opens, keeps the token and hides it from the address bar', async () => {
+    await page.goto(pageUrl);
+    await $('workspace-header').waitFor();
+    await page.waitForFunction(() => !location.search.includes('token='));
+    const stored = await page.evaluate(() => sessionStorage.getItem('cohort.token'));
+    assertEq(stored, token, 'token in sessionStorage');
+    await $('workspace-path-label').waitFor();
+    assertEq((await $('workspace-path-label').innerText()).trim(), WORKSPACE, 'workspace path in the header');
+    assertEq((await $('count-contacts').innerText()).trim(), '0', 'contacts in the header');
+  });
+
+  await check('first start shows the welcome panel', async () => {
+    await $('welcome').waitFor();
+    assert(await $('load-demo').isVisible(), 'demo button');
+    assert(await $('welcome-import').isVisible(), 'import button');
+    await shot('welcome');
+    await axe('welcome');
+  });
+
+  await check('other sections show an honest empty state', async () => {
+    await $('nav-profiles').click();
+    await $('empty-profiles').waitFor();
+    const text = await $('empty-profiles').innerText();
+    assert(/identity resolution/i.test(text) && /later release/i.test(text), `empty state text: ${text}`);
+    await axe('empty section');
+    await $('nav-sources').click();
+    await $('page-sources').waitFor();
+  });
+
+  await check('dialogs: Escape closes the workspace dialog', async () => {
+    await $('open-workspace').click();
+    await $('workspace-dialog-open').waitFor({ state: 'visible' });
+    assert(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'workspace-path'), 'path field has focus');
+    await axe('open workspace dialog');
+    await page.keyboard.press('Escape');
+    await $('workspace-dialog-open').waitFor({ state: 'hidden' });
+  });
+
+  await check('keyboard: Enter on "Import a CSV" opens the wizard', async () => {
+    await $('start-import').focus();
+    await page.keyboard.press('Enter');
+    await $('import-wizard').waitFor();
+    assertEq(await $('import-wizard').getAttribute('data-step'), 'file', 'wizard step');
+  });
+
+  await check('an engine error is shown in the alert region (empty file)', async () => {
+    await pickFile(EMPTY_CSV);
+    await $('error-alert').waitFor();
+    assertEq(await $('error-alert').getAttribute('data-code'), 'empty_file', 'error code');
+    const msg = await $('error-message').innerText();
+    assert(/empty/i.test(msg), `message: ${msg}`);
+    assertEq(await $('error-alert').locator('xpath=..').getAttribute('role'), 'alert', 'alert role');
+    await axe('error alert');
+  });
+
+  await check('preview: detected format, preset, dates and the first rows', async () => {
+    await pickFile(CONTACTS_CSV);
+    await $('preview-table').waitFor();
+    assertEq(await $('error-alert').count(), 0, 'the earlier error is gone');
+    assertEq((await $('detected-encoding').innerText()).trim(), 'UTF-8', 'encoding');
+    assert(/comma/i.test(await $('detected-delimiter').innerText()), 'delimiter');
+    assert(/LF/.test(await $('detected-line-ending').innerText()), 'line endings');
+    assert(/Contacts/.test(await $('detected-preset').innerText()), 'preset');
+    assert(/day above 12/i.test(await $('date-explanations').innerText()), 'date explanation');
+    assertEq(await $('preview-column').count(), 6, 'columns');
+    const fields = await texts($('preview-field'));
+    assertEq(fields[0], '→ Email', 'Email column mapped');
+    assertEq(fields[5], 'attribute', 'Favourite Colour kept as attribute');
+    assertEq(await $('preview-table').locator('tbody tr').count(), 7, 'preview rows');
+    await shot('preview');
+    await axe('preview');
+  });
+
+  await check('mapping: every column has a field select; a change re-runs the preview', async () => {
+    await $('to-mapping').click();
+    await $('mapping-table').waitFor();
+    assertEq(await $('mapping-select').count(), 6, 'selects');
+    const email = page.locator('[data-testid="mapping-row"][data-column="Email"] select');
+    assertEq(await email.inputValue(), 'email', 'Email maps to email');
+    const colour = page.locator('[data-testid="mapping-row"][data-column="Favourite Colour"] select');
+    assertEq(await colour.inputValue(), 'attribute', 'Favourite Colour is an attribute');
+    const options = await colour.locator('option').allInnerTexts();
+    assert(options[0] === 'Keep as attribute' && options.some((o) => o.startsWith('Email')), `options: ${options}`);
+    // Map "Last Name" to an attribute and back; the engine's plan follows.
+    const last = page.locator('[data-testid="mapping-row"][data-column="Last Name"] select');
+    await last.selectOption('attribute');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="import-button"]')?.hasAttribute('disabled'));
+    assertEq(await last.inputValue(), 'attribute', 'Last Name unmapped');
+    await last.selectOption('last_name');
+    await page.waitForFunction(() => !document.querySelector('[data-testid="import-button"]')?.hasAttribute('disabled'));
+    assertEq(await last.inputValue(), 'last_name', 'Last Name mapped again');
+    await shot('mapping');
+    await axe('mapping');
+  });
+
+  await check('import: report counts, reasons and the rejected rows', async () => {
+    await $('import-button').click();
+    await $('import-report').waitFor();
+    assertEq((await $('rows-read').innerText()).trim(), '7', 'rows read');
+    assertEq((await $('rejected-count').innerText()).trim(), '3', 'rows rejected');
+    assertEq((await $('flagged-count').innerText()).trim(), '1', 'values flagged');
+    const contacts = page.locator('[data-testid="table-count-row"][data-table="contacts"]');
+    assertEq((await contacts.locator('[data-testid="inserted"]').innerText()).trim(), '4', 'contacts inserted');
+    const reasons = await page.locator('[data-testid="rejected-reasons"] li').evaluateAll((els) => els.map((e) => e.dataset.code));
+    assertEq(reasons.sort(), ['field_count', 'missing_key'], 'reasons');
+    await $('rejects-table').waitFor();
+    const rows = await page
+      .locator('[data-testid="rejects-table-row"]')
+      .evaluateAll((els) => els.map((e) => ({ row: Number(e.dataset.row), code: e.dataset.code, text: e.innerText })));
+    assertEq(rows.map(({ row, code }) => ({ row, code })), EXPECTED_REJECTS, 'rejected rows');
+    assert(/email.*empty/i.test(rows[0].text), `reason of row 4: ${rows[0].text}`);
+    assert(/7 fields but the header has 6/.test(rows[1].text), `reason of row 5: ${rows[1].text}`);
+    await shot('report');
+    await axe('report');
+  });
+
+  await check('the rows landed in the workspace (workspace_stats from node)', async () => {
+    const stats = await api('workspace_stats');
+    assertEq(stats.contacts, 4, 'contacts');
+    assertEq(stats.imports, 1, 'imports');
+    assertEq(stats.rejected_rows, 3, 'rejected rows');
+    assertEq((await $('count-contacts').innerText()).trim(), '4', 'header count');
+  });
+
+  await check('download rejected rows as CSV', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), $('rejects-table-download').click()]);
+    const file = path.join(TMP, 'rejected.csv');
+    await download.saveAs(file);
+    const lines = fs.readFileSync(file, 'utf8').trim().split(/\r\n/);
+    assertEq(lines[0], 'row,column,value,code,reason', 'header');
+    assertEq(lines.length, 4, 'lines');
+    assertEq(lines.slice(1).map((l) => l.split(',')[0]), ['4', '5', '7'], 'row numbers');
+  });
+
+  await check('flagged values: listed, and the CSV guards formula cells', async () => {
+    await page.getByRole('button', { name: /Flagged values/ }).click();
+    await $('warnings-table').waitFor();
+    const row = page.locator('[data-testid="warnings-table-row"]');
+    assertEq(await row.count(), 1, 'flagged rows');
+    assertEq(await row.getAttribute('data-row'), '8', 'row');
+    assertEq(await row.getAttribute('data-code'), 'country_unknown', 'code');
+    const [download] = await Promise.all([page.waitForEvent('download'), $('warnings-table-download').click()]);
+    const file = path.join(TMP, 'flagged.csv');
+    await download.saveAs(file);
+    const text = fs.readFileSync(file, 'utf8');
+    assert(text.includes(",'=Narnia,"), `the value is guarded: ${text}`);
+    assert(!/,=Narnia/.test(text), 'no bare formula');
+  });
+
+  await check('the history lists the import', async () => {
+    await $('wizard-done').click();
+    await $('history-table').waitFor();
+    assertEq(await $('history-row').count(), 1, 'history rows');
+    assertEq(await $('history-row').first().getAttribute('data-import-id'), '1', 'import id');
+  });
+
+  await check('the same file again: "already imported", nothing changed', async () => {
+    await $('start-import').click();
+    await pickFile(CONTACTS_CSV);
+    await $('to-mapping').click();
+    await $('import-button').click();
+    await $('duplicate-notice').waitFor();
+    const text = await $('duplicate-notice').innerText();
+    assert(/This exact file was already imported as import #1 on .+\. Nothing was changed\./.test(text), `notice: ${text}`);
+    const stats = await api('workspace_stats');
+    assertEq([stats.imports, stats.contacts], [1, 4], 'imports and contacts unchanged');
+    await shot('duplicate');
+  });
+
+  await check('"Import again anyway" imports with force: all unchanged', async () => {
+    await $('import-anyway').click();
+    await $('import-report').waitFor();
+    const contacts = page.locator('[data-testid="table-count-row"][data-table="contacts"]');
+    assertEq((await contacts.locator('[data-testid="inserted"]').innerText()).trim(), '0', 'inserted');
+    assertEq((await contacts.locator('[data-testid="unchanged"]').innerText()).trim(), '4', 'unchanged');
+    assertEq((await api('workspace_stats')).imports, 2, 'imports');
+  });
+
+  await check('history: "Show problems" opens the rejected rows of an import', async () => {
+    await $('wizard-done').click();
+    assertEq(await $('history-row').count(), 2, 'history rows');
+    await page.locator('[data-testid="history-row"][data-import-id="1"] [data-testid="show-problems"]').click();
+    await $('problems-panel').waitFor();
+    const rows = await $('problems-panel')
+      .locator('[data-testid="rejects-table-row"]')
+      .evaluateAll((els) => els.map((e) => Number(e.dataset.row)));
+    assertEq(rows, [4, 5, 7], 'rows');
+  });
+
+  await check('history: "Re-import" runs the import again with force', async () => {
+    await page.locator('[data-testid="history-row"][data-import-id="1"] [data-testid="reimport"]').click();
+    await $('import-report').waitFor();
+    assertEq((await $('rejected-count').innerText()).trim(), '3', 'rejected');
+    await $('wizard-done').click();
+    assertEq(await $('history-row').count(), 3, 'history rows');
+  });
+
+  await check('a long import shows progress and can be cancelled: nothing changes', async () => {
+    const before = await api('workspace_stats');
+    await $('start-import').click();
+    await pickFile(BIG_CSV);
+    await $('to-mapping').click();
+    await $('import-button').click();
+    await $('progress-bar').waitFor();
+    await page.waitForFunction(
+      () => Number(document.querySelector('[data-testid="progress-bar"]')?.getAttribute('data-percent') || 0) > 0,
+    );
+    const numbers = await $('progress-numbers').innerText();
+    assert(/rows\/s/.test(numbers) && /of 2\d\.\d MB/.test(numbers), `progress numbers: ${numbers}`);
+    await shot('importing');
+    await axe('importing');
+    await $('cancel-import').click();
+    await $('wizard-notice').waitFor({ timeout: 60_000 });
+    assert(/cancelled.*nothing was changed/i.test(await $('wizard-notice').innerText()), 'cancel notice');
+    const after = await api('workspace_stats');
+    assertEq([after.imports, after.contacts], [before.imports, before.contacts], 'imports and contacts');
+    await $('close-wizard').click();
+  });
+
+  await check('a new workspace, then the demo business with a progress bar', async () => {
+    await $('new-workspace').click();
+    await $('workspace-dialog-new').waitFor({ state: 'visible' });
+    const demoWs = path.join(TMP, 'demo.cohort');
+    await $('workspace-path').fill(demoWs);
+    await page.keyboard.press('Enter');
+    await $('workspace-dialog-new').waitFor({ state: 'hidden' });
+    assertEq((await $('workspace-path-label').innerText()).trim(), demoWs, 'header shows the new workspace');
+    await $('welcome').waitFor();
+    await $('load-demo').click();
+    await $('progress-bar').waitFor();
+    await $('demo-done').waitFor({ timeout: 120_000 });
+    const stats = await api('workspace_stats');
+    assert(stats.path === demoWs && stats.contacts > 0 && stats.orders > 0 && stats.events > 0, `stats: ${JSON.stringify(stats)}`);
+    assertEq(await $('history-row').count(), stats.imports, 'history rows');
+    await shot('demo');
+    await axe('history');
+  });
+
+  await check('no errors in the browser console', async () => {
+    assertEq(consoleErrors, [], 'console errors');
+  });
+
+  await check('accessibility: no serious or critical axe-core violations', async () => {
+    assert(axeFindings.length === 0, `violations:\n${axeFindings.map((f) => `${f.state}: ${f.id} (${f.impact}) ${f.help} at ${f.nodes.join(', ')}`).join('\n')}`);
+  });
+}
+
+async function cleanup() {
+  try {
+    await context?.close();
+  } catch {
+    // already gone
+  }
+  stopServer();
+  if (!process.env.E2E_KEEP) fs.rmSync(TMP, { recursive: true, force: true });
+}
+
+process.on('SIGINT', () => {
+  stopServer();
+  process.exit(130);
+});
+
+try {
+  await main();
+} catch (e) {
+  failed++;
+  console.log(`  FAIL setup: ${e?.stack ?? e}`);
+} finally {
+  await cleanup();
+}
+console.log(`screenshots: ${ARTIFACTS}`);
+console.log(`e2e: ${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);

@@ -1,0 +1,66 @@
+// State shared by the shell and the pages: the open workspace, its counts,
+// the import history and the field catalogue. One instance, `app`.
+import { call, toApiError, type ApiError } from './api';
+import type { AppInfo, Catalog, ImportSummary, Stats, WorkspaceInfo } from './types';
+
+class AppState {
+  info = $state<AppInfo | null>(null);
+  stats = $state<Stats | null>(null);
+  imports = $state<ImportSummary[]>([]);
+  catalog = $state<Catalog | null>(null);
+  /** True until app_info answered (or failed) the first time. */
+  loading = $state(true);
+  /** The long job running now, if any: the UI starts no other meanwhile. */
+  job = $state<'import' | 'demo' | null>(null);
+  /** A failure to talk to the engine at all. */
+  fatal = $state<ApiError | null>(null);
+
+  workspace = $derived<WorkspaceInfo | null>(this.info?.workspace ?? null);
+  /** No workspace, or one nothing was imported into yet. */
+  isFirstStart = $derived(!this.workspace || (this.stats?.imports ?? this.workspace.stats.imports) === 0);
+
+  async load(): Promise<void> {
+    try {
+      this.info = await call('app_info', {});
+      this.stats = this.info.workspace?.stats ?? null;
+      this.fatal = null;
+      if (this.info.workspace) await Promise.all([this.loadImports(), this.loadCatalog()]);
+    } catch (e) {
+      this.fatal = toApiError(e);
+    } finally {
+      this.loading = false;
+    }
+  }
+
+  async loadCatalog(): Promise<Catalog> {
+    if (!this.catalog) this.catalog = await call('catalog', {});
+    return this.catalog;
+  }
+
+  async loadImports(): Promise<void> {
+    this.imports = await call('imports', {});
+  }
+
+  /** Re-reads counts and history after something changed the workspace. */
+  async refresh(): Promise<void> {
+    if (!this.workspace) return;
+    const [stats, imports] = await Promise.all([call('workspace_stats', {}), call('imports', {})]);
+    this.stats = stats;
+    this.imports = imports;
+  }
+
+  async open(path: string, create: boolean): Promise<void> {
+    const ws = await call('workspace_open', { path, create });
+    const info = await call('app_info', {});
+    // app_info is the source of truth for recents; fall back to what we know.
+    this.info = { ...info, workspace: info.workspace ?? ws };
+    this.stats = this.info.workspace?.stats ?? ws.stats;
+    await Promise.all([this.loadImports(), this.loadCatalog()]);
+  }
+
+  importById(id: number): ImportSummary | undefined {
+    return this.imports.find((i) => i.id === id);
+  }
+}
+
+export const app = new AppState();

@@ -1,0 +1,82 @@
+// The sections of the app, in navigation order. Only Sources exists today;
+// the others say honestly what they will do.
+export type SectionId =
+  | 'sources'
+  | 'profiles'
+  | 'segments'
+  | 'insights'
+  | 'recommendations'
+  | 'templates'
+  | 'campaigns';
+
+export interface Section {
+  id: SectionId;
+  label: string;
+  /** One line under the title. */
+  summary: string;
+  /** For sections that do not exist yet: what they will do. */
+  planned?: string;
+  /** SVG path data (24×24, stroked). */
+  icon: string;
+}
+
+export const SECTIONS: Section[] = [
+  {
+    id: 'sources',
+    label: 'Sources',
+    summary: 'Import CSV exports from your CRM, shop, analytics and email tools.',
+    icon: 'M4 6c0-1.1 3.6-2 8-2s8 .9 8 2-3.6 2-8 2-8-.9-8-2Zm0 0v6c0 1.1 3.6 2 8 2s8-.9 8-2V6M4 12v6c0 1.1 3.6 2 8 2s8-.9 8-2v-6',
+  },
+  {
+    id: 'profiles',
+    label: 'Profiles',
+    summary: 'One unified profile per person.',
+    planned:
+      'One unified profile per person, built by identity resolution from all your sources: the same customer in Shopify, HubSpot and Mailchimp becomes one profile with their whole history.',
+    icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Zm-7 8a7 7 0 0 1 14 0',
+  },
+  {
+    id: 'segments',
+    label: 'Segments',
+    summary: 'Groups of people defined by rules.',
+    planned:
+      'Groups of people defined by rules on their profiles, orders and behaviour ("bought twice, not in the last 90 days"), kept up to date as you import new data.',
+    icon: 'M12 3a9 9 0 1 0 9 9h-9V3Zm3 0v6h6a6 6 0 0 0-6-6Z',
+  },
+  {
+    id: 'insights',
+    label: 'Insights',
+    summary: 'What your customer base looks like.',
+    planned:
+      'What your customer base looks like: revenue by cohort, repeat rate, lifetime value and the groups that behave alike, computed on your machine.',
+    icon: 'M4 20V10m6 10V4m6 16v-7m4 7H2',
+  },
+  {
+    id: 'recommendations',
+    label: 'Recommendations',
+    summary: 'The next best product for each person.',
+    planned:
+      'The next best product and the right moment for each person, learned from the orders and events you import.',
+    icon: 'M12 3l2.6 5.6 6.1.7-4.5 4.2 1.2 6L12 16.6 6.6 19.5l1.2-6L3.3 9.3l6.1-.7L12 3Z',
+  },
+  {
+    id: 'templates',
+    label: 'Templates',
+    summary: 'Messages with personal fields.',
+    planned:
+      'Email and SMS templates with personal fields (first name, last product, recommendations), previewed with real profiles before anything is sent.',
+    icon: 'M5 4h14v16H5zM8 8h8M8 12h8M8 16h5',
+  },
+  {
+    id: 'campaigns',
+    label: 'Campaigns',
+    summary: 'Send a segment the right message.',
+    planned:
+      'Send a segment the right template through your email or SMS tool, respecting consent, and see what happened afterwards.',
+    icon: 'M3 11l17-7-7 17-2-8-8-2Z',
+  },
+];
+
+export function sectionById(id: string): Section | undefined {
+  return SECTIONS.find((s) => s.id === id);
+}
