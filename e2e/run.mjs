@@ -71,7 +71,7 @@ fs.mkdirSync(ARTIFACTS, { recursive: true });
 // Contacts keyed by email (generic contacts preset). Rows as a spreadsheet
 // numbers them (the header is row 1):
 //   4: no email → missing_key;  5: one field too many → field_count;
-//   7: invalid email → missing_key;  8: stored, country flagged (value kept raw).
+//   7: invalid email, the file's key → email_syntax;  8: stored, country flagged (value kept raw).
 const CONTACTS_CSV = path.join(TMP, 'contacts.csv');
 fs.writeFileSync(
   CONTACTS_CSV,
@@ -90,7 +90,7 @@ fs.writeFileSync(
 const EXPECTED_REJECTS = [
   { row: 4, code: 'missing_key' },
   { row: 5, code: 'field_count' },
-  { row: 7, code: 'missing_key' },
+  { row: 7, code: 'email_syntax' },
 ];
 // Big enough that the import runs for seconds: progress and cancel.
 const BIG_CSV = path.join(TMP, 'big_contacts.csv');
@@ -413,7 +413,7 @@ async function main() {
     const contacts = page.locator('[data-testid="table-count-row"][data-table="contacts"]');
     assertEq((await contacts.locator('[data-testid="inserted"]').innerText()).trim(), '4', 'contacts inserted');
     const reasons = await page.locator('[data-testid="rejected-reasons"] li').evaluateAll((els) => els.map((e) => e.dataset.code));
-    assertEq(reasons.sort(), ['field_count', 'missing_key'], 'reasons');
+    assertEq(reasons.sort(), ['email_syntax', 'field_count', 'missing_key'], 'reasons');
     await $('rejects-table').waitFor();
     const rows = await page
       .locator('[data-testid="rejects-table-row"]')

@@ -41,7 +41,13 @@ struct Job {
     cancel: CancelToken,
     /// Taken by the first client that listens to the job's events.
     events: Option<mpsc::UnboundedReceiver<JobEvent>>,
+    /// The last event (`Done` or `Error`) once the job has ended, so a client
+    /// whose connection dropped can still learn how it ended.
+    outcome: Option<JobEvent>,
 }
+
+/// Ended jobs whose outcome is kept for late listeners.
+const KEPT_OUTCOMES: usize = 32;
 
 /// Runs the server until the process is stopped.
 pub fn run(app: App, port: u16, ui: Option<PathBuf>) -> anyhow::Result<()> {
@@ -260,11 +266,28 @@ async fn start_job(
         Job {
             cancel: cancel.clone(),
             events: Some(receiver),
+            outcome: None,
         },
     );
     let app = server.app.clone();
+    let id = job_id.clone();
     tokio::task::spawn_blocking(move || {
         api::run_job_events(&app, &command, payload, cancel, |event| {
+            if !matches!(event, JobEvent::Progress { .. }) {
+                let mut jobs = server.jobs.lock().expect("jobs lock");
+                if let Some(job) = jobs.get_mut(&id) {
+                    job.outcome = Some(event.clone());
+                }
+                // Forget the oldest outcomes beyond a few (ids are random: any ended ones will do).
+                let ended: Vec<String> = jobs
+                    .iter()
+                    .filter(|(k, j)| j.outcome.is_some() && **k != id)
+                    .map(|(k, _)| k.clone())
+                    .collect();
+                for k in ended.iter().skip(KEPT_OUTCOMES) {
+                    jobs.remove(k);
+                }
+            }
             // The listener may have gone; the job still runs to its end.
             let _ = sender.send(event);
         })
@@ -273,18 +296,27 @@ async fn start_job(
 }
 
 async fn job_events(State(server): State<Arc<Server>>, Path(id): Path<String>) -> Response {
-    let receiver = server
-        .jobs
-        .lock()
-        .expect("jobs lock")
-        .get_mut(&id)
-        .and_then(|j| j.events.take());
-    let Some(receiver) = receiver else {
-        return error(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "There is no such job, or someone is already listening to it.",
-        );
+    let receiver = {
+        let mut jobs = server.jobs.lock().expect("jobs lock");
+        let Some(job) = jobs.get_mut(&id) else {
+            return error(StatusCode::NOT_FOUND, "not_found", "There is no such job.");
+        };
+        match (job.events.take(), &job.outcome) {
+            (Some(r), _) => r,
+            // A second listener after the end (say, after a dropped connection): replay the outcome.
+            (None, Some(outcome)) => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                let _ = tx.send(outcome.clone());
+                rx
+            }
+            (None, None) => {
+                return error(
+                    StatusCode::CONFLICT,
+                    "already_listening",
+                    "Someone is already following this job.",
+                );
+            }
+        }
     };
     let stream = UnboundedReceiverStream::new(receiver).map(|e| {
         Ok::<_, Infallible>(Event::default().data(serde_json::to_string(&e).unwrap_or_default()))

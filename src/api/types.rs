@@ -403,6 +403,8 @@ pub struct ImportSummary {
     pub started_at: String,
     pub finished_at: String,
     pub content_hash: String,
+    /// The column mapping the import used, so a re-import can repeat it.
+    pub mapping: Vec<ColumnMapping>,
 }
 
 impl From<&ingest::ImportSummary> for ImportSummary {
@@ -421,6 +423,14 @@ impl From<&ingest::ImportSummary> for ImportSummary {
             started_at: i.started_at.clone(),
             finished_at: i.finished_at.clone(),
             content_hash: i.content_hash.clone(),
+            mapping: i
+                .mapping
+                .iter()
+                .map(|m| ColumnMapping {
+                    column: m.column.clone(),
+                    field: m.field.clone(),
+                })
+                .collect(),
         }
     }
 }

@@ -22,6 +22,8 @@ pub struct ImportSummary {
     pub started_at: String,
     pub finished_at: String,
     pub content_hash: String,
+    /// The column mapping the import used, so it can be repeated.
+    pub mapping: Vec<super::ColumnMapping>,
 }
 
 /// All imports, newest first.
@@ -30,7 +32,7 @@ pub fn imports(ws: &Workspace) -> Result<Vec<ImportSummary>, StoreError> {
         .conn()
         .prepare(
             "SELECT i.id, s.name, i.file_name, i.file_path, i.kind, i.preset, i.rows_read, i.rows_rejected, i.values_flagged,
-                    i.table_counts, i.started_at, i.finished_at, i.content_hash
+                    i.table_counts, i.started_at, i.finished_at, i.content_hash, i.mapping
              FROM imports i JOIN sources s ON s.id = i.source_id ORDER BY i.id DESC",
         )
         .map_err(|e| ws.sql(e))?;
@@ -50,6 +52,7 @@ pub fn imports(ws: &Workspace) -> Result<Vec<ImportSummary>, StoreError> {
                 started_at: r.get(10)?,
                 finished_at: r.get(11)?,
                 content_hash: r.get(12)?,
+                mapping: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
             })
         })
         .map_err(|e| ws.sql(e))?;

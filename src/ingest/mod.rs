@@ -326,8 +326,8 @@ fn decide_date_orders(
                         if region_order == DateOrder::MonthFirst { "MM/DD/YYYY" } else { "DD/MM/YYYY" }
                     ),
                 ),
-                (mf, 0) => (DateOrder::MonthFirst, false, format!("{mf} dates have a day above 12 in second place: MM/DD/YYYY")),
-                (0, df) => (DateOrder::DayFirst, false, format!("{df} dates have a day above 12 in first place: DD/MM/YYYY")),
+                (mf, 0) => (DateOrder::MonthFirst, false, format!("{} a day above 12 in second place: MM/DD/YYYY", dates_have(mf))),
+                (0, df) => (DateOrder::DayFirst, false, format!("{} a day above 12 in first place: DD/MM/YYYY", dates_have(df))),
                 (mf, df) => {
                     let o = if mf >= df { DateOrder::MonthFirst } else { DateOrder::DayFirst };
                     (o, true, format!("conflicting evidence ({mf} look MM/DD, {df} look DD/MM); read as the majority, the others are flagged"))
@@ -1049,5 +1049,14 @@ impl ToSql for Cell {
             Cell::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
             Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
         })
+    }
+}
+
+/// "1 date has" / "3 dates have".
+fn dates_have(n: u64) -> String {
+    if n == 1 {
+        "1 date has".into()
+    } else {
+        format!("{n} dates have")
     }
 }

@@ -356,7 +356,12 @@ impl RowProcessor {
                             let p =
                                 self.problem(row_number, ci, raw, invalid.code, invalid.message);
                             self.raw[table].push(field.name, raw);
-                            if field.required {
+                            // In a file keyed by email, a bad email is a bad key.
+                            let is_key = field.required
+                                || (field.name == "email"
+                                    && self.kind == Kind::Contacts
+                                    && !self.key_mapped);
+                            if is_key {
                                 out.rejection.push(p);
                             } else {
                                 out.warnings.push(p);

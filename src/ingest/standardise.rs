@@ -182,6 +182,10 @@ pub fn country(raw: &str) -> Result<&'static str, Invalid> {
     let tables = country_tables();
     let k = key.as_str();
     if k.bytes().all(|b| b.is_ascii_digit()) {
+        // A numeric code is written as digits and nothing else: `=1+2` is not 012.
+        if !shown.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(unknown());
+        }
         return match k.parse::<u16>() {
             Ok(n) if k.len() <= 3 => tables.by_numeric.get(&n).copied().ok_or_else(unknown),
             _ => Err(unknown()),
@@ -3560,6 +3564,13 @@ mod tests {
         assert_eq!(iso("2024/03/05", DayFirst), "2024-03-05");
         assert_eq!(iso("2024-3-5", DayFirst), "2024-03-05");
         assert_eq!(iso("20240305", DayFirst), "2024-03-05");
+    }
+
+    #[test]
+    fn country_numeric_codes_are_digits_only() {
+        assert_eq!(country("012"), Ok("DZ"));
+        assert_eq!(country("=1+2").unwrap_err().code, "country_unknown");
+        assert_eq!(country("1-2").unwrap_err().code, "country_unknown");
     }
 
     #[test]
