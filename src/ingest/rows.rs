@@ -405,10 +405,18 @@ impl RowProcessor {
         }
     }
 
-    fn missing(&self, row: u64, what: &str) -> Problem {
+    /// The first file column mapped to `field`, to name it in a problem.
+    fn column_of(&self, field: &str) -> Option<String> {
+        self.columns.iter().find_map(|c| match &c.action {
+            Action::Field { field: f, .. } if f.name == field => Some(c.name.clone()),
+            _ => None,
+        })
+    }
+
+    fn missing(&self, row: u64, what: &str, field: &str) -> Problem {
         Problem {
             row,
-            column: None,
+            column: self.column_of(field),
             value: None,
             code: "missing_key",
             message: format!("{what} is empty, so the row cannot be stored"),
@@ -432,7 +440,7 @@ impl RowProcessor {
                 if self.values[table][slot].is_null() {
                     out.rejection.push(Problem {
                         row,
-                        column: None,
+                        column: self.column_of(f.name),
                         value: None,
                         code: "missing_field",
                         message: format!("{} is empty, so the row cannot be stored", f.label),
@@ -462,12 +470,16 @@ impl RowProcessor {
                     match key {
                         Some(k) => k,
                         None if self.key_mapped => {
-                            out.rejection.push(self.missing(row, "The customer ID"));
+                            out.rejection
+                                .push(self.missing(row, "The customer ID", "source_key"));
                             return;
                         }
                         None => {
-                            out.rejection
-                                .push(self.missing(row, "The email (this file's key)"));
+                            out.rejection.push(self.missing(
+                                row,
+                                "The email (this file's key)",
+                                "email",
+                            ));
                             return;
                         }
                     }
@@ -475,7 +487,8 @@ impl RowProcessor {
                 Table::Orders => {
                     let Cell::Text(k) = std::mem::replace(&mut self.values[table][ks], Cell::Null)
                     else {
-                        out.rejection.push(self.missing(row, "The order number"));
+                        out.rejection
+                            .push(self.missing(row, "The order number", "order_key"));
                         return;
                     };
                     order_key = Some(k.clone());
@@ -499,7 +512,11 @@ impl RowProcessor {
                         None => match self.values[table][ok_slot].as_text() {
                             Some(k) => k.to_string(),
                             None => {
-                                out.rejection.push(self.missing(row, "The order number"));
+                                out.rejection.push(self.missing(
+                                    row,
+                                    "The order number",
+                                    "order_key",
+                                ));
                                 return;
                             }
                         },
@@ -541,7 +558,7 @@ impl RowProcessor {
                     match self.values[table][slot].as_text() {
                         Some(k) => k.to_string(),
                         None => {
-                            out.rejection.push(self.missing(row, "The SKU"));
+                            out.rejection.push(self.missing(row, "The SKU", "sku"));
                             return;
                         }
                     }
