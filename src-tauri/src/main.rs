@@ -1,0 +1,31 @@
+//! Cohort's desktop app: a thin Tauri v2 shell over `cohort::api`.
+//!
+//! **Architecture invariant:** no domain logic lives here. Every command the
+//! UI sends goes to the one dispatcher (`cohort::api::App`), exactly as
+//! `cohort serve` does over HTTP; this crate only moves JSON and progress
+//! events across Tauri IPC, and adds what only a desktop has: native file
+//! dialogs and the menu bar.
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+mod commands;
+mod dialogs;
+mod menu;
+mod startup;
+
+fn main() {
+    let shell = commands::Shell::new(startup::open_app());
+    tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
+        .manage(shell)
+        .menu(menu::build)
+        .on_menu_event(menu::on_event)
+        .invoke_handler(tauri::generate_handler![
+            commands::call,
+            commands::start_job,
+            commands::cancel_job,
+            dialogs::pick_file,
+            dialogs::pick_workspace,
+        ])
+        .run(tauri::generate_context!())
+        .expect("error while running Cohort");
+}
