@@ -105,6 +105,16 @@ function tauri(): Promise<TauriCore> {
   return tauriCore;
 }
 
+/**
+ * Follows the desktop app's menu (`new_workspace`, `open_workspace`,
+ * `import_csv`, `about`); a browser has none. Returns a function that stops.
+ */
+export async function onMenu(handler: (id: string) => void): Promise<() => void> {
+  if (transport !== 'tauri') return () => {};
+  const { listen } = await import('@tauri-apps/api/event');
+  return listen<string>('menu', (e) => handler(e.payload));
+}
+
 // ---- Commands -------------------------------------------------------------
 
 /** Runs a short command and returns its JSON result. */

@@ -12,6 +12,8 @@ class AppState {
   loading = $state(true);
   /** The long job running now, if any: the UI starts no other meanwhile. */
   job = $state<'import' | 'demo' | null>(null);
+  /** Bumped to ask the Sources page to open the import wizard (desktop menu). */
+  importRequests = $state(0);
   /** A failure to talk to the engine at all. */
   fatal = $state<ApiError | null>(null);
 
