@@ -17,8 +17,8 @@ pub fn data_dir() -> PathBuf {
 }
 
 /// The app with a workspace open: the most recent one that still opens, or
-/// on a first start `demo.cohort` in the data folder (created empty; the UI
-/// then offers to load the demo business into it).
+/// on a first start `demo.cohort` in the data folder (created empty and
+/// marked as a first start: the UI then loads the demo business into it).
 pub fn open_app() -> App {
     let data = data_dir();
     let app = App::new(None, Some(data.join("recent.json")), data.join("files"));
@@ -34,9 +34,11 @@ pub fn open_app() -> App {
         return app;
     }
     let demo = data.join("demo.cohort");
-    if let Err(e) = open(&demo.display().to_string(), true) {
+    match open(&demo.display().to_string(), true) {
+        // The UI loads the demo business into it, with a progress bar.
+        Ok(_) => app.mark_first_start(),
         // The UI starts without a workspace and offers to open or create one.
-        eprintln!("cohort: could not open {}: {e}", demo.display());
+        Err(e) => eprintln!("cohort: could not open {}: {e}", demo.display()),
     }
     app
 }

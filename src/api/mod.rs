@@ -155,6 +155,8 @@ pub struct App {
     recent_file: Option<PathBuf>,
     /// Where uploads and demo exports go.
     scratch: PathBuf,
+    /// Set by the desktop shell on a first start; reported once by `app_info`.
+    first_start: std::sync::atomic::AtomicBool,
 }
 
 struct State {
@@ -179,11 +181,18 @@ impl App {
             }),
             recent_file,
             scratch,
+            first_start: Default::default(),
         };
         if let Some(ws) = workspace {
             app.remember(&ws);
         }
         app
+    }
+
+    /// Marks this launch as the first one ever (no workspace was known).
+    pub fn mark_first_start(&self) {
+        self.first_start
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn scratch(&self) -> &Path {
@@ -244,8 +253,12 @@ impl App {
                     .iter()
                     .map(|p| path_string(p))
                     .collect();
+                let first_start = self
+                    .first_start
+                    .swap(false, std::sync::atomic::Ordering::SeqCst);
                 out(AppInfo {
                     version: env!("CARGO_PKG_VERSION").into(),
+                    first_start,
                     workspace,
                     recent,
                 })
@@ -506,6 +519,17 @@ mod tests {
         assert!(
             listed["workspace"].is_null(),
             "a new launch starts with no workspace open unless told"
+        );
+        assert_eq!(listed["first_start"], false);
+        again.mark_first_start();
+        assert_eq!(
+            again.call("app_info", json!({})).unwrap()["first_start"],
+            true
+        );
+        assert_eq!(
+            again.call("app_info", json!({})).unwrap()["first_start"],
+            false,
+            "reported once"
         );
     }
 

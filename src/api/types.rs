@@ -100,6 +100,9 @@ fn default_demo_customers() -> u64 {
 #[ts(export)]
 pub struct AppInfo {
     pub version: String,
+    /// True once, on the very first start of the desktop app: the UI then
+    /// loads the demo business into the new demo workspace by itself.
+    pub first_start: bool,
     pub workspace: Option<WorkspaceInfo>,
     pub recent: Vec<String>,
 }
