@@ -252,6 +252,16 @@ try {
     check('import wizard reports the rejected rows', read === '6' && stored === '4' && rejected === '2', `read ${read}, stored ${stored}, rejected ${rejected}`);
     const bytes = await session.screenshot(join(ARTIFACTS, 'desktop-import-report.png'));
     check('screenshot of the report', bytes > 10_000, `${bytes} bytes`);
+    // Rejected rows download as CSV through the app's save command (no browser downloads here).
+    await session.click(await session.waitFor('[data-testid="rejects-table-download"]'));
+    const dir = process.env.COHORT_E2E_SAVE_DIR;
+    let csv = '';
+    for (let i = 0; i < 100 && !csv; i++) {
+      const f = readdirSync(dir).find((n) => n.endsWith('-rejected-rows.csv'));
+      csv = f ? readFileSync(join(dir, f), 'utf8') : '';
+      if (!csv) await new Promise((r) => setTimeout(r, 50));
+    }
+    check('rejected rows save as CSV from the desktop window', /^row,column,value,code,reason/.test(csv) && csv.trim().split('\n').length === 3, csv.split('\n')[0]);
     await session.click(await session.waitFor('[data-testid="wizard-done"]'));
     const rows = await session.findAll('[data-testid="history-row"]');
     const contacts = Number((await session.textOf('[data-testid="count-contacts"]')).replace(/\D/g, ''));

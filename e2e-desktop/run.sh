@@ -57,6 +57,8 @@ export DISPLAY=":$display"
 mkdir -p "$WORK/data"
 export COHORT_DATA_DIR="$WORK/data"
 export COHORT_E2E_PICK="$WORK/people.csv"
+export COHORT_E2E_SAVE_DIR="$WORK/saved"
+mkdir -p "$COHORT_E2E_SAVE_DIR"
 cat >"$COHORT_E2E_PICK" <<'CSV'
 email,first name,last name,phone,country,city
 ann@example.com,Ann,Lee,+1 415 555 0100,US,San Francisco

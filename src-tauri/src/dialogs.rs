@@ -51,6 +51,43 @@ pub async fn pick_workspace(window: WebviewWindow, save: bool) -> Result<Option<
     }))
 }
 
+/// Saves text the UI made (rejected rows as CSV) where the person chooses:
+/// a desktop window has no browser downloads. Returns the path, or `None`
+/// when the person cancels.
+///
+/// Tests: `COHORT_E2E_SAVE_DIR=/abs/dir` saves into that folder under the
+/// suggested name without opening the dialog (WebDriver cannot drive it).
+#[tauri::command]
+pub async fn save_text(
+    window: WebviewWindow,
+    file_name: String,
+    text: String,
+) -> Result<Option<String>, ApiError> {
+    // Only a file name is accepted from the page, never a folder.
+    let name: String = file_name
+        .chars()
+        .map(|c| if c == '/' || c == '\\' { '_' } else { c })
+        .collect();
+    let path = match std::env::var_os("COHORT_E2E_SAVE_DIR") {
+        Some(dir) => Some(PathBuf::from(dir).join(&name).display().to_string()),
+        None => {
+            blocking(move || {
+                dialog(&window)
+                    .set_title("Save as CSV")
+                    .set_file_name(&name)
+                    .add_filter("CSV", &["csv"])
+                    .blocking_save_file()
+            })
+            .await?
+        }
+    };
+    if let Some(p) = &path {
+        std::fs::write(p, text)
+            .map_err(|e| ApiError::new("io", format!("Could not save {p}: {e}")))?;
+    }
+    Ok(path)
+}
+
 fn dialog(window: &WebviewWindow) -> FileDialogBuilder<tauri::Wry> {
     window.dialog().file().set_parent(window)
 }

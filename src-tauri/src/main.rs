@@ -25,6 +25,7 @@ fn main() {
             commands::cancel_job,
             dialogs::pick_file,
             dialogs::pick_workspace,
+            dialogs::save_text,
         ])
         .run(tauri::generate_context!())
         .expect("error while running Cohort");

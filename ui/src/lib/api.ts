@@ -360,7 +360,12 @@ export async function pickWorkspace(save: boolean): Promise<string | null> {
 }
 
 /** Saves text as a file the person downloads. */
-export function saveText(fileName: string, text: string, mime = 'text/csv;charset=utf-8'): void {
+export async function saveText(fileName: string, text: string, mime = 'text/csv;charset=utf-8'): Promise<void> {
+  // A desktop window has no downloads: the app asks where to save.
+  if (transport === 'tauri') {
+    await (await tauri()).invoke('save_text', { fileName, text });
+    return;
+  }
   const blob = new Blob([text], { type: mime });
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
