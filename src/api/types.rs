@@ -223,6 +223,15 @@ pub struct ColumnMapping {
     pub field: Option<String>,
 }
 
+impl From<&ingest::ColumnMapping> for ColumnMapping {
+    fn from(m: &ingest::ColumnMapping) -> Self {
+        ColumnMapping {
+            column: m.column.clone(),
+            field: m.field.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, TS)]
 #[ts(export)]
 pub struct DateColumn {
@@ -258,14 +267,7 @@ impl From<&ingest::Plan> for Plan {
             preset: p.preset.into(),
             preset_label: p.preset_label.into(),
             kind: p.kind.as_str().into(),
-            mapping: p
-                .mapping
-                .iter()
-                .map(|m| ColumnMapping {
-                    column: m.column.clone(),
-                    field: m.field.clone(),
-                })
-                .collect(),
+            mapping: p.mapping.iter().map(ColumnMapping::from).collect(),
             dates: p
                 .dates
                 .iter()
@@ -426,14 +428,7 @@ impl From<&ingest::ImportSummary> for ImportSummary {
             started_at: i.started_at.clone(),
             finished_at: i.finished_at.clone(),
             content_hash: i.content_hash.clone(),
-            mapping: i
-                .mapping
-                .iter()
-                .map(|m| ColumnMapping {
-                    column: m.column.clone(),
-                    field: m.field.clone(),
-                })
-                .collect(),
+            mapping: i.mapping.iter().map(ColumnMapping::from).collect(),
         }
     }
 }
