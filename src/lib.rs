@@ -6,6 +6,8 @@
 
 pub mod api;
 pub mod demo;
+pub mod identity;
 pub mod ingest;
+pub mod profiles;
 pub mod progress;
 pub mod store;

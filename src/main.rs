@@ -12,6 +12,7 @@ use cohort::progress::{Progress, Tick};
 use cohort::store::{setting, Workspace};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+mod identity_cli;
 mod serve;
 
 // Imports allocate on one thread and free on another; glibc malloc spends a
@@ -95,6 +96,64 @@ enum Command {
     },
     /// Counts of what the workspace holds.
     Stats,
+    /// Resolve identities: one profile per person from every source record.
+    /// Incremental after the first run; --full recomputes everything.
+    Resolve {
+        #[arg(long)]
+        full: bool,
+        /// Merge pairs at or above this match probability (kept for later runs; default: from the fitted model).
+        #[arg(long, value_name = "PROBABILITY")]
+        threshold: Option<f64>,
+        /// Send pairs from this probability up to the threshold to review (kept for later runs).
+        #[arg(long, value_name = "PROBABILITY")]
+        review_from: Option<f64>,
+        /// Most distinct emails (and, separately, phones) one profile may hold (default 5; kept).
+        #[arg(long, value_name = "N")]
+        cap: Option<usize>,
+        /// An identifier shared by more people than this links no one (default 2; kept).
+        #[arg(long, value_name = "N")]
+        max_people_per_identifier: Option<usize>,
+    },
+    /// Search profiles by name, email, phone or id (no query: list them).
+    Profiles {
+        query: Vec<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+    /// Show one profile: its values and their origin, identities, records, links, timeline.
+    Profile { id: i64 },
+    /// Borderline pairs waiting for a person's decision; decide with --same or --different.
+    Review {
+        /// Merge this pair's records: they are the same person.
+        #[arg(long, value_name = "PAIR")]
+        same: Option<i64>,
+        /// Keep this pair's records apart for good.
+        #[arg(long, value_name = "PAIR", conflicts_with = "same")]
+        different: Option<i64>,
+        #[arg(long, default_value_t = 10)]
+        limit: u64,
+    },
+    /// Undo merges: split a profile back into its records, or --record ID to split one record off.
+    Unmerge {
+        profile: Option<i64>,
+        #[arg(long, value_name = "RECORD")]
+        record: Option<i64>,
+    },
+    /// Merges the guard rails refused, and why.
+    Refused {
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Who merged, split or decided what, newest first.
+    Audit {
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Measure results against ground truth.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
     /// Serve the app in a browser, on this computer only (127.0.0.1), behind a per-launch token.
     Serve {
         /// Port (0: any free port).
@@ -103,6 +162,16 @@ enum Command {
         /// Folder with the built web UI (default: ui/dist next to the current folder).
         #[arg(long)]
         ui: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Pairwise precision, recall and F1 of the current profiles against a
+    /// `file,source_key,person_id` CSV (the demo writes ground_truth.csv).
+    Identity {
+        #[arg(long)]
+        truth: PathBuf,
     },
 }
 
@@ -227,6 +296,9 @@ fn run(cli: Cli) -> Result<()> {
             let report = ingest::import(&mut ws, &file, &options, &mut bar)?;
             bar.finish();
             print_report(&report, json)?;
+            if report.import_id.is_some() {
+                identity_cli::after_import(&mut ws, json)?;
+            }
         }
         Command::Preview { file, how, rows } => {
             let region = match Workspace::open_existing(&ws_path) {
@@ -389,6 +461,22 @@ fn run(cli: Cli) -> Result<()> {
                     }
                     reports.push(report);
                 }
+                // The demo is a whole business: resolve it into profiles.
+                let mut bar = Bar::new(json);
+                let resolved = cohort::identity::resolve(
+                    &mut ws,
+                    &cohort::identity::ResolveOptions {
+                        full: true,
+                        settings: Default::default(),
+                        now: identity_cli::now_iso(),
+                        actor: "demo".into(),
+                    },
+                    &mut bar,
+                )?;
+                bar.finish();
+                if !json {
+                    identity_cli::print_resolve(&resolved, false)?;
+                }
             }
             if json {
                 println!(
@@ -420,6 +508,40 @@ fn run(cli: Cli) -> Result<()> {
             });
             serve::run(app, port, ui)?;
         }
+        Command::Resolve {
+            full,
+            threshold,
+            review_from,
+            cap,
+            max_people_per_identifier,
+        } => identity_cli::resolve(
+            &ws_path,
+            full,
+            identity_cli::Tuning {
+                threshold,
+                review_from,
+                cap,
+                max_people: max_people_per_identifier,
+            },
+            json,
+        )?,
+        Command::Profiles { query, limit } => {
+            identity_cli::profiles(&ws_path, &query.join(" "), limit, json)?
+        }
+        Command::Profile { id } => identity_cli::profile(&ws_path, id, json)?,
+        Command::Review {
+            same,
+            different,
+            limit,
+        } => identity_cli::review(&ws_path, same, different, limit, json)?,
+        Command::Unmerge { profile, record } => {
+            identity_cli::unmerge(&ws_path, profile, record, json)?
+        }
+        Command::Refused { limit } => identity_cli::refused(&ws_path, limit, json)?,
+        Command::Audit { limit } => identity_cli::audit(&ws_path, limit, json)?,
+        Command::Eval {
+            what: EvalCommand::Identity { truth },
+        } => identity_cli::eval_identity(&ws_path, &truth, json)?,
         Command::Stats => {
             let ws = Workspace::open_existing(&ws_path)?;
             let s = ws.stats()?;

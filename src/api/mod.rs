@@ -73,6 +73,12 @@ impl From<ingest::ImportError> for ApiError {
     }
 }
 
+impl From<crate::identity::IdentityError> for ApiError {
+    fn from(e: crate::identity::IdentityError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::new("store", e.to_string())
@@ -80,7 +86,7 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 /// Commands that run long and report progress; the rest answer at once.
-pub const JOBS: &[&str] = &["import", "demo"];
+pub const JOBS: &[&str] = &["import", "demo", "resolve"];
 
 pub fn is_job(command: &str) -> bool {
     JOBS.contains(&command)
@@ -341,6 +347,116 @@ impl App {
                         .collect(),
                 })
             }
+            "identity_summary" => {
+                let _: Empty = parse(payload)?;
+                out(IdentitySummary::from(crate::identity::summary(
+                    &self.workspace()?,
+                )?))
+            }
+            "profiles_search" => {
+                let req: ProfileSearchRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                let started = std::time::Instant::now();
+                let found = crate::profiles::search(
+                    ws.conn(),
+                    &req.query,
+                    req.limit.min(500) as u32,
+                    req.offset.min(u32::MAX as u64) as u32,
+                )
+                .map_err(profile_error)?;
+                out(ProfileList {
+                    total: found.total,
+                    profiles: found
+                        .profiles
+                        .into_iter()
+                        .map(ProfileSummary::from)
+                        .collect(),
+                    took_ms: started.elapsed().as_secs_f64() * 1000.0,
+                })
+            }
+            "profile" => {
+                let req: ProfileRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                let detail = crate::profiles::detail(ws.conn(), req.id, 200)
+                    .map_err(profile_error)?
+                    .ok_or_else(|| {
+                        ApiError::new("not_found", format!("There is no profile #{}.", req.id))
+                    })?;
+                out(ProfileDetail::from(detail))
+            }
+            "review_queue" => {
+                let req: PageRequest = parse(payload)?;
+                let (total, pairs) = crate::identity::review_queue(
+                    &self.workspace()?,
+                    req.limit.min(500),
+                    req.offset,
+                )?;
+                out(ReviewQueue {
+                    total,
+                    pairs: pairs.into_iter().map(ReviewPair::from).collect(),
+                })
+            }
+            "review_decide" => {
+                let req: ReviewDecision = parse(payload)?;
+                let same = match req.decision.as_str() {
+                    "same" => true,
+                    "different" => false,
+                    other => {
+                        return Err(ApiError::new(
+                            "bad_request",
+                            format!("A decision is `same` or `different`, not `{other}`."),
+                        ))
+                    }
+                };
+                let (profile_id, remaining) = crate::identity::decide(
+                    &mut self.workspace()?,
+                    req.pair_id,
+                    same,
+                    "app",
+                    &now_iso(),
+                )?;
+                out(ReviewOutcome {
+                    profile_id,
+                    remaining,
+                })
+            }
+            "profile_split" => {
+                let req: SplitRequest = parse(payload)?;
+                let profiles = crate::identity::split(
+                    &mut self.workspace()?,
+                    req.record_id,
+                    "app",
+                    &now_iso(),
+                )?;
+                out(UnmergeOutcome { profiles })
+            }
+            "profile_unmerge" => {
+                let req: ProfileRequest = parse(payload)?;
+                let profiles =
+                    crate::identity::unmerge(&mut self.workspace()?, req.id, "app", &now_iso())?;
+                out(UnmergeOutcome { profiles })
+            }
+            "refused_merges" => {
+                let req: PageRequest = parse(payload)?;
+                let (total, rows) =
+                    crate::identity::refused(&self.workspace()?, req.limit.min(1000), req.offset)?;
+                out(RefusedMerges {
+                    total,
+                    rows: rows.into_iter().map(RefusedMerge::from).collect(),
+                })
+            }
+            "identity_log" => {
+                let req: PageRequest = parse(payload)?;
+                let rows = crate::identity::audit_log(
+                    &self.workspace()?,
+                    req.limit.min(1000),
+                    req.offset,
+                )?;
+                out(rows
+                    .into_iter()
+                    .map(IdentityLogEntry::from)
+                    .collect::<Vec<_>>())
+            }
             c if is_job(c) => Err(ApiError::new(
                 "bad_request",
                 format!("`{c}` runs long: start it as a job."),
@@ -370,6 +486,10 @@ impl App {
                 let mut ws = self.workspace()?;
                 let report =
                     ingest::import(&mut ws, Path::new(&req.read.path), &options, progress)?;
+                // New records join profiles at once, once identities were resolved.
+                if report.import_id.is_some() && crate::identity::is_resolved(&ws)? {
+                    crate::identity::resolve(&mut ws, &resolve_options(false, "import"), progress)?;
+                }
                 out(ImportReport::from(&report))
             }
             "demo" => {
@@ -396,11 +516,25 @@ impl App {
                         ingest::import(&mut ws, &f.path, &ImportOptions::new(now), progress)?;
                     imports.push(ImportReport::from(&report));
                 }
+                crate::identity::resolve(&mut ws, &resolve_options(true, "demo"), progress)?;
                 out(DemoResult {
                     folder: path_string(&folder),
                     people: output.people,
                     imports,
                 })
+            }
+            "resolve" => {
+                let req: ResolveRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                if req.auto_merge_at.is_some() || req.review_from.is_some() {
+                    let mut t = crate::identity::thresholds(&ws)?;
+                    t.auto_merge_at = req.auto_merge_at.or(t.auto_merge_at);
+                    t.review_from = req.review_from.or(t.review_from);
+                    crate::identity::set_thresholds(&ws, t)?;
+                }
+                let report =
+                    crate::identity::resolve(&mut ws, &resolve_options(req.full, "app"), progress)?;
+                out(ResolveReport::from(report))
             }
             other => Err(ApiError::new(
                 "unknown_command",
@@ -415,6 +549,23 @@ impl App {
             schema_version: ws.schema_version()?,
             stats: ws.stats()?.into(),
         })
+    }
+}
+
+fn profile_error(e: crate::profiles::ProfileError) -> ApiError {
+    ApiError::new("profiles", e.to_string())
+}
+
+fn now_iso() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn resolve_options(full: bool, actor: &str) -> crate::identity::ResolveOptions {
+    crate::identity::ResolveOptions {
+        full,
+        settings: Default::default(),
+        now: now_iso(),
+        actor: actor.into(),
     }
 }
 

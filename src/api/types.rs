@@ -500,3 +500,452 @@ pub fn path_string(p: &std::path::Path) -> String {
 pub fn path_buf(s: &str) -> PathBuf {
     PathBuf::from(s)
 }
+
+// ---- identity resolution and profiles ----------------------------------------
+
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[ts(export)]
+pub struct ResolveRequest {
+    /// Recompute every profile from scratch instead of matching only new and
+    /// changed records.
+    #[serde(default)]
+    pub full: bool,
+    /// Merge pairs at or above this match probability (default: chosen from the fitted model).
+    #[serde(default)]
+    pub auto_merge_at: Option<f64>,
+    /// Send pairs from this probability up to `auto_merge_at` to review.
+    #[serde(default)]
+    pub review_from: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ProfileSearchRequest {
+    #[serde(default)]
+    pub query: String,
+    #[serde(default = "default_page")]
+    pub limit: u64,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ProfileRequest {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct PageRequest {
+    #[serde(default = "default_page")]
+    pub limit: u64,
+    #[serde(default)]
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ReviewDecision {
+    pub pair_id: i64,
+    /// `same` merges the two records' profiles; `different` keeps them apart for good.
+    pub decision: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct SplitRequest {
+    /// The source record to take out of its profile.
+    pub record_id: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ResolveStage {
+    pub stage: String,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ResolveReport {
+    pub full: bool,
+    pub records: u64,
+    /// Records looked at in this run (all on a full run; new and changed ones otherwise).
+    pub records_matched: u64,
+    pub profiles: u64,
+    pub profiles_created: u64,
+    pub profiles_changed: u64,
+    pub candidate_pairs: u64,
+    pub pairs_compared: u64,
+    pub merged_by_identifier: u64,
+    pub merged_by_match: u64,
+    pub merged_by_decision: u64,
+    pub review_pairs: u64,
+    pub refused: u64,
+    pub auto_merge_at: f64,
+    pub review_from: f64,
+    pub stages: Vec<ResolveStage>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct IdentitySummary {
+    /// False until identity resolution has run once on this workspace.
+    pub resolved: bool,
+    pub profiles: u64,
+    pub records: u64,
+    /// Records imported since the last resolution.
+    pub unresolved_records: u64,
+    pub review_pending: u64,
+    pub refused: u64,
+    pub last_run: Option<ResolveReport>,
+    pub last_run_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileSummary {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub records: u64,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileList {
+    pub total: u64,
+    pub profiles: Vec<ProfileSummary>,
+    pub took_ms: f64,
+}
+
+/// A record as a person sees it: where it comes from and what it says.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SourceRecord {
+    pub record_id: i64,
+    pub profile_id: Option<i64>,
+    /// `contact`, `order` or `device`.
+    pub kind: String,
+    pub source: String,
+    pub source_key: String,
+    pub summary: String,
+    /// Clean values by field.
+    pub fields: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileValue {
+    pub field: String,
+    pub value: String,
+    /// The record the value was taken from, and its source.
+    pub record_id: i64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Identity {
+    pub kind: String,
+    pub value: String,
+    pub records: u64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileLink {
+    pub record_a: i64,
+    pub record_b: i64,
+    /// email, phone, customer_id, loyalty_id, device_id, match or accepted.
+    pub reason: String,
+    pub detail: Option<String>,
+    pub weight: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TimelineEntry {
+    pub at: String,
+    /// `order` or an event name such as `page_view`.
+    pub kind: String,
+    pub title: String,
+    pub detail: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileDetail {
+    pub id: i64,
+    pub name: Option<String>,
+    pub values: Vec<ProfileValue>,
+    pub records: Vec<SourceRecord>,
+    pub identities: Vec<Identity>,
+    pub links: Vec<ProfileLink>,
+    pub timeline: Vec<TimelineEntry>,
+    pub orders: u64,
+    pub events: u64,
+    pub first_seen: Option<String>,
+    pub last_seen: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Comparison {
+    /// first_name, last_name, email, phone, birth_date, postcode, city, address.
+    pub field: String,
+    /// exact, nickname, similar, close, swapped, different, missing…
+    pub level: String,
+    pub a: Option<String>,
+    pub b: Option<String>,
+    /// Evidence in bits: positive for "same person", negative against.
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReviewPair {
+    pub id: i64,
+    pub weight: f64,
+    pub probability: f64,
+    pub a: SourceRecord,
+    pub b: SourceRecord,
+    pub comparisons: Vec<Comparison>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReviewQueue {
+    pub total: u64,
+    pub pairs: Vec<ReviewPair>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ReviewOutcome {
+    /// The profile the two records are in now (for `same`).
+    pub profile_id: Option<i64>,
+    pub remaining: u64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct UnmergeOutcome {
+    /// The profiles the records are in afterwards, the original id first.
+    pub profiles: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RefusedMerge {
+    /// too_common, placeholder, names_differ, cap, decision, ambiguous_id.
+    pub reason: String,
+    pub kind: Option<String>,
+    pub value: Option<String>,
+    pub records: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct RefusedMerges {
+    pub total: u64,
+    pub rows: Vec<RefusedMerge>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct IdentityLogEntry {
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub profile_id: Option<i64>,
+    pub record_a: Option<i64>,
+    pub record_b: Option<i64>,
+    pub detail: String,
+}
+
+// ---- conversions from the engine's identity types ---------------------------
+
+impl From<crate::identity::ResolveReport> for ResolveReport {
+    fn from(r: crate::identity::ResolveReport) -> Self {
+        ResolveReport {
+            full: r.full,
+            records: r.records,
+            records_matched: r.records_matched,
+            profiles: r.profiles,
+            profiles_created: r.profiles_created,
+            profiles_changed: r.profiles_changed,
+            candidate_pairs: r.candidate_pairs,
+            pairs_compared: r.pairs_compared,
+            merged_by_identifier: r.merged_by_identifier,
+            merged_by_match: r.merged_by_match,
+            merged_by_decision: r.merged_by_decision,
+            review_pairs: r.review_pairs,
+            refused: r.refused,
+            auto_merge_at: r.auto_merge_at,
+            review_from: r.review_from,
+            stages: r
+                .stages
+                .into_iter()
+                .map(|(stage, seconds)| ResolveStage { stage, seconds })
+                .collect(),
+            seconds: r.seconds,
+        }
+    }
+}
+
+impl From<crate::identity::Summary> for IdentitySummary {
+    fn from(s: crate::identity::Summary) -> Self {
+        IdentitySummary {
+            resolved: s.resolved,
+            profiles: s.profiles,
+            records: s.records,
+            unresolved_records: s.unresolved_records,
+            review_pending: s.review_pending,
+            refused: s.refused,
+            last_run: s.last_run.map(Into::into),
+            last_run_at: s.last_run_at,
+        }
+    }
+}
+
+impl From<crate::profiles::RecordView> for SourceRecord {
+    fn from(r: crate::profiles::RecordView) -> Self {
+        SourceRecord {
+            record_id: r.record_id,
+            profile_id: r.profile_id,
+            kind: r.kind,
+            source: r.source,
+            source_key: r.source_key,
+            summary: r.summary,
+            fields: r.fields,
+        }
+    }
+}
+
+impl From<crate::identity::ReviewPairView> for ReviewPair {
+    fn from(p: crate::identity::ReviewPairView) -> Self {
+        ReviewPair {
+            id: p.id,
+            weight: p.weight,
+            probability: p.probability,
+            a: p.a.into(),
+            b: p.b.into(),
+            comparisons: p
+                .comparisons
+                .into_iter()
+                .map(|c| Comparison {
+                    field: c.field,
+                    level: c.level,
+                    a: c.a,
+                    b: c.b,
+                    weight: c.weight,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<crate::identity::RefusedView> for RefusedMerge {
+    fn from(r: crate::identity::RefusedView) -> Self {
+        RefusedMerge {
+            reason: r.reason,
+            kind: r.kind,
+            value: r.value,
+            records: r.records,
+            detail: r.detail,
+        }
+    }
+}
+
+impl From<crate::identity::LogEntry> for IdentityLogEntry {
+    fn from(e: crate::identity::LogEntry) -> Self {
+        IdentityLogEntry {
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            profile_id: e.profile_id,
+            record_a: e.record_a,
+            record_b: e.record_b,
+            detail: e.detail,
+        }
+    }
+}
+
+impl From<crate::profiles::ProfileSummary> for ProfileSummary {
+    fn from(p: crate::profiles::ProfileSummary) -> Self {
+        ProfileSummary {
+            id: p.id,
+            name: p.name,
+            email: p.email,
+            phone: p.phone,
+            city: p.city,
+            country: p.country,
+            records: p.records,
+            last_seen: p.last_seen,
+        }
+    }
+}
+
+impl From<crate::profiles::ProfileDetail> for ProfileDetail {
+    fn from(d: crate::profiles::ProfileDetail) -> Self {
+        ProfileDetail {
+            id: d.id,
+            name: d.name,
+            values: d
+                .values
+                .into_iter()
+                .map(|v| ProfileValue {
+                    field: v.field,
+                    value: v.value,
+                    record_id: v.record_id,
+                    source: v.source,
+                })
+                .collect(),
+            records: d.records.into_iter().map(Into::into).collect(),
+            identities: d
+                .identities
+                .into_iter()
+                .map(|i| Identity {
+                    kind: i.kind,
+                    value: i.value,
+                    records: i.records,
+                })
+                .collect(),
+            links: d
+                .links
+                .into_iter()
+                .map(|l| ProfileLink {
+                    record_a: l.record_a,
+                    record_b: l.record_b,
+                    reason: l.reason,
+                    detail: l.detail,
+                    weight: l.weight,
+                })
+                .collect(),
+            timeline: d
+                .timeline
+                .into_iter()
+                .map(|t| TimelineEntry {
+                    at: t.at,
+                    kind: t.kind,
+                    title: t.title,
+                    detail: t.detail,
+                    source: t.source,
+                })
+                .collect(),
+            orders: d.orders,
+            events: d.events,
+            first_seen: d.first_seen,
+            last_seen: d.last_seen,
+        }
+    }
+}

@@ -12,12 +12,15 @@ use rusqlite_migration::{Migrations, M};
 
 /// The migrations, oldest first. Append only: never edit a released one.
 fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(include_str!("migrations/0001_foundation.sql"))])
+    Migrations::new(vec![
+        M::up(include_str!("migrations/0001_foundation.sql")),
+        M::up(include_str!("migrations/0002_identity.sql")),
+    ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    1
+    2
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod demo;
 mod encodings;
+mod identity;
 mod kill;
 mod presets;
 mod reimport;

@@ -11,7 +11,7 @@ class AppState {
   /** True until app_info answered (or failed) the first time. */
   loading = $state(true);
   /** The long job running now, if any: the UI starts no other meanwhile. */
-  job = $state<'import' | 'demo' | null>(null);
+  job = $state<'import' | 'demo' | 'resolve' | null>(null);
   /** Bumped to ask the Sources page to open the import wizard (desktop menu). */
   importRequests = $state(0);
   /** A failure to talk to the engine at all. */

@@ -1,8 +1,9 @@
-// The sections of the app, in navigation order. Only Sources exists today;
-// the others say honestly what they will do.
+// The sections of the app, in navigation order. Sources, Profiles and
+// Identity review exist today; the others say honestly what they will do.
 export type SectionId =
   | 'sources'
   | 'profiles'
+  | 'review'
   | 'segments'
   | 'insights'
   | 'recommendations'
@@ -30,10 +31,14 @@ export const SECTIONS: Section[] = [
   {
     id: 'profiles',
     label: 'Profiles',
-    summary: 'One unified profile per person.',
-    planned:
-      'One unified profile per person, built by identity resolution from all your sources: the same customer in Shopify, HubSpot and Mailchimp becomes one profile with their whole history.',
+    summary: 'One unified profile per person, built from all your sources.',
     icon: 'M12 12a4 4 0 1 0 0-8 4 4 0 0 0 0 8Zm-7 8a7 7 0 0 1 14 0',
+  },
+  {
+    id: 'review',
+    label: 'Identity review',
+    summary: 'Decide whether borderline pairs of records are the same person.',
+    icon: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8Zm-6 9a6 6 0 0 1 12 0m1-8 2 2 4-4',
   },
   {
     id: 'segments',

@@ -22,6 +22,21 @@ import type { RejectsRequest } from './bindings/RejectsRequest';
 import type { Stats } from './bindings/Stats';
 import type { WorkspaceInfo } from './bindings/WorkspaceInfo';
 import type { WorkspaceOpen } from './bindings/WorkspaceOpen';
+import type { IdentityLogEntry } from './bindings/IdentityLogEntry';
+import type { IdentitySummary } from './bindings/IdentitySummary';
+import type { PageRequest } from './bindings/PageRequest';
+import type { ProfileDetail } from './bindings/ProfileDetail';
+import type { ProfileList } from './bindings/ProfileList';
+import type { ProfileRequest } from './bindings/ProfileRequest';
+import type { ProfileSearchRequest } from './bindings/ProfileSearchRequest';
+import type { RefusedMerges } from './bindings/RefusedMerges';
+import type { ResolveReport } from './bindings/ResolveReport';
+import type { ResolveRequest } from './bindings/ResolveRequest';
+import type { ReviewDecision } from './bindings/ReviewDecision';
+import type { ReviewOutcome } from './bindings/ReviewOutcome';
+import type { ReviewQueue } from './bindings/ReviewQueue';
+import type { SplitRequest } from './bindings/SplitRequest';
+import type { UnmergeOutcome } from './bindings/UnmergeOutcome';
 
 export type { ApiError as EngineError } from './bindings/ApiError';
 export type { ColumnMapping } from './bindings/ColumnMapping';
@@ -35,6 +50,16 @@ export type { PreviewColumn } from './bindings/PreviewColumn';
 export type { ProblemRow } from './bindings/ProblemRow';
 export type { ReasonCount } from './bindings/ReasonCount';
 export type { TableCounts } from './bindings/TableCounts';
+export type { Comparison } from './bindings/Comparison';
+export type { Identity } from './bindings/Identity';
+export type { ProfileLink } from './bindings/ProfileLink';
+export type { ProfileSummary } from './bindings/ProfileSummary';
+export type { ProfileValue } from './bindings/ProfileValue';
+export type { RefusedMerge } from './bindings/RefusedMerge';
+export type { ResolveStage } from './bindings/ResolveStage';
+export type { ReviewPair } from './bindings/ReviewPair';
+export type { SourceRecord } from './bindings/SourceRecord';
+export type { TimelineEntry } from './bindings/TimelineEntry';
 export type {
   AppInfo,
   Catalog,
@@ -52,6 +77,21 @@ export type {
   Stats,
   WorkspaceInfo,
   WorkspaceOpen,
+  IdentityLogEntry,
+  IdentitySummary,
+  PageRequest,
+  ProfileDetail,
+  ProfileList,
+  ProfileRequest,
+  ProfileSearchRequest,
+  RefusedMerges,
+  ResolveReport,
+  ResolveRequest,
+  ReviewDecision,
+  ReviewOutcome,
+  ReviewQueue,
+  SplitRequest,
+  UnmergeOutcome,
 };
 
 /** `contacts`, `orders`, `order_lines`, `events` or `products` (see `catalog`). */
@@ -73,10 +113,20 @@ export interface Commands {
   preview: { payload: PreviewRequest; result: Preview };
   imports: { payload: Empty; result: ImportSummary[] };
   rejects: { payload: RejectsRequest; result: Rejects };
+  identity_summary: { payload: Empty; result: IdentitySummary };
+  profiles_search: { payload: ProfileSearchRequest; result: ProfileList };
+  profile: { payload: ProfileRequest; result: ProfileDetail };
+  review_queue: { payload: PageRequest; result: ReviewQueue };
+  review_decide: { payload: ReviewDecision; result: ReviewOutcome };
+  profile_split: { payload: SplitRequest; result: UnmergeOutcome };
+  profile_unmerge: { payload: ProfileRequest; result: UnmergeOutcome };
+  refused_merges: { payload: PageRequest; result: RefusedMerges };
+  identity_log: { payload: PageRequest; result: IdentityLogEntry[] };
 }
 
 /** Payload and result of every long job (`runJob`). */
 export interface Jobs {
   import: { payload: ImportRequest; result: ImportReport };
   demo: { payload: DemoRequest; result: DemoResult };
+  resolve: { payload: ResolveRequest; result: ResolveReport };
 }

@@ -1,0 +1,283 @@
+//! Identity resolution end to end: real imports, the real SQLite file, the
+//! real `cohort` binary for the CLI contract.
+
+use std::collections::HashMap;
+use std::process::Command;
+
+use cohort::identity::{self, ResolveOptions};
+use cohort::progress::Silent;
+use cohort::store::Workspace;
+
+use crate::support::{import, Scratch};
+
+fn options(full: bool) -> ResolveOptions {
+    ResolveOptions {
+        full,
+        settings: Default::default(),
+        now: "2026-11-01T12:00:00Z".into(),
+        actor: "test".into(),
+    }
+}
+
+fn resolve(ws: &mut Workspace, full: bool) -> identity::ResolveReport {
+    identity::resolve(ws, &options(full), &mut Silent).unwrap()
+}
+
+/// source_key → profile id, for contacts.
+fn profiles_by_key(ws: &Workspace) -> HashMap<String, i64> {
+    let mut st = ws
+        .conn()
+        .prepare("SELECT source_key, profile_id FROM identity_records WHERE kind = 'contact'")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+fn all_assignments(ws: &Workspace) -> Vec<(i64, i64)> {
+    let mut st = ws
+        .conn()
+        .prepare("SELECT id, profile_id FROM identity_records ORDER BY id")
+        .unwrap();
+    st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+const PEOPLE: &str = "\
+Customer ID,First Name,Last Name,Email,Phone,Default Address City,Default Address Zip,Default Address Country Code
+1,Anna,Smith,anna.smith@gmail.com,+14155550101,Springfield,62701,US
+2,Ben,Smith,anna.smith@gmail.com,+14155550102,Springfield,62701,US
+3,Carla,Jones,test@test.com,+14155550103,Springfield,62702,US
+4,Dan,Brown,test@test.com,+14155550104,Springfield,62703,US
+5,Eve,White,test@test.com,+14155550105,Springfield,62704,US
+6,Frank,Green,frank@shop.com,+14155550000,Springfield,62705,US
+7,Gina,Black,gina@shop.com,+14155550000,Springfield,62706,US
+8,Hal,Grey,hal@shop.com,+14155550000,Springfield,62707,US
+9,Ivy,Stone,ivy.stone@gmail.com,,Springfield,62708,US
+";
+
+const CRM: &str = "\
+Record ID,First Name,Last Name,Email,Phone Number
+101,Anna,Smith,ANNA.SMITH@gmail.com,
+102,Ivy,Stone,ivy.stone@gmail.com,+14155550109
+103,Ben,Smith,ben.smith@work.com,+14155550102
+";
+
+#[test]
+fn shared_identifiers_link_people_but_guard_rails_refuse_over_merging() {
+    let s = Scratch::new();
+    let mut ws = s.workspace();
+    import(&mut ws, &s.write("customers_export.csv", PEOPLE));
+    import(
+        &mut ws,
+        &s.write("hubspot-crm-exports-all-contacts.csv", CRM),
+    );
+    let report = resolve(&mut ws, true);
+    assert!(report.full);
+    let p = profiles_by_key(&ws);
+    // Same email, compatible names: one person across sources.
+    assert_eq!(p["1"], p["101"], "Anna in Shopify and HubSpot");
+    assert_eq!(p["9"], p["102"], "Ivy in Shopify and HubSpot");
+    // Ben shares Anna's email (a couple's address): kept apart.
+    assert_ne!(p["1"], p["2"], "a shared email must not fuse a couple");
+    // ...but Ben's own phone links his two records.
+    assert_eq!(p["2"], p["103"], "Ben's phone");
+    // A placeholder email and a shop's own phone link no one.
+    for (a, b) in [("3", "4"), ("4", "5"), ("6", "7"), ("7", "8")] {
+        assert_ne!(p[a], p[b], "{a} and {b} must stay apart");
+    }
+    let (total, refused) = identity::refused(&ws, 100, 0).unwrap();
+    assert!(total >= 3, "{refused:?}");
+    let reasons: Vec<(&str, Option<&str>)> = refused
+        .iter()
+        .map(|r| (r.reason.as_str(), r.value.as_deref()))
+        .collect();
+    assert!(
+        reasons.contains(&("placeholder", Some("test@test.com"))),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("too_common", Some("+14155550000"))),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("names_differ", Some("anna.smith@gmail.com"))),
+        "{reasons:?}"
+    );
+
+    // Rerunning from scratch changes no profile id.
+    let before = all_assignments(&ws);
+    resolve(&mut ws, true);
+    assert_eq!(before, all_assignments(&ws));
+}
+
+#[test]
+fn incremental_runs_keep_ids_and_attach_new_records() {
+    let s = Scratch::new();
+    let mut ws = s.workspace();
+    import(&mut ws, &s.write("customers_export.csv", PEOPLE));
+    resolve(&mut ws, true);
+    let before = profiles_by_key(&ws);
+    import(
+        &mut ws,
+        &s.write("hubspot-crm-exports-all-contacts.csv", CRM),
+    );
+    let report = resolve(&mut ws, false);
+    assert!(!report.full);
+    assert_eq!(
+        report.records_matched, 3,
+        "only the new records are matched"
+    );
+    let after = profiles_by_key(&ws);
+    for (k, p) in &before {
+        assert_eq!(after[k], *p, "record {k} changed profile");
+    }
+    assert_eq!(after["101"], after["1"]);
+    assert_eq!(after["102"], after["9"]);
+    assert_eq!(after["103"], after["2"]);
+    // Nothing new: nothing to do.
+    let report = resolve(&mut ws, false);
+    assert_eq!(report.records_matched, 0);
+    // The incremental result is what a full run gives.
+    let inc = all_assignments(&ws);
+    resolve(&mut ws, true);
+    assert_eq!(inc, all_assignments(&ws));
+}
+
+#[test]
+fn split_and_unmerge_are_remembered_by_later_runs() {
+    let s = Scratch::new();
+    let mut ws = s.workspace();
+    import(&mut ws, &s.write("customers_export.csv", PEOPLE));
+    import(
+        &mut ws,
+        &s.write("hubspot-crm-exports-all-contacts.csv", CRM),
+    );
+    resolve(&mut ws, true);
+    let p = profiles_by_key(&ws);
+    let record_of = |ws: &Workspace, key: &str| -> i64 {
+        ws.conn()
+            .query_row(
+                "SELECT id FROM identity_records WHERE kind = 'contact' AND source_key = ?1",
+                [key],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    // Split HubSpot's Anna off Shopify's Anna.
+    let anna_crm = record_of(&ws, "101");
+    let ids = identity::split(&mut ws, anna_crm, "test", "2026-11-02T00:00:00Z").unwrap();
+    assert_eq!(ids[0], p["1"], "the rest keeps the profile id");
+    let q = profiles_by_key(&ws);
+    assert_ne!(q["101"], q["1"]);
+    resolve(&mut ws, true);
+    let q = profiles_by_key(&ws);
+    assert_ne!(q["101"], q["1"], "a full rerun must respect the split");
+    assert_eq!(q["1"], p["1"]);
+
+    // Unmerge Ivy: both records alone, and they stay alone.
+    let ivy = q["9"];
+    let ids = identity::unmerge(&mut ws, ivy, "test", "2026-11-02T00:00:00Z").unwrap();
+    assert_eq!(ids.len(), 2);
+    resolve(&mut ws, true);
+    let r = profiles_by_key(&ws);
+    assert_ne!(r["9"], r["102"]);
+    let log = identity::audit_log(&ws, 10, 0).unwrap();
+    let actions: Vec<&str> = log.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"split") && actions.contains(&"unmerge"),
+        "{actions:?}"
+    );
+}
+
+#[test]
+fn demo_resolves_accurately_and_review_decisions_win_on_rerun() {
+    let s = Scratch::new();
+    let ws_path = s.path("ws.cohort");
+    let out_dir = s.path("demo");
+    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .args([
+            "--workspace",
+            ws_path.to_str().unwrap(),
+            "demo",
+            "--customers",
+            "3000",
+            "--import",
+        ])
+        .args(["--out", out_dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let eval = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .args([
+            "--workspace",
+            ws_path.to_str().unwrap(),
+            "--json",
+            "eval",
+            "identity",
+            "--truth",
+        ])
+        .arg(out_dir.join("ground_truth.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        eval.status.success(),
+        "{}",
+        String::from_utf8_lossy(&eval.stderr)
+    );
+    let e: serde_json::Value = serde_json::from_slice(&eval.stdout).unwrap();
+    let (precision, recall, f1) = (
+        e["precision"].as_f64().unwrap(),
+        e["recall"].as_f64().unwrap(),
+        e["f1"].as_f64().unwrap(),
+    );
+    assert!(
+        precision >= 0.99 && f1 >= 0.97,
+        "precision {precision}, recall {recall}, F1 {f1}"
+    );
+    assert!(e["missing"].as_u64().unwrap() * 100 < e["truth_rows"].as_u64().unwrap());
+
+    let mut ws = Workspace::open(&ws_path).unwrap();
+    let (total, pairs) = identity::review_queue(&ws, 10, 0).unwrap();
+    assert!(
+        total >= 2,
+        "the demo should leave borderline pairs to review"
+    );
+    let (same, different) = (&pairs[0], &pairs[1]);
+    assert!(same.comparisons.iter().any(|c| c.weight != 0.0));
+    let (kept, left) =
+        identity::decide(&mut ws, same.id, true, "test", "2026-11-02T00:00:00Z").unwrap();
+    assert!(kept.is_some());
+    assert!(left < total);
+    identity::decide(&mut ws, different.id, false, "test", "2026-11-02T00:00:00Z").unwrap();
+    resolve(&mut ws, true);
+    let profile = |id: i64| -> i64 {
+        ws.conn()
+            .query_row(
+                "SELECT profile_id FROM identity_records WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(profile(same.a.record_id), profile(same.b.record_id));
+    assert_ne!(
+        profile(different.a.record_id),
+        profile(different.b.record_id)
+    );
+    let (_, queue) = identity::review_queue(&ws, 1000, 0).unwrap();
+    assert!(
+        !queue
+            .iter()
+            .any(|p| p.a.record_id == different.a.record_id
+                && p.b.record_id == different.b.record_id),
+        "a decided pair must not come back to review"
+    );
+}
