@@ -93,6 +93,9 @@ enum Command {
         import: bool,
         #[arg(long, default_value_t = 42)]
         seed: u64,
+        /// Multiply the rate of recording errors (nicknames, typos, dropped accents, …) by this, from 0 to 5.
+        #[arg(long, default_value_t = 1.0)]
+        noise: f64,
     },
     /// Counts of what the workspace holds.
     Stats,
@@ -423,10 +426,12 @@ fn run(cli: Cli) -> Result<()> {
             out,
             import,
             seed,
+            noise,
         } => {
             let config = cohort::demo::DemoConfig {
                 customers,
                 seed,
+                noise,
                 ..Default::default()
             };
             let mut bar = Bar::new(json);

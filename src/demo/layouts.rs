@@ -23,7 +23,7 @@ use super::catalogue::{categories, Catalogue};
 use super::names::{capitalise, strip_accents, typo, Culture};
 use super::people::{person_id, Person};
 use super::places::{ip_address, Address, PHONE_STYLES};
-use super::DemoError;
+use super::{DemoError, Noise};
 
 pub(crate) const PRODUCTS: &str = "products.csv";
 pub(crate) const SHOPIFY_CUSTOMERS: &str = "shopify_customers.csv";
@@ -566,6 +566,12 @@ pub(crate) struct Exports {
     pid: String,
     hits: Vec<Hit>,
     as_of: i64,
+    noise: Noise,
+    /// The systems' [`NameDrift`]s, scaled by the noise.
+    shopify_names: NameDrift,
+    hubspot_names: NameDrift,
+    mailchimp_names: NameDrift,
+    billing_names: NameDrift,
 }
 
 /// Expected rows per person, for the bad-row schedule (measured).
@@ -577,7 +583,12 @@ const ORDERS_PER_PERSON: f64 = 1.9;
 const EVENT_ROWS: f64 = 16.0;
 
 impl Exports {
-    pub(crate) fn create(dir: &Path, people: u64, as_of: i64) -> Result<Self, DemoError> {
+    pub(crate) fn create(
+        dir: &Path,
+        people: u64,
+        as_of: i64,
+        noise: Noise,
+    ) -> Result<Self, DemoError> {
         use BadKind::*;
         let n = people as f64;
         let people_cols = |key, email, date, amount| Cols {
@@ -664,6 +675,11 @@ impl Exports {
             pid: String::new(),
             hits: Vec::new(),
             as_of,
+            noise,
+            shopify_names: SHOPIFY_NAMES.scaled(noise),
+            hubspot_names: HUBSPOT_NAMES.scaled(noise),
+            mailchimp_names: MAILCHIMP_NAMES.scaled(noise),
+            billing_names: BILLING_NAMES.scaled(noise),
         })
     }
 
@@ -719,7 +735,7 @@ impl Exports {
     fn shopify_customers(&mut self, p: &Person, rng: &mut ChaCha8Rng) -> Result<(), DemoError> {
         for (ai, account) in p.accounts.iter().enumerate() {
             let bad = self.customers.next_bad();
-            let (first, last) = shown_name(p, rng, &SHOPIFY_NAMES);
+            let (first, last) = shown_name(p, rng, &self.shopify_names);
             let orders = p.orders.iter().filter(|o| o.account == ai);
             let (count, spent) = orders.fold((0_u64, 0_i64), |(n, s), o| {
                 (n + 1, s + o.total_cents() - o.refunded_cents)
@@ -746,10 +762,10 @@ impl Exports {
             if has_address {
                 r.push(&address_line(home, rng));
                 r.push(&home.unit);
-                r.push(&city_name(home, rng));
+                r.push(&city_name(home, rng, self.noise));
                 r.push(home.province_code());
                 r.push(home.country.code);
-                if rng.random_bool(0.1) {
+                if rng.random_bool(self.noise.p(0.1)) {
                     r.push(&home.zip_variant(rng));
                 } else {
                     r.push(&home.zip);
@@ -796,7 +812,7 @@ impl Exports {
             return Ok(());
         };
         let bad = self.hubspot.next_bad();
-        let (first, last) = shown_name(p, rng, &HUBSPOT_NAMES);
+        let (first, last) = shown_name(p, rng, &self.hubspot_names);
         let as_of = self.as_of;
         let r = &mut self.rec;
         r.clear();
@@ -879,7 +895,7 @@ impl Exports {
             &mut self.subscribed
         };
         let bad = sink.next_bad();
-        let (first, last) = shown_name(p, rng, &MAILCHIMP_NAMES);
+        let (first, last) = shown_name(p, rng, &self.mailchimp_names);
         let as_of = self.as_of;
         let r = &mut self.rec;
         r.clear();
@@ -989,7 +1005,7 @@ impl Exports {
         }
         // The checkout form is prefilled from the account, so the billing
         // name is one spelling for all of a person's orders.
-        let (first, last) = shown_name(p, rng, &BILLING_NAMES);
+        let (first, last) = shown_name(p, rng, &self.billing_names);
         let billing_name = format!("{first} {last}").trim().to_string();
         let phone = rng
             .random_bool(0.5)
@@ -1249,6 +1265,7 @@ impl Exports {
 }
 
 /// How freely a system lets a person's name drift from the registered one.
+/// Every field is a recording error, scaled by [`Noise`].
 struct NameDrift {
     nickname: f64,
     typo: f64,
@@ -1257,6 +1274,20 @@ struct NameDrift {
     lower: f64,
     drop_first: f64,
     drop_last: f64,
+}
+
+impl NameDrift {
+    fn scaled(&self, noise: Noise) -> Self {
+        Self {
+            nickname: noise.p(self.nickname),
+            typo: noise.p(self.typo),
+            swap: noise.p(self.swap),
+            strip_accents: noise.p(self.strip_accents),
+            lower: noise.p(self.lower),
+            drop_first: noise.p(self.drop_first),
+            drop_last: noise.p(self.drop_last),
+        }
+    }
 }
 
 /// Customers type their own name at checkout: mostly right.
@@ -1351,8 +1382,9 @@ fn address_line(a: &Address, rng: &mut ChaCha8Rng) -> String {
     }
 }
 
-fn city_name(a: &Address, rng: &mut ChaCha8Rng) -> String {
-    if rng.random_bool(0.1) {
+/// The city, its accents sometimes lost (a recording error: scaled by the noise).
+fn city_name(a: &Address, rng: &mut ChaCha8Rng, noise: Noise) -> String {
+    if rng.random_bool(noise.p(0.1)) {
         strip_accents(a.city.name, false)
     } else {
         a.city.name.to_string()

@@ -16,6 +16,11 @@
 //! belongs to whom is written to `ground_truth.csv`, for measuring identity
 //! resolution. Every file also has a few broken rows (about 0.5%).
 //!
+//! [`DemoConfig::noise`] scales how often the systems record a person
+//! wrongly (nicknames, typos, dropped accents, odd capitals, …), to test
+//! identity resolution on messier data than it was tuned on. Life events
+//! (moving house, couples, namesakes) and broken rows are not affected.
+//!
 //! GA4 rows are the BigQuery export flattened with `UNNEST(items)`: an event
 //! with several items (`begin_checkout`, `purchase`) has one row per item,
 //! each repeating the event's fields, `value` included. Revenue is
@@ -42,15 +47,22 @@ use crate::progress::{Cancelled, Progress, Tick};
 pub const MIN_CUSTOMERS: u64 = 1_000;
 /// The largest demo (tens of GB of CSV, several minutes to write).
 pub const MAX_CUSTOMERS: u64 = 10_000_000;
+/// The largest [`DemoConfig::noise`]: five times the usual error rate.
+pub const MAX_NOISE: f64 = 5.0;
 
 /// What to generate.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DemoConfig {
     /// Number of people, from [`MIN_CUSTOMERS`] to [`MAX_CUSTOMERS`].
     pub customers: u64,
     pub seed: u64,
     /// "Today" for the demo shop: activity spans the three years before it.
     pub as_of: NaiveDate,
+    /// Multiplies the probability of every recording error (name drift,
+    /// email capitals and typos, postcode and city spellings), each capped
+    /// at 0.95; from 0 (none) to [`MAX_NOISE`]. 1 is the usual rate, and
+    /// gives the same bytes as before this setting existed.
+    pub noise: f64,
 }
 
 impl Default for DemoConfig {
@@ -59,7 +71,34 @@ impl Default for DemoConfig {
             customers: 1_000,
             seed: 42,
             as_of: NaiveDate::from_ymd_opt(2026, 11, 1).expect("valid date"),
+            noise: 1.0,
         }
+    }
+}
+
+/// [`DemoConfig::noise`], applied to the generator's error probabilities.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Noise(f64);
+
+impl Noise {
+    /// No error probability goes above this, however noisy.
+    const MAX_P: f64 = 0.95;
+
+    pub(crate) fn new(noise: f64) -> Self {
+        Self(noise)
+    }
+
+    /// `p` scaled by the noise. Exactly `p` at noise 1: every error
+    /// probability in the generator is below the cap.
+    pub(crate) fn p(self, p: f64) -> f64 {
+        (p * self.0).min(Self::MAX_P)
+    }
+
+    /// Chance of an error that only exists above the usual rate, `per_unit`
+    /// per unit of noise above 1; `None` at noise 1 or less, where no random
+    /// number may be drawn for it (that would shift every later draw).
+    pub(crate) fn extra(self, per_unit: f64) -> Option<f64> {
+        (self.0 > 1.0).then(|| (per_unit * (self.0 - 1.0)).min(Self::MAX_P))
     }
 }
 
@@ -101,6 +140,8 @@ pub enum DemoError {
     TooFew { requested: u64, min: u64 },
     #[error("a demo can have at most {max} customers, not {requested}")]
     TooMany { requested: u64, max: u64 },
+    #[error("demo noise must be between 0 and {max} (1 is the usual error rate), not {requested}")]
+    BadNoise { requested: f64, max: f64 },
 }
 
 /// What progress ticks are labelled with.
@@ -124,6 +165,12 @@ pub fn generate(
         return Err(DemoError::TooMany {
             requested: config.customers,
             max: MAX_CUSTOMERS,
+        });
+    }
+    if !(0.0..=MAX_NOISE).contains(&config.noise) {
+        return Err(DemoError::BadNoise {
+            requested: config.noise,
+            max: MAX_NOISE,
         });
     }
     std::fs::create_dir_all(out_dir).map_err(|source| DemoError::Io {
@@ -189,8 +236,9 @@ fn write_all(
     let (products_path, product_rows) = layouts::write_products(out_dir, &catalogue)?;
 
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
-    let mut population = people::Population::new(&catalogue, total, as_of, config.seed);
-    let mut exports = layouts::Exports::create(out_dir, total, as_of)?;
+    let noise = Noise::new(config.noise);
+    let mut population = people::Population::new(&catalogue, total, as_of, config.seed, noise);
+    let mut exports = layouts::Exports::create(out_dir, total, as_of, noise)?;
     let mut done = 0_u64;
     while let Some(person) = population.next(&mut rng) {
         exports.write_person(&person, &catalogue, &mut rng)?;
@@ -256,6 +304,51 @@ mod tests {
         };
         let out = generate(&config, dir.path(), &mut Silent).unwrap();
         (dir, out)
+    }
+
+    fn noisy_demo(customers: u64, seed: u64, noise: f64) -> (tempfile::TempDir, DemoOutput) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = DemoConfig {
+            customers,
+            seed,
+            noise,
+            ..DemoConfig::default()
+        };
+        let out = generate(&config, dir.path(), &mut Silent).unwrap();
+        (dir, out)
+    }
+
+    fn all_paths(o: &DemoOutput) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = o.files.iter().map(|f| f.path.clone()).collect();
+        v.push(o.ground_truth.clone());
+        v
+    }
+
+    /// (people in both Shopify and HubSpot, of whom the first names differ
+    /// other than in case).
+    fn shopify_hubspot_first_names(out: &DemoOutput) -> (usize, usize) {
+        let truth = truth(out);
+        let (sh, shopify) = read(file(out, "shopify_customers.csv"));
+        let (hh, hubspot) = read(file(out, "hubspot_contacts.csv"));
+        let first_names = |header: &[String], rows: &[Vec<String>], key: &str, file: &str| {
+            let k = header.iter().position(|h| h == key).unwrap();
+            let f = header.iter().position(|h| h == "First Name").unwrap();
+            let mut map: HashMap<String, String> = HashMap::new();
+            for r in rows.iter().filter(|r| r.len() == header.len()) {
+                if let Some(p) = truth[file].get(r[k].trim_start_matches('\'')) {
+                    map.insert(p.clone(), r[f].clone());
+                }
+            }
+            map
+        };
+        let a = first_names(&sh, &shopify, "Customer ID", "shopify_customers.csv");
+        let b = first_names(&hh, &hubspot, "Record ID", "hubspot_contacts.csv");
+        let both: Vec<_> = a.keys().filter(|p| b.contains_key(*p)).collect();
+        let differ = both
+            .iter()
+            .filter(|p| !a[**p].eq_ignore_ascii_case(&b[**p]))
+            .count();
+        (both.len(), differ)
     }
 
     fn read(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
@@ -368,12 +461,11 @@ mod tests {
         let (_a, first) = demo(1_000, 7);
         let (_b, again) = demo(1_000, 7);
         let (_c, other) = demo(1_000, 8);
-        let paths = |o: &DemoOutput| {
-            let mut v: Vec<PathBuf> = o.files.iter().map(|f| f.path.clone()).collect();
-            v.push(o.ground_truth.clone());
-            v
-        };
-        for ((x, y), z) in paths(&first).iter().zip(paths(&again)).zip(paths(&other)) {
+        for ((x, y), z) in all_paths(&first)
+            .iter()
+            .zip(all_paths(&again))
+            .zip(all_paths(&other))
+        {
             let bytes = std::fs::read(x).unwrap();
             assert!(
                 bytes == std::fs::read(&y).unwrap(),
@@ -811,6 +903,77 @@ mod tests {
             generate(&big, dir.path(), &mut Silent),
             Err(DemoError::TooMany { .. })
         ));
+    }
+
+    #[test]
+    fn usual_noise_gives_the_default_bytes() {
+        assert_eq!(DemoConfig::default().noise, 1.0);
+        let (_a, default) = demo(1_000, 21);
+        let (_b, usual) = noisy_demo(1_000, 21, 1.0);
+        for (x, y) in all_paths(&default).iter().zip(all_paths(&usual)) {
+            assert!(
+                std::fs::read(x).unwrap() == std::fs::read(&y).unwrap(),
+                "{} differs at noise 1",
+                x.display()
+            );
+        }
+        // Every error probability is below the cap, so noise 1 keeps it
+        // exactly and draws no extra random numbers.
+        let one = Noise::new(1.0);
+        for p in [0.0, 0.01, 0.03, 0.05, 0.1, 0.25, 0.4] {
+            assert_eq!(one.p(p), p);
+        }
+        assert_eq!(one.extra(0.01), None);
+        assert_eq!(Noise::new(5.0).p(0.4), 0.95);
+        assert_eq!(Noise::new(3.0).extra(0.01), Some(0.02));
+    }
+
+    #[test]
+    fn more_noise_more_name_variation() {
+        let (_a, usual) = noisy_demo(3_000, 22, 1.0);
+        let (_b, noisy) = noisy_demo(3_000, 22, 3.0);
+        let (_c, clean) = noisy_demo(3_000, 22, 0.0);
+        let (both, usual_differ) = shopify_hubspot_first_names(&usual);
+        let usual_share = usual_differ as f64 / both as f64;
+        let (both, noisy_differ) = shopify_hubspot_first_names(&noisy);
+        let noisy_share = noisy_differ as f64 / both as f64;
+        assert!(both > 500);
+        assert!(
+            noisy_share > 1.5 * usual_share,
+            "first names differ for {noisy_share} of people at noise 3, {usual_share} at noise 1"
+        );
+        let (both, clean_differ) = shopify_hubspot_first_names(&clean);
+        assert!(both > 500);
+        assert_eq!(clean_differ, 0, "no drift at noise 0");
+    }
+
+    #[test]
+    fn noise_outside_the_range_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for noise in [-0.1, 5.01, f64::NAN, f64::INFINITY] {
+            let config = DemoConfig {
+                noise,
+                ..DemoConfig::default()
+            };
+            let err = generate(&config, dir.path(), &mut Silent).unwrap_err();
+            assert!(matches!(err, DemoError::BadNoise { .. }), "{noise}: {err}");
+            assert!(err.to_string().contains("noise"), "{err}");
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "nothing written"
+        );
+        for noise in [0.0, MAX_NOISE] {
+            let config = DemoConfig {
+                noise,
+                ..DemoConfig::default()
+            };
+            assert!(
+                generate(&config, dir.path(), &mut Silent).is_ok(),
+                "{noise}"
+            );
+        }
     }
 
     #[test]

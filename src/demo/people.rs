@@ -30,6 +30,7 @@ use super::calendar::{civil_from_days, DAY, YEAR};
 use super::catalogue::{categories, Catalogue};
 use super::names::{self, email_token, zipf_index, Culture, Gender};
 use super::places::{self, Address, Company, Country, Phone};
+use super::Noise;
 
 /// Gamma shape `r` of the purchase rate.
 const RATE_SHAPE: f64 = 0.9;
@@ -42,6 +43,8 @@ const DROPOUT_B: f64 = 2.2;
 const BUYER_SHARE: f64 = 0.66;
 /// Acquisitions per day grow by this factor over the three-year window.
 const GROWTH: f64 = 3.0;
+/// Chance of a typo in a CRM or newsletter email per unit of noise above 1.
+const EMAIL_TYPO_PER_NOISE: f64 = 0.01;
 /// Bounds memory per person; never reached with the parameters above in practice.
 const MAX_ORDERS: usize = 200;
 
@@ -281,10 +284,17 @@ pub(crate) struct Population<'a> {
     pending: Option<Person>,
     rate: Gamma<f64>,
     dropout: Beta<f64>,
+    noise: Noise,
 }
 
 impl<'a> Population<'a> {
-    pub(crate) fn new(catalogue: &'a Catalogue, people: u64, as_of: i64, seed: u64) -> Self {
+    pub(crate) fn new(
+        catalogue: &'a Catalogue,
+        people: u64,
+        as_of: i64,
+        seed: u64,
+        noise: Noise,
+    ) -> Self {
         Self {
             catalogue,
             people,
@@ -306,6 +316,7 @@ impl<'a> Population<'a> {
             pending: None,
             rate: Gamma::new(RATE_SHAPE, 1.0 / RATE_ALPHA).expect("valid gamma"),
             dropout: Beta::new(DROPOUT_A, DROPOUT_B).expect("valid beta"),
+            noise,
         }
     }
 
@@ -499,9 +510,10 @@ impl<'a> Population<'a> {
                     Some(alt) if company.is_some() && rng.random_bool(0.5) => alt.clone(),
                     _ => email.clone(),
                 };
-                (!rng.random_bool(0.03)).then(|| case_variant(rng, &email, 0.05))
+                (!rng.random_bool(0.03)).then(|| case_variant(rng, &email, self.noise.p(0.05)))
             }
-        };
+        }
+        .map(|email| self.mistyped(rng, email));
         let hubspot = in_hubspot.then(|| {
             self.ids.hubspot += rng.random_range(1..=1500);
             HubspotContact {
@@ -517,10 +529,11 @@ impl<'a> Population<'a> {
                 Some(alt) if rng.random_bool(0.15) => alt.as_str(),
                 _ => email.as_str(),
             };
+            let email = case_variant(rng, chosen, self.noise.p(0.03));
             MailchimpMember {
                 leid: self.ids.leid,
                 euid,
-                email: case_variant(rng, chosen, 0.03),
+                email: self.mistyped(rng, email),
                 unsubscribed,
             }
         });
@@ -552,7 +565,7 @@ impl<'a> Population<'a> {
         };
         if in_shopify {
             self.ids.shopify_customer += rng.random_range(1..=4096);
-            let email = case_variant(rng, &person.email, 0.03);
+            let email = case_variant(rng, &person.email, self.noise.p(0.03));
             person.accounts.push(Account {
                 id: self.ids.shopify_customer,
                 email,
@@ -566,6 +579,15 @@ impl<'a> Population<'a> {
             self.devices(rng, &mut person);
         }
         person
+    }
+
+    /// An email as a secondary system (CRM, newsletter) recorded it: above
+    /// the usual noise, sometimes with a typo. Draws nothing at noise 1.
+    fn mistyped(&self, rng: &mut ChaCha8Rng, email: String) -> String {
+        match self.noise.extra(EMAIL_TYPO_PER_NOISE) {
+            Some(p) if rng.random_bool(p) => email_typo(rng, &email),
+            _ => email,
+        }
     }
 
     /// Acquisition times follow the person's rank through a growing density:
@@ -987,6 +1009,22 @@ pub(crate) fn case_variant(rng: &mut ChaCha8Rng, email: &str, p: f64) -> String 
     out
 }
 
+/// One slip of the finger before the `@` (`jonh.smith@gmail.com`), keeping
+/// the address valid: a slip that would double a dot or leave one at an end
+/// is tried again, a few times, then given up.
+pub(crate) fn email_typo(rng: &mut ChaCha8Rng, email: &str) -> String {
+    let Some((local, domain)) = email.split_once('@') else {
+        return email.to_string();
+    };
+    for _ in 0..4 {
+        let t = names::typo(rng, local);
+        if t != local && !t.contains("..") && !t.starts_with('.') && !t.ends_with('.') {
+            return format!("{t}@{domain}");
+        }
+    }
+    email.to_string()
+}
+
 /// `P000000123`
 pub(crate) fn person_id(index: u64, out: &mut String) {
     let _ = write!(out, "P{:09}", index + 1);
@@ -1014,12 +1052,81 @@ mod tests {
     }
 
     #[test]
+    fn email_typos_keep_the_address_valid() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut changed = 0;
+        for email in [
+            "john.smith@gmail.com",
+            "j.doe84@web.de",
+            "ab.c@x.org",
+            "abc@x.org",
+        ] {
+            for _ in 0..200 {
+                let t = email_typo(&mut rng, email);
+                let (local, domain) = t.split_once('@').unwrap();
+                assert_eq!(domain, email.split_once('@').unwrap().1);
+                assert!(!local.contains("..") && !local.starts_with('.') && !local.ends_with('.'));
+                assert!(local.len().abs_diff(email.find('@').unwrap()) <= 1, "{t}");
+                changed += usize::from(t != email);
+            }
+        }
+        assert!(changed > 500, "{changed}");
+    }
+
+    /// People whose HubSpot or Mailchimp email is none of their own
+    /// addresses, in any case.
+    fn mistyped_emails(noise: f64) -> (usize, usize) {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let mut crng = ChaCha8Rng::seed_from_u64(10);
+        let cat = Catalogue::build(&mut crng);
+        let as_of = super::super::calendar::days_from_civil(2026, 11, 1) * DAY;
+        let mut pop = Population::new(&cat, 5_000, as_of, 9, Noise::new(noise));
+        let (mut emails, mut mistyped) = (0, 0);
+        while let Some(p) = pop.next(&mut rng) {
+            if matches!(
+                p.household,
+                Household::Partner {
+                    shared_email: true,
+                    ..
+                }
+            ) {
+                continue;
+            }
+            let own = |e: &str| {
+                e.eq_ignore_ascii_case(&p.email)
+                    || p.alt_email
+                        .as_deref()
+                        .is_some_and(|a| e.eq_ignore_ascii_case(a))
+            };
+            let recorded = p.hubspot.iter().filter_map(|h| h.email.as_deref());
+            for e in recorded.chain(p.mailchimp.iter().map(|m| m.email.as_str())) {
+                emails += 1;
+                mistyped += usize::from(!own(e));
+            }
+            for a in &p.accounts {
+                assert!(own(&a.email), "Shopify keeps the address as typed");
+            }
+        }
+        (emails, mistyped)
+    }
+
+    #[test]
+    fn email_typos_only_above_the_usual_noise() {
+        let (_, none) = mistyped_emails(1.0);
+        assert_eq!(none, 0);
+        let (emails, mistyped) = mistyped_emails(5.0);
+        // 4% at noise 5, less the slips a short address cannot take.
+        let share = mistyped as f64 / emails as f64;
+        assert!((0.025..0.055).contains(&share), "{share}");
+    }
+
+    #[test]
     fn people_are_unique_and_consistent() {
         let mut rng = ChaCha8Rng::seed_from_u64(9);
         let mut crng = ChaCha8Rng::seed_from_u64(10);
         let cat = Catalogue::build(&mut crng);
         let as_of = super::super::calendar::days_from_civil(2026, 11, 1) * DAY;
-        let mut pop = Population::new(&cat, 3_000, as_of, 9);
+        let mut pop = Population::new(&cat, 3_000, as_of, 9, Noise::new(1.0));
         let mut emails = std::collections::HashSet::new();
         let mut n = 0;
         let mut last_acq = 0;

@@ -1,7 +1,7 @@
 // Words for the identity engine's codes, as a marketer says them. Shared by
 // the Profiles and Identity review pages.
 import { codeLabel } from '../../lib/format';
-import type { SourceRecord } from '../../lib/types';
+import type { Comparison, SourceRecord } from '../../lib/types';
 
 const FIELDS: Record<string, string> = {
   name: 'Name',
@@ -76,6 +76,7 @@ const ACTIONS: Record<string, string> = {
   split: 'Split off a record',
   unmerge: 'Unmerged a profile',
   resolve: 'Resolved identities',
+  merge: 'Profiles merged',
 };
 export function actionLabel(action: string): string {
   return ACTIONS[action] ?? codeLabel(action);
@@ -92,6 +93,15 @@ const LEVELS: Record<string, string> = {
 };
 export function levelLabel(level: string): string {
   return LEVELS[level] ?? codeLabel(level);
+}
+
+/**
+ * The result of one comparison. The engine says `missing` also when both
+ * records have a value that does not count for the pair (a city beside
+ * matching postcodes): that reads "Not counted", not "Missing".
+ */
+export function comparisonLabel(c: Comparison): string {
+  return c.level === 'missing' && c.a && c.b ? 'Not counted' : levelLabel(c.level);
 }
 
 /** A probability (0–1) as a percentage people read: 0.873 → "87%", 0.9991 → "99.9%". */
