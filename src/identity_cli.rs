@@ -71,6 +71,12 @@ pub fn after_import(ws: &mut Workspace, json: bool) -> Result<Option<ResolveRepo
             report.profiles_changed,
             report.review_pairs
         );
+        let stages: Vec<String> = report
+            .stages
+            .iter()
+            .map(|(name, s)| format!("{name} {s:.2}"))
+            .collect();
+        println!("  seconds per stage: {}", stages.join(", "));
     }
     Ok(Some(report))
 }

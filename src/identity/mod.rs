@@ -239,7 +239,7 @@ pub fn resolve(
 }
 
 /// Page cache for a resolution run, in KiB.
-const RUN_CACHE_KIB: i64 = 512 * 1024;
+const RUN_CACHE_KIB: i64 = 256 * 1024;
 
 fn resolve_in(
     ws: &mut Workspace,
@@ -425,80 +425,140 @@ fn incremental(
             ..Default::default()
         });
     }
-    // Neighbours: existing records sharing an identifier or a blocking key.
+    stages.push(("loading new records".into(), clock.elapsed().as_secs_f64()));
+    let clock = Instant::now();
+    // Neighbours. Records sharing an identifier bring their whole profile
+    // (deterministic stitching and its guards need every record of it).
+    // Records sharing only a blocking key are compared first, one per
+    // profile and fingerprint, and bring their profile only when the pair
+    // could merge or be reviewed: most block-mates are other people, and
+    // loading all of them grows with the size of the workspace.
     let changed_ids: HashSet<i64> = changed.iter().map(|r| r.id).collect();
-    let mut neighbours: HashSet<i64> = HashSet::new();
+    let mut profiles: HashSet<i64> = changed.iter().filter_map(|r| r.profile).collect();
+    let mut wanted: HashSet<i64> = HashSet::new();
     let mut too_common: HashSet<(u8, Box<str>)> = HashSet::new();
+    // Block-mates: representative record id → changed records (indexes)
+    // sharing a block with it, and its profile.
+    let mut block_mates: HashMap<i64, (Option<i64>, Vec<u32>)> = HashMap::new();
     {
         let mut by_id = tx
             .prepare_cached(
-                "SELECT record_id FROM identifiers WHERE kind = ?1 AND value = ?2 LIMIT ?3",
+                "SELECT i.record_id, r.profile_id FROM identifiers i JOIN identity_records r ON r.id = i.record_id
+                 WHERE i.kind = ?1 AND i.value = ?2 LIMIT ?3",
             )
             .map_err(err)?;
         let mut by_key = tx
-            .prepare_cached("SELECT record_id FROM blocking_keys WHERE key = ?1 LIMIT ?2")
+            .prepare_cached(
+                "SELECT k.record_id, r.profile_id, r.fingerprint FROM blocking_keys k JOIN identity_records r ON r.id = k.record_id
+                 WHERE k.key = ?1 LIMIT ?2",
+            )
             .map_err(err)?;
         let limit = settings.max_records_per_identifier as i64 + 1;
-        for r in &changed {
+        let mut seen: HashMap<(Option<i64>, i64), i64> = HashMap::new();
+        for (index, r) in changed.iter().enumerate() {
             for (k, v) in &r.ids {
-                let found: Vec<i64> = by_id
+                let found: Vec<(i64, Option<i64>)> = by_id
                     .query_map(
                         params![records::id_kind_name(*k), v.as_ref(), limit],
-                        |row| row.get(0),
+                        |row| Ok((row.get(0)?, row.get(1)?)),
                     )
                     .map_err(err)?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(err)?;
                 if found.len() as i64 >= limit {
                     too_common.insert((*k, v.clone()));
-                } else {
-                    neighbours.extend(found.into_iter().filter(|id| !changed_ids.contains(id)));
+                    continue;
+                }
+                for (id, profile) in found {
+                    if changed_ids.contains(&id) {
+                        continue;
+                    }
+                    match profile {
+                        Some(p) => {
+                            profiles.insert(p);
+                        }
+                        None => {
+                            wanted.insert(id);
+                        }
+                    }
                 }
             }
             for key in r.blocking_keys() {
-                let found: Vec<i64> = by_key
+                let found: Vec<(i64, Option<i64>, i64)> = by_key
                     .query_map(params![key, settings.max_block as i64 + 1], |row| {
-                        row.get(0)
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
                     })
                     .map_err(err)?
                     .collect::<rusqlite::Result<_>>()
                     .map_err(err)?;
-                if found.len() <= settings.max_block {
-                    neighbours.extend(found.into_iter().filter(|id| !changed_ids.contains(id)));
+                if found.len() > settings.max_block {
+                    continue;
+                }
+                for (id, profile, fingerprint) in found {
+                    if changed_ids.contains(&id) {
+                        continue;
+                    }
+                    // Records with the same fields in one profile compare
+                    // alike: one of them stands for all.
+                    let rep = match profile {
+                        Some(_) => *seen.entry((profile, fingerprint)).or_insert(id),
+                        None => id,
+                    };
+                    let mates = &mut block_mates.entry(rep).or_insert((profile, Vec::new())).1;
+                    if mates.last() != Some(&(index as u32)) {
+                        mates.push(index as u32);
+                    }
+                }
+            }
+        }
+    }
+    // Compare each changed record with its block-mates; keep the profiles
+    // of those that could merge or go to review.
+    let reps: Vec<i64> = block_mates
+        .keys()
+        .copied()
+        .filter(|id| match block_mates[id].0 {
+            Some(p) => !profiles.contains(&p),
+            None => !wanted.contains(id),
+        })
+        .collect();
+    let mut compared_mates = 0u64;
+    if !reps.is_empty() {
+        stages.push(("finding block-mates".into(), clock.elapsed().as_secs_f64()));
+        let loaded = records::load(tx, &Filter::Wanted(&reps)).map_err(err)?;
+        stages.push((
+            format!("loading {} block-mates", reps.len()),
+            clock.elapsed().as_secs_f64(),
+        ));
+        let floor = resolve::lowest_interesting_weight(settings);
+        for rec in &loaded {
+            let (Some(f), Some((profile, mates))) = (&rec.fields, block_mates.get(&rec.id)) else {
+                continue;
+            };
+            let interesting = mates.iter().any(|&i| {
+                changed[i as usize].fields.as_deref().is_some_and(|g| {
+                    compared_mates += 1;
+                    let levels = compare::compare(g, f);
+                    model.is_none_or(|m| resolve::weight_of_pair(m, g, f, &levels) >= floor)
+                })
+            });
+            if interesting {
+                match profile {
+                    Some(p) => {
+                        profiles.insert(*p);
+                    }
+                    None => {
+                        wanted.insert(rec.id);
+                    }
                 }
             }
         }
     }
     // Whole profiles come along, so guards see every name they hold.
-    let mut wanted: HashSet<i64> = HashSet::new();
     {
-        let mut profile_of = tx
-            .prepare_cached("SELECT profile_id FROM identity_records WHERE id = ?1")
-            .map_err(err)?;
         let mut members = tx
             .prepare_cached("SELECT id FROM identity_records WHERE profile_id = ?1")
             .map_err(err)?;
-        let mut profiles = HashSet::new();
-        for id in &neighbours {
-            let p: Option<i64> = profile_of
-                .query_row([id], |r| r.get(0))
-                .optional()
-                .map_err(err)?
-                .flatten();
-            match p {
-                Some(p) => {
-                    profiles.insert(p);
-                }
-                None => {
-                    wanted.insert(*id);
-                }
-            }
-        }
-        for r in &changed {
-            if let Some(p) = r.profile {
-                profiles.insert(p);
-            }
-        }
         for p in profiles {
             let ids: Vec<i64> = members
                 .query_map([p], |r| r.get(0))
@@ -512,6 +572,11 @@ fn incremental(
         wanted.remove(id);
     }
     let wanted: Vec<i64> = wanted.into_iter().collect();
+    stages.push((
+        format!("finding neighbours ({compared_mates} block pairs compared)"),
+        clock.elapsed().as_secs_f64(),
+    ));
+    let clock = Instant::now();
     let existing = records::load(tx, &Filter::Wanted(&wanted)).map_err(err)?;
     let mut recs = changed;
     let n_changed = recs.len();
@@ -519,7 +584,10 @@ fn incremental(
     let mut fresh = vec![false; recs.len()];
     fresh[..n_changed].fill(true);
     // A changed record is matched afresh, away from its old profile.
-    stages.push(("loading".into(), clock.elapsed().as_secs_f64()));
+    stages.push((
+        format!("loading {} neighbours", recs.len() - n_changed),
+        clock.elapsed().as_secs_f64(),
+    ));
     let decisions = load_decisions(tx, &recs).map_err(err)?;
     let outcome = resolve::run(
         &Batch {

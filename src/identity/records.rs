@@ -472,9 +472,15 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
                  JOIN identity_records r ON r.kind = 'device' AND r.source_id = e.source_id AND r.source_key = e.anonymous_id
                  WHERE r.id IN (SELECT id FROM temp.wanted) AND (e.customer_key IS NOT NULL OR e.email IS NOT NULL)"
                 .to_string(),
+            // New events only: a range of rowids.
+            Filter::Since { .. } => format!(
+                "SELECT e.source_id, e.anonymous_id, e.customer_key, e.email FROM events e
+                 WHERE {where_e} AND e.anonymous_id IS NOT NULL
+                   AND (e.customer_key IS NOT NULL OR e.email IS NOT NULL)"
+            ),
             // Two halves, so each can use its partial index: logged-in
             // events are a small share of all events.
-            _ => format!(
+            Filter::All => format!(
                 "SELECT e.source_id, e.anonymous_id, e.customer_key, NULL FROM events e INDEXED BY events_by_customer
                  WHERE e.customer_key IS NOT NULL AND e.anonymous_id IS NOT NULL AND {where_e}
                  UNION ALL

@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::compare::{compare, names_compatible, Levels};
+use super::compare::{compare, names_compatible, Fields, Levels};
 use super::graph::{Graph, Refusal};
 use super::model::{self, Histogram, MatchModel, Session};
 use super::normalise::{is_placeholder_email, is_placeholder_phone};
@@ -134,6 +134,35 @@ const IDENTIFIER_RECALL: f64 = 0.8;
 /// wrong merge costs more than a missed one, and the pairs just below go
 /// to review.
 const AUTO_FLOOR: f64 = 0.9998;
+
+/// The match weight (bits) of a compared pair: the model's weight of its
+/// levels, adjusted for how common agreeing names are.
+pub fn weight_of_pair(model: &MatchModel, a: &Fields, b: &Fields, l: &Levels) -> f64 {
+    let mut w = model.weight(l);
+    if l[0] == 1 && a.first == b.first {
+        w += model.name_adjustment(0, &a.first);
+    }
+    if l[1] == 1 && a.last == b.last {
+        w += model.name_adjustment(1, &a.last);
+    }
+    w
+}
+
+/// The lowest weight a pair of this run can need to be looked at (review
+/// band or merge), whatever threshold the run ends up choosing: the
+/// automatic threshold is never below [`AUTO_FLOOR`] and the review band
+/// starts 4 bits under it. An incremental run uses it to skip neighbours
+/// that cannot matter before loading their whole profiles.
+pub fn lowest_interesting_weight(settings: &Settings) -> f64 {
+    let mut w = model::weight_of(AUTO_FLOOR) - 4.0;
+    if let Some(a) = settings.auto_merge_at {
+        w = w.min(model::weight_of(a) - 4.0);
+    }
+    if let Some(r) = settings.review_from {
+        w = w.min(model::weight_of(r));
+    }
+    w
+}
 
 fn capped_id(kind: u8, value: &str) -> u64 {
     ((kind as u64) << 56) | (xxh3_64(value.as_bytes()) & 0x00ff_ffff_ffff_ffff)
@@ -577,15 +606,7 @@ pub fn run(
     };
     drop(compared);
     let weight = |p: u64, l: &Levels| -> f64 {
-        let (a, b) = (fields((p >> 32) as u32), fields(p as u32));
-        let mut w = model.weight(l);
-        if l[0] == 1 && a.first == b.first {
-            w += model.name_adjustment(0, &a.first);
-        }
-        if l[1] == 1 && a.last == b.last {
-            w += model.name_adjustment(1, &a.last);
-        }
-        w
+        weight_of_pair(&model, fields((p >> 32) as u32), fields(p as u32), l)
     };
     let mut weighted: Vec<(f64, u64, Levels)> = scored
         .into_iter()

@@ -140,3 +140,7 @@ CREATE INDEX events_by_device ON events (anonymous_id, source_id) WHERE anonymou
 CREATE INDEX events_by_customer ON events (customer_key) WHERE customer_key IS NOT NULL;
 CREATE INDEX events_by_email ON events (email) WHERE email IS NOT NULL;
 CREATE INDEX orders_by_customer ON orders (customer_key) WHERE customer_key IS NOT NULL;
+-- An incremental resolution reads the contacts and orders of the imports
+-- since the last run (new and updated rows) without scanning the others.
+CREATE INDEX contacts_by_import ON contacts (import_id);
+CREATE INDEX orders_by_import ON orders (import_id);
