@@ -455,6 +455,7 @@ fn incremental(
             .map_err(err)?;
         let limit = settings.max_records_per_identifier as i64 + 1;
         let mut seen: HashMap<(Option<i64>, i64), i64> = HashMap::new();
+        let mut blocks: HashMap<i64, Vec<(i64, Option<i64>, i64)>> = HashMap::new();
         for (index, r) in changed.iter().enumerate() {
             for (k, v) in &r.ids {
                 let found: Vec<(i64, Option<i64>)> = by_id
@@ -484,17 +485,25 @@ fn incremental(
                 }
             }
             for key in r.blocking_keys() {
-                let found: Vec<(i64, Option<i64>, i64)> = by_key
-                    .query_map(params![key, settings.max_block as i64 + 1], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                    })
-                    .map_err(err)?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(err)?;
+                // New records share keys (a common name, a birthday): each
+                // block is read once.
+                let found = match blocks.entry(key) {
+                    std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        let found: Vec<(i64, Option<i64>, i64)> = by_key
+                            .query_map(params![key, settings.max_block as i64 + 1], |row| {
+                                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                            })
+                            .map_err(err)?
+                            .collect::<rusqlite::Result<_>>()
+                            .map_err(err)?;
+                        e.insert(found)
+                    }
+                };
                 if found.len() > settings.max_block {
                     continue;
                 }
-                for (id, profile, fingerprint) in found {
+                for &(id, profile, fingerprint) in found.iter() {
                     if changed_ids.contains(&id) {
                         continue;
                     }

@@ -342,6 +342,19 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
             )
         }
     };
+    // New rows are found through the import index and their record by key;
+    // known records reach their row by rowid (`row_id`), one B-tree
+    // descent instead of two through the wide (source, key) index.
+    let (join_c, join_o) = match filter {
+        Filter::Since { .. } => (
+            "r.source_id = c.source_id AND r.kind = 'contact' AND r.source_key = c.source_key",
+            "r.source_id = o.source_id AND r.kind = 'order' AND r.source_key = o.source_key",
+        ),
+        _ => (
+            "c.id = r.row_id AND r.kind = 'contact' AND r.source_id = +c.source_id AND r.source_key = +c.source_key",
+            "o.id = r.row_id AND r.kind = 'order' AND r.source_id = +o.source_id AND r.source_key = +o.source_key",
+        ),
+    };
     let mut out = Vec::new();
     // Statements name their parameters ?1/?2 only when used; bind what the
     // text mentions.
@@ -362,7 +375,7 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
                 c.email, c.phone, c.birth_date, c.address1, c.city, c.postcode,
                 CASE WHEN c.attributes LIKE '%loyalty%' THEN c.attributes END
          FROM contacts c JOIN identity_records r
-           ON r.source_id = c.source_id AND r.kind = 'contact' AND r.source_key = c.source_key
+           ON {join_c}
          WHERE {where_c}"
     );
     let mut st = conn.prepare(&sql)?;
@@ -416,7 +429,7 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
         "SELECT r.id, r.profile_id, r.fingerprint, o.source_id, o.customer_key, o.billing_name,
                 o.email, o.phone, coalesce(o.billing_city, o.shipping_city), coalesce(o.billing_postcode, o.shipping_postcode)
          FROM orders o JOIN identity_records r
-           ON r.source_id = o.source_id AND r.kind = 'order' AND r.source_key = o.source_key
+           ON {join_o}
          WHERE {where_o}"
     );
     let mut st = conn.prepare(&sql)?;
