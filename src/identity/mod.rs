@@ -429,17 +429,16 @@ fn incremental(
     let clock = Instant::now();
     // Neighbours. Records sharing an identifier bring their whole profile
     // (deterministic stitching and its guards need every record of it).
-    // Records sharing only a blocking key are compared first, one per
-    // profile and fingerprint, and bring their profile only when the pair
-    // could merge or be reviewed: most block-mates are other people, and
-    // loading all of them grows with the size of the workspace.
+    // Records sharing only a blocking key are compared first, from the
+    // fields stored with the key, and bring their profile only when the
+    // pair could merge or be reviewed: most block-mates are other people,
+    // and loading all of them grows with the size of the workspace.
     let changed_ids: HashSet<i64> = changed.iter().map(|r| r.id).collect();
     let mut profiles: HashSet<i64> = changed.iter().filter_map(|r| r.profile).collect();
     let mut wanted: HashSet<i64> = HashSet::new();
     let mut too_common: HashSet<(u8, Box<str>)> = HashSet::new();
-    // Block-mates: representative record id → changed records (indexes)
-    // sharing a block with it, and its profile.
-    let mut block_mates: HashMap<i64, (Option<i64>, Vec<u32>)> = HashMap::new();
+    let mut interesting: HashSet<i64> = HashSet::new();
+    let mut compared_mates = 0u64;
     {
         let mut by_id = tx
             .prepare_cached(
@@ -448,15 +447,14 @@ fn incremental(
             )
             .map_err(err)?;
         let mut by_key = tx
-            .prepare_cached(
-                "SELECT k.record_id, r.profile_id, r.fingerprint FROM blocking_keys k JOIN identity_records r ON r.id = k.record_id
-                 WHERE k.key = ?1 LIMIT ?2",
-            )
+            .prepare_cached("SELECT record_id, fields FROM blocking_keys WHERE key = ?1 LIMIT ?2")
             .map_err(err)?;
         let limit = settings.max_records_per_identifier as i64 + 1;
-        let mut seen: HashMap<(Option<i64>, i64), i64> = HashMap::new();
-        let mut blocks: HashMap<i64, Vec<(i64, Option<i64>, i64)>> = HashMap::new();
-        for (index, r) in changed.iter().enumerate() {
+        let floor = resolve::lowest_interesting_weight(settings);
+        // New records share keys (a common name, a birthday): each block is
+        // read and decoded once.
+        let mut blocks: HashMap<i64, Vec<(i64, compare::Fields)>> = HashMap::new();
+        for r in &changed {
             for (k, v) in &r.ids {
                 let found: Vec<(i64, Option<i64>)> = by_id
                     .query_map(
@@ -484,81 +482,66 @@ fn incremental(
                     }
                 }
             }
+            let (Some(mine), Some(model)) = (r.fields.as_deref(), model) else {
+                continue;
+            };
             for key in r.blocking_keys() {
-                // New records share keys (a common name, a birthday): each
-                // block is read once.
-                let found = match blocks.entry(key) {
+                let block = match blocks.entry(key) {
                     std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                     std::collections::hash_map::Entry::Vacant(e) => {
-                        let found: Vec<(i64, Option<i64>, i64)> = by_key
+                        let rows: Vec<(i64, String)> = by_key
                             .query_map(params![key, settings.max_block as i64 + 1], |row| {
-                                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                                Ok((row.get(0)?, row.get(1)?))
                             })
                             .map_err(err)?
                             .collect::<rusqlite::Result<_>>()
                             .map_err(err)?;
-                        e.insert(found)
+                        let mut block = Vec::with_capacity(rows.len());
+                        if rows.len() <= settings.max_block {
+                            for (id, text) in rows {
+                                if changed_ids.contains(&id) {
+                                    continue;
+                                }
+                                let f = compare::Fields::decode(&text).ok_or_else(|| {
+                                    IdentityError::Invalid(format!(
+                                        "the stored comparison fields of record {id} cannot be read; run a full resolution"
+                                    ))
+                                })?;
+                                block.push((id, f));
+                            }
+                        }
+                        e.insert(block)
                     }
                 };
-                if found.len() > settings.max_block {
-                    continue;
-                }
-                for &(id, profile, fingerprint) in found.iter() {
-                    if changed_ids.contains(&id) {
+                for (id, theirs) in block.iter() {
+                    if interesting.contains(id) {
                         continue;
                     }
-                    // Records with the same fields in one profile compare
-                    // alike: one of them stands for all.
-                    let rep = match profile {
-                        Some(_) => *seen.entry((profile, fingerprint)).or_insert(id),
-                        None => id,
-                    };
-                    let mates = &mut block_mates.entry(rep).or_insert((profile, Vec::new())).1;
-                    if mates.last() != Some(&(index as u32)) {
-                        mates.push(index as u32);
+                    compared_mates += 1;
+                    let levels = compare::compare(mine, theirs);
+                    if resolve::weight_of_pair(model, mine, theirs, &levels) >= floor {
+                        interesting.insert(*id);
                     }
                 }
             }
         }
     }
-    // Compare each changed record with its block-mates; keep the profiles
-    // of those that could merge or go to review.
-    let reps: Vec<i64> = block_mates
-        .keys()
-        .copied()
-        .filter(|id| match block_mates[id].0 {
-            Some(p) => !profiles.contains(&p),
-            None => !wanted.contains(id),
-        })
-        .collect();
-    let mut compared_mates = 0u64;
-    if !reps.is_empty() {
-        stages.push(("finding block-mates".into(), clock.elapsed().as_secs_f64()));
-        let loaded = records::load(tx, &Filter::Wanted(&reps)).map_err(err)?;
-        stages.push((
-            format!("loading {} block-mates", reps.len()),
-            clock.elapsed().as_secs_f64(),
-        ));
-        let floor = resolve::lowest_interesting_weight(settings);
-        for rec in &loaded {
-            let (Some(f), Some((profile, mates))) = (&rec.fields, block_mates.get(&rec.id)) else {
-                continue;
-            };
-            let interesting = mates.iter().any(|&i| {
-                changed[i as usize].fields.as_deref().is_some_and(|g| {
-                    compared_mates += 1;
-                    let levels = compare::compare(g, f);
-                    model.is_none_or(|m| resolve::weight_of_pair(m, g, f, &levels) >= floor)
-                })
-            });
-            if interesting {
-                match profile {
-                    Some(p) => {
-                        profiles.insert(*p);
-                    }
-                    None => {
-                        wanted.insert(rec.id);
-                    }
+    {
+        let mut profile_of = tx
+            .prepare_cached("SELECT profile_id FROM identity_records WHERE id = ?1")
+            .map_err(err)?;
+        for id in &interesting {
+            let p: Option<i64> = profile_of
+                .query_row([id], |r| r.get(0))
+                .optional()
+                .map_err(err)?
+                .flatten();
+            match p {
+                Some(p) => {
+                    profiles.insert(p);
+                }
+                None => {
+                    wanted.insert(*id);
                 }
             }
         }
@@ -687,6 +670,7 @@ fn persist(
     }
     let mut touched: HashSet<i64> = HashSet::new();
     let mut merged_away: Vec<(i64, i64)> = Vec::new();
+    let mut profile_now: Vec<i64> = Vec::with_capacity(n);
     if full {
         // Rebuilt after the update instead of being updated row by row in
         // random profile order.
@@ -701,6 +685,7 @@ fn persist(
             .map_err(err)?;
         for (i, r) in recs.iter().enumerate() {
             let p = assigned[&g.find(i as u32)];
+            profile_now.push(p);
             if r.profile != Some(p) || r.stored_fingerprint != r.fingerprint {
                 up.execute(params![r.id, p, r.fingerprint]).map_err(err)?;
                 touched.insert(p);
@@ -738,19 +723,26 @@ fn persist(
         )
         .map_err(err)?;
         let mut ids: Vec<(&str, &str, i64)> = Vec::new();
-        let mut keys: Vec<(i64, i64)> = Vec::new();
-        for r in recs {
+        // (key, profile, fingerprint, record)
+        let mut keys: Vec<(i64, i64, i64, usize)> = Vec::new();
+        for (i, r) in recs.iter().enumerate() {
             for (k, v) in &r.ids {
                 ids.push((records::id_kind_name(*k), v, r.id));
             }
             for key in r.blocking_keys() {
-                keys.push((key, r.id));
+                keys.push((key, profile_now[i], r.fingerprint, i));
             }
         }
         ids.sort_unstable();
         ids.dedup();
+        // One record per block, profile and fingerprint: records with the
+        // same fields in one profile (a customer's orders) compare alike,
+        // and an incremental run brings the whole profile anyway. Runs that
+        // move records between profiles (incremental, split, unmerge) add
+        // the keys of every record they load, so none becomes unreachable.
         keys.sort_unstable();
-        keys.dedup();
+        keys.dedup_by(|next, kept| next.0 == kept.0 && next.1 == kept.1 && next.2 == kept.2);
+        let keys: Vec<(i64, usize)> = keys.into_iter().map(|(k, _, _, i)| (k, i)).collect();
         let mut ins = tx
             .prepare_cached("INSERT INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)")
             .map_err(err)?;
@@ -761,10 +753,17 @@ fn persist(
             }
         }
         let mut ins = tx
-            .prepare_cached("INSERT INTO blocking_keys (key, record_id) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+            )
             .map_err(err)?;
-        for (n, (key, id)) in keys.iter().enumerate() {
-            ins.execute(params![key, id]).map_err(err)?;
+        let mut text = String::new();
+        for (n, (key, i)) in keys.iter().enumerate() {
+            let r = &recs[*i];
+            if let Some(f) = &r.fields {
+                f.encode_into(&mut text);
+            }
+            ins.execute(params![key, r.id, text]).map_err(err)?;
             if n % 100_000 == 0 && progress.is_cancelled() {
                 return Err(Cancelled.into());
             }
@@ -787,7 +786,9 @@ fn persist(
             )
             .map_err(err)?;
         let mut ins_key = tx
-            .prepare_cached("INSERT OR IGNORE INTO blocking_keys (key, record_id) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+            )
             .map_err(err)?;
         for (i, r) in recs.iter().enumerate() {
             if !fresh[i] {
@@ -803,8 +804,23 @@ fn persist(
                     .execute(params![records::id_kind_name(*k), v.as_ref(), r.id])
                     .map_err(err)?;
             }
-            for key in r.blocking_keys() {
-                ins_key.execute(params![key, r.id]).map_err(err)?;
+        }
+        // A full run stores one record per block, profile and fingerprint;
+        // where a record changed or moved, the one kept for its profile may
+        // be gone: every record of such a profile gets its own keys.
+        let disturbed: HashSet<i64> = recs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| fresh[*i] || r.profile != Some(profile_now[*i]))
+            .filter_map(|(_, r)| r.profile)
+            .collect();
+        for (i, r) in recs.iter().enumerate() {
+            if fresh[i] || r.profile.is_some_and(|p| disturbed.contains(&p)) {
+                let Some(f) = &r.fields else { continue };
+                let text = f.encode();
+                for key in r.blocking_keys() {
+                    ins_key.execute(params![key, r.id, text]).map_err(err)?;
+                }
             }
         }
     }
@@ -1022,6 +1038,52 @@ fn comparison_value(view: &RecordView, c: Comparison) -> Option<String> {
         Comparison::City => get("city").or(get("billing_city")),
         Comparison::Address => get("address1"),
     }
+}
+
+/// Checks the `blocking_keys` table against the records: how many
+/// (record, key) pairs have no stored row of the same key for a record of
+/// the same profile and fingerprint (an incremental run could not find
+/// that person through the key), and how many stored rows carry fields that
+/// differ from their record's. Both are 0 after every kind of run; tests
+/// check it.
+pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
+    let c = ws.conn();
+    let recs = records::load(c, &Filter::All).map_err(sql(ws))?;
+    let by_id: HashMap<i64, &Record> = recs.iter().map(|r| (r.id, r)).collect();
+    let mut stored: HashSet<(i64, Option<i64>, i64)> = HashSet::new();
+    let mut stale = 0u64;
+    let mut st = c
+        .prepare("SELECT key, record_id, fields FROM blocking_keys")
+        .map_err(sql(ws))?;
+    let mut rows = st.query([]).map_err(sql(ws))?;
+    while let Some(row) = rows.next().map_err(sql(ws))? {
+        let (key, id, text): (i64, i64, String) = (
+            row.get(0).map_err(sql(ws))?,
+            row.get(1).map_err(sql(ws))?,
+            row.get(2).map_err(sql(ws))?,
+        );
+        match by_id.get(&id) {
+            Some(r) => {
+                if r.fields.as_ref().map(|f| f.encode()) != Some(text) {
+                    stale += 1;
+                }
+                stored.insert((key, r.profile, r.stored_fingerprint));
+            }
+            None => stale += 1,
+        }
+    }
+    let mut missing = 0u64;
+    for r in &recs {
+        if r.profile.is_none() {
+            continue;
+        }
+        for key in r.blocking_keys() {
+            if !stored.contains(&(key, r.profile, r.stored_fingerprint)) {
+                missing += 1;
+            }
+        }
+    }
+    Ok((missing, stale))
 }
 
 /// The review queue, strongest pairs first.
@@ -1379,6 +1441,22 @@ fn separate(
             ids.push(id);
             for i in part {
                 up.execute(params![recs[*i].id, id]).map_err(err)?;
+            }
+        }
+    }
+    // The records may have lost the block-mate that stood for them (see
+    // the full run's key dedupe): each keeps its own keys from now on.
+    {
+        let mut ins_key = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+            )
+            .map_err(err)?;
+        for r in &recs {
+            let Some(f) = &r.fields else { continue };
+            let text = f.encode();
+            for key in r.blocking_keys() {
+                ins_key.execute(params![key, r.id, text]).map_err(err)?;
             }
         }
     }

@@ -29,10 +29,16 @@ CREATE TABLE identifiers (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX identifiers_by_record ON identifiers (record_id);
 
--- Blocking keys for probabilistic matching: xxh3 of rule and value.
+-- Blocking keys for probabilistic matching: xxh3 of rule and value. Each
+-- row carries the record's comparison fields (`Fields::encode`), so an
+-- incremental run compares a new record with a whole block by reading the
+-- block's rows, which sit together in key order, and looks up no record
+-- unless the pair can matter. A full run keeps one record per block,
+-- profile and fingerprint.
 CREATE TABLE blocking_keys (
     key       INTEGER NOT NULL,
     record_id INTEGER NOT NULL,
+    fields    TEXT NOT NULL,
     PRIMARY KEY (key, record_id)
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX blocking_keys_by_record ON blocking_keys (record_id);
