@@ -239,7 +239,7 @@ pub fn resolve(
 }
 
 /// Page cache for a resolution run, in KiB.
-const RUN_CACHE_KIB: i64 = 256 * 1024;
+const RUN_CACHE_KIB: i64 = 128 * 1024;
 
 fn resolve_in(
     ws: &mut Workspace,
@@ -808,12 +808,24 @@ fn persist(
         // A full run stores one record per block, profile and fingerprint;
         // where a record changed or moved, the one kept for its profile may
         // be gone: every record of such a profile gets its own keys.
-        let disturbed: HashSet<i64> = recs
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| fresh[*i] || r.profile != Some(profile_now[*i]))
-            .filter_map(|(_, r)| r.profile)
-            .collect();
+        // A profile that moved whole (merged into another) keeps its
+        // stand-ins; one that lost a changed record or was split does not.
+        let mut went_to: HashMap<i64, HashSet<i64>> = HashMap::new();
+        let mut disturbed: HashSet<i64> = HashSet::new();
+        for (i, r) in recs.iter().enumerate() {
+            if let Some(old) = r.profile {
+                went_to.entry(old).or_default().insert(profile_now[i]);
+                if fresh[i] {
+                    disturbed.insert(old);
+                }
+            }
+        }
+        disturbed.extend(
+            went_to
+                .into_iter()
+                .filter(|(_, to)| to.len() > 1)
+                .map(|(p, _)| p),
+        );
         for (i, r) in recs.iter().enumerate() {
             if fresh[i] || r.profile.is_some_and(|p| disturbed.contains(&p)) {
                 let Some(f) = &r.fields else { continue };

@@ -304,16 +304,25 @@ pub fn auto_threshold(model: &MatchModel, candidates: &Histogram, floor: f64) ->
 /// [`auto_threshold`] over (probability, count) pairs.
 pub fn auto_threshold_of(mut scored: Vec<(f64, f64)>, floor: f64) -> f64 {
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let total_matches: f64 = scored.iter().map(|(p, n)| p * n).sum();
+    auto_threshold_sorted(|| scored.iter().copied(), floor)
+}
+
+/// [`auto_threshold_of`] over pairs already sorted by probability, highest
+/// first; `scored` is called twice (a total, then the walk).
+pub fn auto_threshold_sorted<I: Iterator<Item = (f64, f64)>>(
+    scored: impl Fn() -> I,
+    floor: f64,
+) -> f64 {
+    let total_matches: f64 = scored().map(|(p, n)| p * n).sum();
     let (mut tp, mut fp) = (0.0, 0.0);
     let mut best = (f64::MIN, 1.0);
-    for (p, n) in &scored {
+    for (p, n) in scored() {
         tp += p * n;
         fp += (1.0 - p) * n;
         let fn_ = total_matches - tp;
         let f1 = 2.0 * tp / (2.0 * tp + fp + fn_).max(1e-12);
         if f1 > best.0 {
-            best = (f1, *p);
+            best = (f1, p);
         }
     }
     best.1.max(floor).min(0.999_999)

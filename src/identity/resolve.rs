@@ -612,12 +612,16 @@ pub fn run(
         .into_iter()
         .map(|(p, l)| (weight(p, &l), p, l))
         .collect();
+    // Strongest first: the order merging needs, and the order the threshold
+    // search walks (without a copy of ten million pairs).
+    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let auto_merge_at = settings.auto_merge_at.unwrap_or_else(|| {
-        model::auto_threshold_of(
-            weighted
-                .iter()
-                .map(|(w, _, _)| (model::probability(*w), 1.0))
-                .collect(),
+        model::auto_threshold_sorted(
+            || {
+                weighted
+                    .iter()
+                    .map(|(w, _, _)| (model::probability(*w), 1.0))
+            },
             AUTO_FLOOR,
         )
     });
@@ -627,7 +631,6 @@ pub fn run(
         .min(auto_merge_at);
     lap(&mut stages, "training");
 
-    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let merge_weight = model::weight_of(auto_merge_at);
     let review_weight = model::weight_of(review_from);
     let mut review = Vec::new();
