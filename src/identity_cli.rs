@@ -63,8 +63,9 @@ pub fn after_import(ws: &mut Workspace, json: bool) -> Result<Option<ResolveRepo
     bar.finish();
     if !json {
         println!(
-            "Identities: {} new or changed records matched in {:.2} s; {} profiles ({} created, {} changed), {} pairs to review.",
+            "Identities: {} new or changed records matched ({} pairs compared) in {:.2} s; {} profiles ({} created, {} changed), {} pairs to review.",
             report.records_matched,
+            report.pairs_compared,
             report.seconds,
             report.profiles,
             report.profiles_created,

@@ -481,9 +481,16 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
     let mut logins: HashMap<(i64, String), (BTreeSet<String>, BTreeSet<String>)> = HashMap::new();
     {
         let sql = match filter {
-            Filter::Wanted(_) => "SELECT e.source_id, e.anonymous_id, e.customer_key, e.email FROM events e
-                 JOIN identity_records r ON r.kind = 'device' AND r.source_id = e.source_id AND r.source_key = e.anonymous_id
-                 WHERE r.id IN (SELECT id FROM temp.wanted) AND (e.customer_key IS NOT NULL OR e.email IS NOT NULL)"
+            // Known devices: the logins stored at their last resolution
+            // (new logins arrive through `Since`, and accumulate there).
+            // Reading them back from the events would visit every event of
+            // every device, all over the largest table.
+            Filter::Wanted(_) => "SELECT r.source_id, r.source_key,
+                        CASE WHEN i.kind = 'customer_id' THEN i.value END,
+                        CASE WHEN i.kind = 'email' THEN i.value END
+                 FROM identity_records r JOIN identifiers i ON i.record_id = r.id
+                 WHERE r.id IN (SELECT id FROM temp.wanted) AND r.kind = 'device'
+                   AND i.kind IN ('customer_id', 'email')"
                 .to_string(),
             // New events only: a range of rowids.
             Filter::Since { .. } => format!(

@@ -114,13 +114,39 @@ fn shared_identifiers_link_people_but_guard_rails_refuse_over_merging() {
     assert_eq!(before, all_assignments(&ws));
 }
 
+/// Ivy's phone (device 77.1) browses anonymously, then logs in as
+/// customer 9; another device never logs in.
+const EVENTS: &str = "\
+event_date,event_timestamp,event_name,user_pseudo_id,user_id,ga_session_id,page_location
+20261001,1759300000000000,page_view,77.1,,1,https://shop.example/
+20261001,1759300060000000,login,77.1,9,1,https://shop.example/account
+20261002,1759390000000000,page_view,88.2,,2,https://shop.example/
+";
+
+fn device_profile(ws: &Workspace, device: &str) -> Option<i64> {
+    ws.conn()
+        .query_row(
+            "SELECT profile_id FROM identity_records WHERE kind = 'device' AND source_key = ?1",
+            [device],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 #[test]
 fn incremental_runs_keep_ids_and_attach_new_records() {
     let s = Scratch::new();
     let mut ws = s.workspace();
     import(&mut ws, &s.write("customers_export.csv", PEOPLE));
+    import(&mut ws, &s.write("ga4_events.csv", EVENTS));
     resolve(&mut ws, true);
     let before = profiles_by_key(&ws);
+    assert_eq!(
+        device_profile(&ws, "77.1"),
+        Some(before["9"]),
+        "the device that logged in"
+    );
+    assert_ne!(device_profile(&ws, "88.2"), Some(before["9"]));
     import(
         &mut ws,
         &s.write("hubspot-crm-exports-all-contacts.csv", CRM),
@@ -138,6 +164,8 @@ fn incremental_runs_keep_ids_and_attach_new_records() {
     assert_eq!(after["101"], after["1"]);
     assert_eq!(after["102"], after["9"]);
     assert_eq!(after["103"], after["2"]);
+    // Ivy's profile was reloaded whole; her device keeps its login.
+    assert_eq!(device_profile(&ws, "77.1"), Some(after["9"]));
     // Nothing new: nothing to do.
     let report = resolve(&mut ws, false);
     assert_eq!(report.records_matched, 0);
