@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 use cohort::identity::{self, ResolveOptions, ResolveReport, Settings};
+use cohort::profiles;
 use cohort::store::Workspace;
 
 use crate::{table, truncate, Bar};
@@ -201,6 +202,93 @@ pub fn unmerge(
                 .map(|p| format!("#{p}"))
                 .collect::<Vec<_>>()
                 .join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn rule_named(name: &str) -> Result<profiles::Rule> {
+    serde_json::from_value(serde_json::Value::String(name.trim().to_string())).map_err(|_| {
+        anyhow::anyhow!("there is no survivorship rule `{name}`; the rules are most_recent, source_priority and most_frequent")
+    })
+}
+
+/// Shows the survivorship rules, or changes them and rebuilds every profile
+/// in one transaction (a failure leaves rules and profiles as they were).
+pub fn survivorship(
+    ws_path: &Path,
+    default: Option<String>,
+    fields: Vec<String>,
+    priority: Option<String>,
+    json: bool,
+) -> Result<()> {
+    let mut ws = Workspace::open_existing(ws_path)?;
+    let mut rules = profiles::rules(ws.conn())?;
+    let change = default.is_some() || !fields.is_empty() || priority.is_some();
+    if let Some(d) = &default {
+        rules.default = rule_named(d)?;
+    }
+    for f in &fields {
+        let Some((field, rule)) = f.split_once('=') else {
+            bail!("--field takes FIELD=RULE, e.g. email=source_priority, not `{f}`");
+        };
+        let field = field.trim().to_string();
+        if rule.trim() == "default" {
+            rules.fields.remove(&field);
+        } else {
+            rules.fields.insert(field, rule_named(rule)?);
+        }
+    }
+    if let Some(p) = &priority {
+        rules.source_priority = p
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect();
+    }
+    let mut rebuilt = None;
+    if change {
+        let tx = ws.conn_mut().transaction()?;
+        profiles::set_rules(&tx, &rules)?;
+        let mut bar = Bar::new(json);
+        let report = profiles::rebuild(&tx, profiles::Scope::All, &now_iso(), &mut bar)?;
+        bar.finish();
+        tx.commit()?;
+        rebuilt = Some(report);
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "rules": rules, "rebuilt": rebuilt })
+            )?
+        );
+        return Ok(());
+    }
+    let name = |r: profiles::Rule| {
+        serde_json::to_value(r)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default()
+    };
+    let mut t = table(["Field".to_string(), "Rule".to_string()]);
+    for f in profiles::FIELDS {
+        let rule = rules.fields.get(f).copied().unwrap_or(rules.default);
+        t.add_row([f.to_string(), name(rule)]);
+    }
+    println!("{t}");
+    println!(
+        "Source priority (best first): {}",
+        if rules.source_priority.is_empty() {
+            "none set".to_string()
+        } else {
+            rules.source_priority.join(", ")
+        }
+    );
+    if let Some(r) = rebuilt {
+        println!(
+            "Saved; rebuilt {} profiles from {} records.",
+            r.written, r.records
         );
     }
     Ok(())

@@ -142,6 +142,19 @@ enum Command {
         #[arg(long, value_name = "RECORD")]
         record: Option<i64>,
     },
+    /// Show or change how each profile field picks its value among a person's
+    /// records; a change rebuilds every profile.
+    Survivorship {
+        /// The rule of fields not set one by one: most_recent, source_priority or most_frequent.
+        #[arg(long, value_name = "RULE")]
+        default: Option<String>,
+        /// One field's rule, e.g. `--field email=source_priority` (repeatable; `field=default` drops it).
+        #[arg(long = "field", value_name = "FIELD=RULE")]
+        fields: Vec<String>,
+        /// Source names, best first, comma-separated, for source_priority.
+        #[arg(long, value_name = "SOURCES")]
+        priority: Option<String>,
+    },
     /// Merges the guard rails refused, and why.
     Refused {
         #[arg(long, default_value_t = 50)]
@@ -542,6 +555,11 @@ fn run(cli: Cli) -> Result<()> {
         Command::Unmerge { profile, record } => {
             identity_cli::unmerge(&ws_path, profile, record, json)?
         }
+        Command::Survivorship {
+            default,
+            fields,
+            priority,
+        } => identity_cli::survivorship(&ws_path, default, fields, priority, json)?,
         Command::Refused { limit } => identity_cli::refused(&ws_path, limit, json)?,
         Command::Audit { limit } => identity_cli::audit(&ws_path, limit, json)?,
         Command::Eval {

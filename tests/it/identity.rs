@@ -396,3 +396,77 @@ fn blocking_keys_stay_complete_through_splits_unmerges_and_imports() {
         "after an incremental run"
     );
 }
+
+/// `cohort survivorship`: a field switched to source priority takes its
+/// value from the best source wherever that source has one, for every
+/// profile at once; a bad rule changes nothing.
+#[test]
+fn survivorship_rules_change_from_the_cli_and_rebuild_every_profile() {
+    let s = Scratch::new();
+    let ws_path = s.path("ws.cohort");
+    let cohort = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_cohort"))
+            .args(["--workspace", ws_path.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = cohort(&[
+        "demo",
+        "--customers",
+        "1000",
+        "--import",
+        "--out",
+        s.path("demo").to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Profiles with a HubSpot email whose chosen email came from elsewhere.
+    let not_from_hubspot = || -> i64 {
+        let ws = Workspace::open(&ws_path).unwrap();
+        ws.conn()
+            .query_row(
+                "WITH hs AS (SELECT id FROM sources WHERE name = 'HubSpot contacts')
+                 SELECT count(*) FROM profiles p
+                 WHERE EXISTS (SELECT 1 FROM identity_records r JOIN contacts c ON c.id = r.row_id
+                               WHERE r.profile_id = p.id AND r.kind = 'contact' AND r.source_id = (SELECT id FROM hs)
+                                 AND coalesce(c.email, '') <> '')
+                   AND (SELECT source_id FROM identity_records WHERE id = json_extract(p.origins, '$.email'))
+                       IS NOT (SELECT id FROM hs)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(
+        not_from_hubspot() > 0,
+        "by default the most recent email wins, whatever its source"
+    );
+
+    let bad = cohort(&["survivorship", "--field", "email=newest"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("newest"));
+    let out = cohort(&[
+        "survivorship",
+        "--field",
+        "email=source_priority",
+        "--priority",
+        "HubSpot contacts",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("rebuilt"));
+    assert_eq!(not_from_hubspot(), 0);
+
+    let shown = cohort(&["--json", "survivorship"]);
+    let v: serde_json::Value = serde_json::from_slice(&shown.stdout).unwrap();
+    assert_eq!(v["rules"]["fields"]["email"], "source_priority");
+    assert_eq!(v["rules"]["source_priority"][0], "HubSpot contacts");
+    assert!(v["rebuilt"].is_null(), "showing the rules rebuilds nothing");
+}
