@@ -454,38 +454,56 @@ fn incremental(
         // New records share keys (a common name, a birthday): each block is
         // read and decoded once.
         let mut blocks: HashMap<i64, Vec<(i64, compare::Fields)>> = HashMap::new();
-        for r in &changed {
-            for (k, v) in &r.ids {
-                let found: Vec<(i64, Option<i64>)> = by_id
-                    .query_map(
-                        params![records::id_kind_name(*k), v.as_ref(), limit],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .map_err(err)?
-                    .collect::<rusqlite::Result<_>>()
-                    .map_err(err)?;
-                if found.len() as i64 >= limit {
-                    too_common.insert((*k, v.clone()));
-                    continue;
-                }
-                for (id, profile) in found {
-                    if changed_ids.contains(&id) {
-                        continue;
-                    }
-                    match profile {
-                        Some(p) => {
-                            profiles.insert(p);
-                        }
-                        None => {
-                            wanted.insert(id);
-                        }
-                    }
-                }
-            }
-            if r.fields.is_none() {
+        let mut all_keys: Vec<i64> = Vec::new();
+        // Identifiers in table order too, each looked up once.
+        let mut all_ids: Vec<(&str, &str, u8)> = changed
+            .iter()
+            .flat_map(|r| {
+                r.ids
+                    .iter()
+                    .map(|(k, v)| (records::id_kind_name(*k), &**v, *k))
+            })
+            .collect();
+        all_ids.sort_unstable();
+        all_ids.dedup();
+        for (kind, value, k) in all_ids {
+            let found: Vec<(i64, Option<i64>)> = by_id
+                .query_map(params![kind, value, limit], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
+                .map_err(err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(err)?;
+            if found.len() as i64 >= limit {
+                too_common.insert((k, value.into()));
                 continue;
             }
-            for key in r.blocking_keys() {
+            for (id, profile) in found {
+                if changed_ids.contains(&id) {
+                    continue;
+                }
+                match profile {
+                    Some(p) => {
+                        profiles.insert(p);
+                    }
+                    None => {
+                        wanted.insert(id);
+                    }
+                }
+            }
+        }
+        for r in &changed {
+            if r.fields.is_some() {
+                all_keys.extend(r.blocking_keys());
+            }
+        }
+        // Blocks in key order: the table is clustered by key, so the reads
+        // sweep forward through it instead of jumping about (on a cold
+        // file, read-ahead then serves most of them).
+        all_keys.sort_unstable();
+        all_keys.dedup();
+        {
+            for key in all_keys {
                 if let std::collections::hash_map::Entry::Vacant(e) = blocks.entry(key) {
                     let rows: Vec<(i64, String)> = by_key
                         .query_map(params![key, settings.max_block as i64 + 1], |row| {
