@@ -1137,29 +1137,9 @@ mod tests {
     #[test]
     fn same_person_varies_across_sources() {
         let (_d, out) = demo(5_000, 13);
-        let truth = truth(&out);
-        let (sh, shopify) = read(file(&out, "shopify_customers.csv"));
-        let (hh, hubspot) = read(file(&out, "hubspot_contacts.csv"));
-        let first_names = |header: &[String], rows: &[Vec<String>], key: &str, file: &str| {
-            let k = header.iter().position(|h| h == key).unwrap();
-            let f = header.iter().position(|h| h == "First Name").unwrap();
-            let mut map: HashMap<String, String> = HashMap::new();
-            for r in rows.iter().filter(|r| r.len() == header.len()) {
-                if let Some(p) = truth[file].get(r[k].trim_start_matches('\'')) {
-                    map.insert(p.clone(), r[f].clone());
-                }
-            }
-            map
-        };
-        let a = first_names(&sh, &shopify, "Customer ID", "shopify_customers.csv");
-        let b = first_names(&hh, &hubspot, "Record ID", "hubspot_contacts.csv");
-        let both: Vec<_> = a.keys().filter(|p| b.contains_key(*p)).collect();
-        let differ = both
-            .iter()
-            .filter(|p| !a[**p].eq_ignore_ascii_case(&b[**p]))
-            .count();
-        let share = differ as f64 / both.len() as f64;
-        assert!(both.len() > 1_000);
+        let (both, differ) = shopify_hubspot_first_names(&out);
+        let share = differ as f64 / both as f64;
+        assert!(both > 1_000);
         assert!(
             (0.1..0.5).contains(&share),
             "first names differ for {share} of people in both"

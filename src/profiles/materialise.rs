@@ -117,6 +117,16 @@ pub fn rebuild(
     let mut report = RebuildReport::default();
     let mut current: Option<i64> = None;
     let mut person = Person::default();
+    let tick = |progress: &mut dyn Progress, done: u64| {
+        progress.tick(&Tick {
+            stage: STAGE,
+            done,
+            total: Some(total),
+            bytes: 0,
+            total_bytes: None,
+            elapsed: started.elapsed(),
+        })
+    };
     while let Some(row) = rows.next().context("read the records of profiles")? {
         let profile: i64 = row.get(0).context("read the records of profiles")?;
         if current != Some(profile) {
@@ -124,14 +134,7 @@ pub fn rebuild(
                 out.write(id, &mut person, &chooser, previous.take(id))?;
                 report.written += 1;
                 if report.written % TICK_EVERY == 0 {
-                    progress.tick(&Tick {
-                        stage: STAGE,
-                        done: report.records,
-                        total: Some(total),
-                        bytes: 0,
-                        total_bytes: None,
-                        elapsed: started.elapsed(),
-                    });
+                    tick(progress, report.records);
                     if progress.is_cancelled() {
                         return Err(Cancelled.into());
                     }
@@ -152,14 +155,7 @@ pub fn rebuild(
     // Whatever existed in scope and was not written again lost its records.
     report.deleted = previous.remaining() as u64;
     keep_count(conn, matches!(scope, Scope::All), existing, report.written)?;
-    progress.tick(&Tick {
-        stage: STAGE,
-        done: report.records,
-        total: Some(total),
-        bytes: 0,
-        total_bytes: None,
-        elapsed: started.elapsed(),
-    });
+    tick(progress, report.records);
     Ok(report)
 }
 
