@@ -5,9 +5,12 @@
 //! terminal. Long work takes a [`progress::Progress`] and "now" is passed in.
 
 pub mod api;
+pub mod charts;
+pub mod cluster;
 pub mod demo;
 pub mod identity;
 pub mod ingest;
 pub mod profiles;
 pub mod progress;
 pub mod store;
+pub mod traits;

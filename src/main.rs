@@ -13,6 +13,7 @@ use cohort::store::{setting, Workspace};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 mod identity_cli;
+mod insights_cli;
 mod serve;
 
 // Imports allocate on one thread and free on another; glibc malloc spends a
@@ -165,6 +166,11 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+    /// Computed traits: order statistics, engagement, RFM, predicted purchases, churn and CLV.
+    Traits {
+        #[command(subcommand)]
+        what: TraitsCommand,
+    },
     /// Measure results against ground truth.
     Eval {
         #[command(subcommand)]
@@ -179,6 +185,25 @@ enum Command {
         #[arg(long)]
         ui: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum TraitsCommand {
+    /// Recompute every profile's traits and refit the prediction models (BG/NBD, Gamma-Gamma).
+    Compute {
+        /// Days ahead that expected purchases and CLV cover.
+        #[arg(long, default_value_t = 365)]
+        horizon_days: u32,
+        /// Yearly discount rate for CLV (0.10 = 10%).
+        #[arg(long, default_value_t = 0.10)]
+        discount_rate: f64,
+    },
+    /// Recompute only the profiles touched since the last run, with the fitted models.
+    Refresh,
+    /// One profile's traits.
+    Show { profile: i64 },
+    /// RFM segments, churn-risk bands, CLV and the fitted models.
+    Summary,
 }
 
 #[derive(Subcommand)]
@@ -314,6 +339,7 @@ fn run(cli: Cli) -> Result<()> {
             print_report(&report, json)?;
             if report.import_id.is_some() {
                 identity_cli::after_import(&mut ws, json)?;
+                insights_cli::after_import(&mut ws, json)?;
             }
         }
         Command::Preview { file, how, rows } => {
@@ -562,6 +588,27 @@ fn run(cli: Cli) -> Result<()> {
         } => identity_cli::survivorship(&ws_path, default, fields, priority, json)?,
         Command::Refused { limit } => identity_cli::refused(&ws_path, limit, json)?,
         Command::Audit { limit } => identity_cli::audit(&ws_path, limit, json)?,
+        Command::Traits { what } => match what {
+            TraitsCommand::Compute {
+                horizon_days,
+                discount_rate,
+            } => {
+                if horizon_days == 0 || !(0.0..1.0).contains(&discount_rate) {
+                    anyhow::bail!("--horizon-days must be at least 1 and --discount-rate between 0 and 1 (0.10 = 10% a year)");
+                }
+                insights_cli::compute(
+                    &ws_path,
+                    cohort::traits::TraitsOptions {
+                        horizon_days,
+                        annual_discount_rate: discount_rate,
+                    },
+                    json,
+                )?
+            }
+            TraitsCommand::Refresh => insights_cli::refresh(&ws_path, json)?,
+            TraitsCommand::Show { profile } => insights_cli::show(&ws_path, profile, json)?,
+            TraitsCommand::Summary => insights_cli::summary(&ws_path, json)?,
+        },
         Command::Eval {
             what: EvalCommand::Identity { truth },
         } => identity_cli::eval_identity(&ws_path, &truth, json)?,

@@ -15,12 +15,13 @@ fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(include_str!("migrations/0001_foundation.sql")),
         M::up(include_str!("migrations/0002_identity.sql")),
+        M::up(include_str!("migrations/0003_traits.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    2
+    3
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -13,3 +13,4 @@ mod presets;
 mod reimport;
 mod serve;
 mod store;
+mod traits;
