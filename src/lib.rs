@@ -12,5 +12,6 @@ pub mod identity;
 pub mod ingest;
 pub mod profiles;
 pub mod progress;
+pub mod segments;
 pub mod store;
 pub mod traits;

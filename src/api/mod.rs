@@ -79,6 +79,24 @@ impl From<crate::identity::IdentityError> for ApiError {
     }
 }
 
+impl From<crate::traits::TraitsError> for ApiError {
+    fn from(e: crate::traits::TraitsError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+impl From<crate::segments::SegmentError> for ApiError {
+    fn from(e: crate::segments::SegmentError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
+impl From<crate::cluster::runs::RunError> for ApiError {
+    fn from(e: crate::cluster::runs::RunError) -> Self {
+        ApiError::new(e.code(), e.to_string())
+    }
+}
+
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
         ApiError::new("store", e.to_string())
@@ -86,7 +104,14 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 /// Commands that run long and report progress; the rest answer at once.
-pub const JOBS: &[&str] = &["import", "demo", "resolve"];
+pub const JOBS: &[&str] = &[
+    "import",
+    "demo",
+    "resolve",
+    "traits_compute",
+    "cluster_run",
+    "survivorship_set",
+];
 
 pub fn is_job(command: &str) -> bool {
     JOBS.contains(&command)
@@ -384,6 +409,83 @@ impl App {
                     })?;
                 out(ProfileDetail::from(detail))
             }
+            "survivorship" => {
+                let ws = self.workspace()?;
+                let rules = crate::profiles::rules(ws.conn()).map_err(profile_error)?;
+                let mut stmt = ws
+                    .conn()
+                    .prepare("SELECT name FROM sources WHERE kind IN ('contacts', 'orders') ORDER BY name")
+                    .map_err(|e| ApiError::new("store", e.to_string()))?;
+                let sources = stmt
+                    .query_map([], |r| r.get::<_, String>(0))
+                    .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+                    .map_err(|e| ApiError::new("store", e.to_string()))?;
+                out(SurvivorshipInfo {
+                    rules: SurvivorshipRules::from(&rules),
+                    profile_fields: crate::profiles::FIELDS
+                        .iter()
+                        .map(|f| f.to_string())
+                        .collect(),
+                    sources,
+                })
+            }
+            "profile_traits" => {
+                let req: ProfileRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                out(crate::traits::get(ws.conn(), req.id)?.map(ProfileTraits::from))
+            }
+            "insights_overview" => {
+                let ws = self.workspace()?;
+                out(insights_overview(&ws)?)
+            }
+            "cluster_features" => {
+                let list: Vec<ClusterFeature> = crate::cluster::runs::TRAIT_COLUMNS
+                    .iter()
+                    .map(|c| ClusterFeature {
+                        name: c.name.to_owned(),
+                        label: c.label.to_owned(),
+                        group: c.group.to_owned(),
+                        default: c.default,
+                    })
+                    .collect();
+                out(list)
+            }
+            "cluster_latest" => {
+                let ws = self.workspace()?;
+                out(crate::cluster::runs::latest(ws.conn())?.map(|r| cluster_run_view(&r)))
+            }
+            "cluster_rename" => {
+                let req: ClusterRenameRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                let run =
+                    crate::cluster::runs::rename(ws.conn(), req.run_id, req.cluster, &req.name)?;
+                out(cluster_run_view(&run))
+            }
+            "cluster_save_segment" => {
+                let req: ClusterSaveRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                let segment = crate::cluster::runs::save_segment(
+                    ws.conn_mut(),
+                    req.run_id,
+                    req.cluster,
+                    req.name.as_deref().filter(|n| !n.trim().is_empty()),
+                    &now_iso(),
+                )?;
+                out(Segment::from(segment))
+            }
+            "chart_file" => {
+                let req: ChartRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                out(chart_file(&ws, &req)?)
+            }
+            "segments" => {
+                let ws = self.workspace()?;
+                let list: Vec<Segment> = crate::segments::list(ws.conn())?
+                    .into_iter()
+                    .map(Segment::from)
+                    .collect();
+                out(list)
+            }
             "review_queue" => {
                 let req: PageRequest = parse(payload)?;
                 let (total, pairs) = crate::identity::review_queue(
@@ -489,6 +591,10 @@ impl App {
                 // New records join profiles at once, once identities were resolved.
                 if report.import_id.is_some() && crate::identity::is_resolved(&ws)? {
                     crate::identity::resolve(&mut ws, &resolve_options(false, "import"), progress)?;
+                    // and their traits follow, once traits were computed.
+                    if crate::traits::is_computed(ws.conn())? {
+                        crate::traits::refresh(&mut ws, now, progress)?;
+                    }
                 }
                 out(ImportReport::from(&report))
             }
@@ -517,6 +623,12 @@ impl App {
                     imports.push(ImportReport::from(&report));
                 }
                 crate::identity::resolve(&mut ws, &resolve_options(true, "demo"), progress)?;
+                crate::traits::compute(
+                    &mut ws,
+                    now,
+                    crate::traits::TraitsOptions::default(),
+                    progress,
+                )?;
                 out(DemoResult {
                     folder: path_string(&folder),
                     people: output.people,
@@ -536,6 +648,65 @@ impl App {
                     crate::identity::resolve(&mut ws, &resolve_options(req.full, "app"), progress)?;
                 out(ResolveReport::from(report))
             }
+            "survivorship_set" => {
+                let req: SurvivorshipRules = parse(payload)?;
+                let rules = req
+                    .to_engine()
+                    .map_err(|m| ApiError::new("bad_request", m))?;
+                let started = std::time::Instant::now();
+                let mut ws = self.workspace()?;
+                let tx = ws
+                    .conn_mut()
+                    .transaction()
+                    .map_err(|e| ApiError::new("store", e.to_string()))?;
+                crate::profiles::set_rules(&tx, &rules).map_err(profile_error)?;
+                let report = crate::profiles::rebuild(
+                    &tx,
+                    crate::profiles::Scope::All,
+                    &now_iso(),
+                    progress,
+                )
+                .map_err(|e| match e {
+                    crate::profiles::ProfileError::Cancelled(_) => {
+                        ApiError::new("cancelled", e.to_string())
+                    }
+                    other => profile_error(other),
+                })?;
+                tx.commit()
+                    .map_err(|e| ApiError::new("store", e.to_string()))?;
+                out(SurvivorshipOutcome {
+                    rules: SurvivorshipRules::from(&rules),
+                    profiles: report.written,
+                    seconds: started.elapsed().as_secs_f64(),
+                })
+            }
+            "cluster_run" => {
+                let req: ClusterRunRequest = parse(payload)?;
+                let request = cluster_request(&req)?;
+                let mut ws = self.workspace()?;
+                let run = crate::cluster::runs::run(&mut ws, &request, &now_iso(), progress)?;
+                out(cluster_run_view(&run))
+            }
+            "traits_compute" => {
+                let req: TraitsComputeRequest = parse(payload)?;
+                let defaults = crate::traits::TraitsOptions::default();
+                let options = crate::traits::TraitsOptions {
+                    horizon_days: req.horizon_days.unwrap_or(defaults.horizon_days),
+                    annual_discount_rate: req
+                        .discount_rate
+                        .unwrap_or(defaults.annual_discount_rate),
+                };
+                if options.horizon_days == 0 || !(0.0..1.0).contains(&options.annual_discount_rate)
+                {
+                    return Err(ApiError::new(
+                        "bad_request",
+                        "The horizon must be at least one day and the discount rate between 0 and 1 (0.10 = 10% a year).",
+                    ));
+                }
+                let mut ws = self.workspace()?;
+                let report = crate::traits::compute(&mut ws, now, options, progress)?;
+                out(TraitsReport::from(report))
+            }
             other => Err(ApiError::new(
                 "unknown_command",
                 format!("There is no job `{other}`."),
@@ -550,6 +721,173 @@ impl App {
             stats: ws.stats()?.into(),
         })
     }
+}
+
+fn insights_overview(ws: &Workspace) -> Result<InsightsOverview, ApiError> {
+    let o = crate::traits::overview(ws.conn())?;
+    Ok(InsightsOverview {
+        computed: o.model.options.is_some(),
+        computed_at: o.computed_at.clone(),
+        currency: o.currency.clone(),
+        profiles: o.profiles,
+        buyers: o.buyers,
+        revenue: o.revenue,
+        average_order_value: o.average_order_value,
+        rfm_grid: o.rfm_grid.iter().map(|r| r.to_vec()).collect(),
+        segments: o
+            .segments
+            .iter()
+            .map(|s| SegmentFigures {
+                segment: s.segment.clone(),
+                rule: s.rule.clone(),
+                customers: s.customers,
+                revenue: s.revenue,
+            })
+            .collect(),
+        churn_bands: o
+            .churn_bands
+            .iter()
+            .map(|b| Band {
+                label: b.label.clone(),
+                customers: b.customers,
+            })
+            .collect(),
+        average_clv: o.average_clv,
+        model_notes: o.model_notes.clone(),
+        charts: overview_charts(&o),
+        model: o.model.into(),
+    })
+}
+
+/// The overview's charts as SVG (drawn by `cohort::charts`). A chart that
+/// cannot be drawn is left out rather than failing the page.
+fn overview_charts(o: &crate::traits::Overview) -> Vec<ChartSvg> {
+    svg_charts(crate::traits::charts(o))
+}
+
+fn cluster_request(
+    req: &ClusterRunRequest,
+) -> Result<crate::cluster::runs::ClusterRequest, ApiError> {
+    use crate::cluster::{Algorithm, Config, Scaling};
+    let bad = |m: String| ApiError::new("bad_request", m);
+    let algorithm = match req.algorithm.as_str() {
+        "kmeans" => Algorithm::KMeans {
+            k: req.k.map(|k| k as usize),
+        },
+        "dbscan" => Algorithm::Dbscan {
+            eps: req.eps.unwrap_or(0.5),
+            min_points: req.min_points.unwrap_or(10) as usize,
+        },
+        "gmm" => Algorithm::GaussianMixture {
+            k: req.k.unwrap_or(4) as usize,
+        },
+        other => {
+            return Err(bad(format!(
+                "There is no clustering algorithm “{other}”; use kmeans, dbscan or gmm."
+            )))
+        }
+    };
+    let mut config = Config {
+        algorithm,
+        ..Config::default()
+    };
+    config.prepare.scaling = match req.scaling.as_deref() {
+        None | Some("standard") => Scaling::Standard,
+        Some("robust") => Scaling::Robust,
+        Some(other) => {
+            return Err(bad(format!(
+                "There is no scaling “{other}”; use standard or robust."
+            )))
+        }
+    };
+    if let Some(log) = req.log_transform {
+        config.prepare.log_money_and_counts = log;
+    }
+    if let Some(seed) = req.seed {
+        config.seed = seed;
+    }
+    config.check().map_err(|e| bad(e.to_string()))?;
+    Ok(crate::cluster::runs::ClusterRequest {
+        features: req.features.clone(),
+        config,
+    })
+}
+
+fn svg_charts(charts: Vec<crate::traits::NamedChart>) -> Vec<ChartSvg> {
+    charts
+        .into_iter()
+        .filter_map(|c| {
+            let chart = crate::charts::to_svg(&c.spec, &c.options).ok()?;
+            Some(ChartSvg {
+                name: c.name.to_owned(),
+                title: chart.title,
+                svg: chart.svg,
+            })
+        })
+        .collect()
+}
+
+fn cluster_run_view(run: &crate::cluster::runs::SavedRun) -> ClusterRun {
+    let r = &run.result;
+    ClusterRun {
+        run_id: run.id,
+        created_at: run.created_at.clone(),
+        algorithm: match r.algorithm {
+            crate::cluster::Algorithm::KMeans { .. } => "kmeans",
+            crate::cluster::Algorithm::Dbscan { .. } => "dbscan",
+            crate::cluster::Algorithm::GaussianMixture { .. } => "gmm",
+        }
+        .to_owned(),
+        k: r.k as u32,
+        features: run.request.features.clone(),
+        clusters: r
+            .clusters
+            .iter()
+            .map(|c| ClusterInfo {
+                id: c.id,
+                name: c.name.clone(),
+                description: c.description.clone(),
+                size: c.size as u64,
+                share: c.share,
+            })
+            .collect(),
+        unassigned: run.unassigned,
+        silhouette: r.silhouette,
+        davies_bouldin: r.davies_bouldin,
+        notes: r.notes.clone(),
+        charts: svg_charts(crate::cluster::runs::charts(run)),
+        seconds: run.seconds,
+    }
+}
+
+/// One chart of the overview or of a cluster run, as an SVG or PNG file.
+fn chart_file(ws: &Workspace, req: &ChartRequest) -> Result<ChartFile, ApiError> {
+    use base64::Engine as _;
+    let charts = match req.run_id {
+        Some(id) => crate::cluster::runs::charts(&crate::cluster::runs::get(ws.conn(), id)?),
+        None => crate::traits::charts(&crate::traits::overview(ws.conn())?),
+    };
+    let chart = charts
+        .into_iter()
+        .find(|c| c.name == req.name)
+        .ok_or_else(|| ApiError::new("not_found", format!("There is no chart “{}”.", req.name)))?;
+    let output = match req.format.as_str() {
+        "svg" => crate::charts::Output::Svg,
+        "png" => crate::charts::Output::Png,
+        other => {
+            return Err(ApiError::new(
+                "bad_request",
+                format!("Charts are saved as svg or png, not “{other}”."),
+            ))
+        }
+    };
+    let bytes = crate::charts::render(&chart.spec, &chart.options, output)
+        .map_err(|e| ApiError::new(e.code(), e.to_string()))?;
+    Ok(ChartFile {
+        file_name: format!("{}.{}", chart.name, output.extension()),
+        mime: output.mime_type().to_owned(),
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
 }
 
 fn profile_error(e: crate::profiles::ProfileError) -> ApiError {

@@ -949,3 +949,463 @@ impl From<crate::profiles::ProfileDetail> for ProfileDetail {
         }
     }
 }
+
+// ---- insights: traits, clustering, charts, segments -------------------------
+
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[ts(export)]
+pub struct TraitsComputeRequest {
+    /// Days ahead that expected purchases and CLV cover (default 365).
+    #[serde(default)]
+    pub horizon_days: Option<u32>,
+    /// Yearly discount rate for CLV (default 0.10).
+    #[serde(default)]
+    pub discount_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct BgNbdParams {
+    pub r: f64,
+    pub alpha: f64,
+    pub a: f64,
+    pub b: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct GammaGammaParams {
+    pub p: f64,
+    pub q: f64,
+    pub gamma: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TraitsModel {
+    pub horizon_days: Option<u32>,
+    pub discount_rate: Option<f64>,
+    pub fitted_at: Option<String>,
+    pub bgnbd: Option<BgNbdParams>,
+    pub gamma_gamma: Option<GammaGammaParams>,
+    /// Why a model could not be fitted, in plain words.
+    pub fit_problem: Option<String>,
+    /// Buyers the fit used.
+    pub customers: u64,
+}
+
+impl From<crate::traits::TraitsModel> for TraitsModel {
+    fn from(m: crate::traits::TraitsModel) -> Self {
+        TraitsModel {
+            horizon_days: m.options.map(|o| o.horizon_days),
+            discount_rate: m.options.map(|o| o.annual_discount_rate),
+            fitted_at: m.fitted_at,
+            bgnbd: m.bgnbd.map(|b| BgNbdParams {
+                r: b.r,
+                alpha: b.alpha,
+                a: b.a,
+                b: b.b,
+            }),
+            gamma_gamma: m.gamma_gamma.map(|g| GammaGammaParams {
+                p: g.p,
+                q: g.q,
+                gamma: g.gamma,
+            }),
+            fit_problem: m.fit_problem,
+            customers: m.customers,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TraitsReport {
+    pub full: bool,
+    pub profiles: u64,
+    pub buyers: u64,
+    pub orders: u64,
+    pub events: u64,
+    pub other_currency_orders: u64,
+    pub model: TraitsModel,
+    pub stages: Vec<ResolveStage>,
+    pub seconds: f64,
+}
+
+impl From<crate::traits::TraitsReport> for TraitsReport {
+    fn from(r: crate::traits::TraitsReport) -> Self {
+        TraitsReport {
+            full: r.full,
+            profiles: r.profiles,
+            buyers: r.buyers,
+            orders: r.orders,
+            events: r.events,
+            other_currency_orders: r.other_currency_orders,
+            model: r.model.into(),
+            stages: r
+                .stages
+                .into_iter()
+                .map(|(stage, seconds)| ResolveStage { stage, seconds })
+                .collect(),
+            seconds: r.seconds,
+        }
+    }
+}
+
+/// (category, views in the last 7, 30 and 90 days)
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CategoryViews {
+    pub category: String,
+    pub views: [u32; 3],
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ProfileTraits {
+    pub profile_id: i64,
+    pub as_of: String,
+    pub orders: u32,
+    /// Minor units of the workspace currency.
+    pub revenue: i64,
+    pub average_order_value: Option<i64>,
+    pub first_order_at: Option<String>,
+    pub last_order_at: Option<String>,
+    pub days_since_last_order: Option<i32>,
+    pub purchase_interval: Option<f64>,
+    pub top_category: Option<String>,
+    pub top_brand: Option<String>,
+    pub discount_share: Option<f64>,
+    pub returns: u32,
+    pub refunded: i64,
+    pub sessions: u32,
+    pub product_views: u32,
+    pub add_to_carts: u32,
+    pub last_seen_at: Option<String>,
+    pub views_7d: u32,
+    pub views_30d: u32,
+    pub views_90d: u32,
+    pub category_views: Vec<CategoryViews>,
+    pub preferred_device: Option<String>,
+    pub preferred_channel: Option<String>,
+    pub preferred_hour: Option<u8>,
+    pub preferred_weekday: Option<u8>,
+    pub rfm_recency: Option<u8>,
+    pub rfm_frequency: Option<u8>,
+    pub rfm_monetary: Option<u8>,
+    pub rfm_segment: Option<String>,
+    pub expected_purchases: Option<f64>,
+    pub p_alive: Option<f64>,
+    pub churn_risk: Option<f64>,
+    pub expected_order_value: Option<i64>,
+    pub clv: Option<i64>,
+}
+
+impl From<crate::traits::ProfileTraits> for ProfileTraits {
+    fn from(t: crate::traits::ProfileTraits) -> Self {
+        ProfileTraits {
+            profile_id: t.profile_id,
+            as_of: t.as_of,
+            orders: t.orders,
+            revenue: t.revenue,
+            average_order_value: t.average_order_value,
+            first_order_at: t.first_order_at,
+            last_order_at: t.last_order_at,
+            days_since_last_order: t.days_since_last_order,
+            purchase_interval: t.purchase_interval,
+            top_category: t.top_category,
+            top_brand: t.top_brand,
+            discount_share: t.discount_share,
+            returns: t.returns,
+            refunded: t.refunded,
+            sessions: t.sessions,
+            product_views: t.product_views,
+            add_to_carts: t.add_to_carts,
+            last_seen_at: t.last_seen_at,
+            views_7d: t.views_7d,
+            views_30d: t.views_30d,
+            views_90d: t.views_90d,
+            category_views: t
+                .category_views
+                .into_iter()
+                .map(|(category, views)| CategoryViews { category, views })
+                .collect(),
+            preferred_device: t.preferred_device,
+            preferred_channel: t.preferred_channel,
+            preferred_hour: t.preferred_hour,
+            preferred_weekday: t.preferred_weekday,
+            rfm_recency: t.rfm_recency,
+            rfm_frequency: t.rfm_frequency,
+            rfm_monetary: t.rfm_monetary,
+            rfm_segment: t.rfm_segment,
+            expected_purchases: t.expected_purchases,
+            p_alive: t.p_alive,
+            churn_risk: t.churn_risk,
+            expected_order_value: t.expected_order_value,
+            clv: t.clv,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentFigures {
+    pub segment: String,
+    pub rule: String,
+    pub customers: u64,
+    pub revenue: i64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Band {
+    pub label: String,
+    pub customers: u64,
+}
+
+/// A chart drawn by the engine, as SVG to inline.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChartSvg {
+    /// Stable name, used to ask for the PNG (`chart_png`).
+    pub name: String,
+    pub title: String,
+    pub svg: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct InsightsOverview {
+    /// False until traits were computed on this workspace.
+    pub computed: bool,
+    pub computed_at: Option<String>,
+    pub currency: String,
+    pub profiles: u64,
+    pub buyers: u64,
+    pub revenue: i64,
+    pub average_order_value: Option<i64>,
+    /// Customers by recency score (outer, 1..5) and frequency score (inner).
+    pub rfm_grid: Vec<Vec<u64>>,
+    pub segments: Vec<SegmentFigures>,
+    pub churn_bands: Vec<Band>,
+    pub average_clv: Option<f64>,
+    pub model: TraitsModel,
+    pub model_notes: String,
+    pub charts: Vec<ChartSvg>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Segment {
+    pub id: i64,
+    pub name: String,
+    pub kind: String,
+    pub description: Option<String>,
+    pub members: u64,
+    pub created_at: String,
+}
+
+impl From<crate::segments::Segment> for Segment {
+    fn from(s: crate::segments::Segment) -> Self {
+        Segment {
+            id: s.id,
+            name: s.name,
+            kind: s.kind,
+            description: s.description,
+            members: s.members,
+            created_at: s.created_at,
+        }
+    }
+}
+
+// ---- survivorship ----------------------------------------------------------
+
+/// The workspace's survivorship rules. Rules are `most_recent`,
+/// `source_priority` or `most_frequent`.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+#[ts(export)]
+pub struct SurvivorshipRules {
+    /// The rule of every field not listed in `fields`.
+    pub default: String,
+    /// `[field, rule]` for fields that do not use the default.
+    pub fields: Vec<(String, String)>,
+    /// Source names, best first.
+    pub source_priority: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SurvivorshipInfo {
+    pub rules: SurvivorshipRules,
+    /// Every profile field a rule can name.
+    pub profile_fields: Vec<String>,
+    /// Every source in the workspace, for the priority list.
+    pub sources: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SurvivorshipOutcome {
+    pub rules: SurvivorshipRules,
+    /// Profiles rebuilt with the new rules.
+    pub profiles: u64,
+    pub seconds: f64,
+}
+
+fn rule_name(r: crate::profiles::Rule) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+impl From<&crate::profiles::SurvivorshipRules> for SurvivorshipRules {
+    fn from(r: &crate::profiles::SurvivorshipRules) -> Self {
+        SurvivorshipRules {
+            default: rule_name(r.default),
+            fields: r
+                .fields
+                .iter()
+                .map(|(f, rule)| (f.clone(), rule_name(*rule)))
+                .collect(),
+            source_priority: r.source_priority.clone(),
+        }
+    }
+}
+
+impl SurvivorshipRules {
+    /// The engine's rules, or a message naming what is wrong.
+    pub fn to_engine(&self) -> Result<crate::profiles::SurvivorshipRules, String> {
+        let rule = |name: &str| -> Result<crate::profiles::Rule, String> {
+            serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+                format!("“{name}” is not a survivorship rule; use most_recent, source_priority or most_frequent")
+            })
+        };
+        let mut fields = std::collections::BTreeMap::new();
+        for (f, r) in &self.fields {
+            fields.insert(f.clone(), rule(r)?);
+        }
+        Ok(crate::profiles::SurvivorshipRules {
+            default: rule(&self.default)?,
+            fields,
+            source_priority: self
+                .source_priority
+                .iter()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        })
+    }
+}
+
+// ---- clustering --------------------------------------------------------------
+
+/// A trait a clustering can use.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ClusterFeature {
+    /// The trait's column name, e.g. `revenue`.
+    pub name: String,
+    /// What a marketer calls it, e.g. "Revenue".
+    pub label: String,
+    /// The group it is listed under: RFM, Orders, Engagement, Predictions.
+    pub group: String,
+    /// Picked by default.
+    pub default: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ClusterRunRequest {
+    /// Trait names (see `cluster_features`).
+    pub features: Vec<String>,
+    /// `kmeans`, `dbscan` or `gmm`.
+    pub algorithm: String,
+    /// k for k-means (none: chosen by silhouette) and the Gaussian mixture.
+    #[serde(default)]
+    pub k: Option<u32>,
+    /// DBSCAN's neighbourhood radius in standard deviations.
+    #[serde(default)]
+    pub eps: Option<f64>,
+    /// DBSCAN's neighbours (itself included) that make a point core.
+    #[serde(default)]
+    pub min_points: Option<u32>,
+    /// `standard` (default) or `robust`.
+    #[serde(default)]
+    pub scaling: Option<String>,
+    /// Log-transform money and counts (default true).
+    #[serde(default)]
+    pub log_transform: Option<bool>,
+    #[serde(default)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ClusterInfo {
+    /// Stable across reruns that find the same group.
+    pub id: u32,
+    pub name: String,
+    /// Plain words, relative to the whole base.
+    pub description: String,
+    pub size: u64,
+    /// Share of the clustered profiles, 0..1.
+    pub share: f64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ClusterRun {
+    pub run_id: i64,
+    pub created_at: String,
+    pub algorithm: String,
+    pub k: u32,
+    pub features: Vec<String>,
+    pub clusters: Vec<ClusterInfo>,
+    /// Profiles DBSCAN left as noise, or left out for missing values.
+    pub unassigned: u64,
+    pub silhouette: Option<f64>,
+    pub davies_bouldin: Option<f64>,
+    /// What was sampled, imputed or dropped, in plain words.
+    pub notes: Vec<String>,
+    pub charts: Vec<ChartSvg>,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ClusterRenameRequest {
+    pub run_id: i64,
+    pub cluster: u32,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ClusterSaveRequest {
+    pub run_id: i64,
+    pub cluster: u32,
+    /// The segment's name (default: the cluster's name).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct ChartRequest {
+    /// A chart name from `insights_overview` or a cluster run's charts.
+    pub name: String,
+    /// The cluster run, for cluster charts.
+    #[serde(default)]
+    pub run_id: Option<i64>,
+    /// `svg` or `png`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ChartFile {
+    pub file_name: String,
+    pub mime: String,
+    /// The file's bytes, base64.
+    pub base64: String,
+}

@@ -23,7 +23,7 @@ pub mod predict;
 pub mod rfm;
 mod scan;
 
-pub use overview::{overview, Band, Overview, SegmentFigures, CHURN_BANDS};
+pub use overview::{charts, overview, Band, NamedChart, Overview, SegmentFigures, CHURN_BANDS};
 
 use std::time::Instant;
 
@@ -57,7 +57,7 @@ impl TraitsError {
     /// A stable, machine-readable code the UI can branch on.
     pub fn code(&self) -> &'static str {
         match self {
-            TraitsError::Sql { .. } => "storage",
+            TraitsError::Sql { .. } => "store",
             TraitsError::Invalid(_) => "invalid",
             TraitsError::Cancelled(_) => "cancelled",
         }
@@ -71,8 +71,7 @@ fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> TraitsError {
 }
 
 /// How predictions are made.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct TraitsOptions {
     /// Days ahead that expected purchases and CLV cover.
     pub horizon_days: u32,
@@ -90,8 +89,7 @@ impl Default for TraitsOptions {
 }
 
 /// What the last [`compute`] fitted and up to where [`refresh`] has looked.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraitsModel {
     pub options: Option<TraitsOptions>,
     /// When the models were fitted.
@@ -110,8 +108,7 @@ pub struct TraitsModel {
 
 /// BG/NBD parameters: purchase rates ~ Gamma(r, α) per day; dropout
 /// probability after a purchase ~ Beta(a, b).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BgNbdParams {
     pub r: f64,
     pub alpha: f64,
@@ -120,8 +117,7 @@ pub struct BgNbdParams {
 }
 
 /// Gamma-Gamma parameters: spend per purchase ~ Gamma(p, ν), ν ~ Gamma(q, γ).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct GammaGammaParams {
     pub p: f64,
     pub q: f64,
@@ -142,24 +138,18 @@ pub struct Purchases {
 }
 
 /// What a [`compute`] or [`refresh`] did.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraitsReport {
     /// Every profile (true) or only the touched ones (false).
     pub full: bool,
     /// Profiles whose traits were written.
-    #[ts(type = "number")]
     pub profiles: u64,
     /// Of them, profiles with at least one order.
-    #[ts(type = "number")]
     pub buyers: u64,
-    #[ts(type = "number")]
     pub orders: u64,
-    #[ts(type = "number")]
     pub events: u64,
     /// Orders in another currency than the workspace's: counted as orders,
     /// left out of revenue and CLV.
-    #[ts(type = "number")]
     pub other_currency_orders: u64,
     pub model: TraitsModel,
     /// (stage, seconds)
@@ -228,6 +218,7 @@ fn run(
     let currency = ws
         .setting(crate::store::setting::DEFAULT_CURRENCY)
         .map_err(|e| TraitsError::Invalid(e.to_string()))?;
+    let ws_path = ws.path().to_path_buf();
     let tx = ws
         .conn_mut()
         .transaction()
@@ -277,6 +268,7 @@ fn run(
         conn: &tx,
         profiles: &profiles,
         scoped: !full,
+        path: Some(ws_path.clone()),
         currency,
         now: now_secs,
     }
@@ -440,17 +432,13 @@ fn touched(tx: &Transaction<'_>, model: &TraitsModel) -> Result<Vec<i64>> {
 }
 
 /// One profile's traits, as stored in `profile_traits`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProfileTraits {
-    #[ts(type = "number")]
     pub profile_id: i64,
     pub as_of: String,
     pub orders: u32,
     /// Minor units of the workspace currency.
-    #[ts(type = "number")]
     pub revenue: i64,
-    #[ts(type = "number | null")]
     pub average_order_value: Option<i64>,
     pub first_order_at: Option<String>,
     pub last_order_at: Option<String>,
@@ -462,7 +450,6 @@ pub struct ProfileTraits {
     /// Share of orders with a discount.
     pub discount_share: Option<f64>,
     pub returns: u32,
-    #[ts(type = "number")]
     pub refunded: i64,
     pub sessions: u32,
     pub product_views: u32,
@@ -488,15 +475,12 @@ pub struct ProfileTraits {
     pub p_alive: Option<f64>,
     /// 1 − P(alive).
     pub churn_risk: Option<f64>,
-    #[ts(type = "number | null")]
     pub expected_order_value: Option<i64>,
-    #[ts(type = "number | null")]
     pub clv: Option<i64>,
     /// For the model: distinct purchase days − 1, days from first to last
     /// purchase day, days from first purchase day to now, mean repeat value
     /// (major units). Not stored.
     #[serde(skip)]
-    #[ts(skip)]
     pub summary: Option<Purchases>,
 }
 
@@ -635,20 +619,22 @@ fn predict_rows(rows: &mut [ProfileTraits], model: &TraitsModel) {
     let (Some(options), Some(bg)) = (model.options, model.bgnbd) else {
         return;
     };
-    let horizon = f64::from(options.horizon_days);
-    for r in rows.iter_mut() {
-        let Some(s) = r.summary else { continue };
-        let expected = models::expected_purchases(&bg, horizon, &s);
-        let alive = models::p_alive(&bg, &s);
+    let buyers: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].summary.is_some())
+        .collect();
+    let summaries: Vec<Purchases> = buyers.iter().filter_map(|&i| rows[i].summary).collect();
+    let Some(predictions) =
+        models::predict_all(&bg, model.gamma_gamma.as_ref(), &summaries, &options)
+    else {
+        return;
+    };
+    for (&i, (expected, alive, value, clv)) in buyers.iter().zip(predictions) {
+        let r = &mut rows[i];
         r.expected_purchases = Some(expected);
         r.p_alive = Some(alive);
         r.churn_risk = Some(1.0 - alive);
-        if let Some(gg) = model.gamma_gamma {
-            let value = models::expected_order_value(&gg, &s);
-            r.expected_order_value = Some((value * 100.0).round() as i64);
-            let clv = models::clv(&bg, &gg, &s, horizon, options.annual_discount_rate);
-            r.clv = Some((clv * 100.0).round() as i64);
-        }
+        r.expected_order_value = value.map(|v| (v * 100.0).round() as i64);
+        r.clv = clv.map(|v| (v * 100.0).round() as i64);
     }
 }
 

@@ -1,35 +1,81 @@
 //! The bridge between stored traits and [`super::predict`]: parameters as
-//! stored in the workspace, summaries as traits compute them.
+//! stored in the workspace, summaries as traits compute them (days, major
+//! currency units).
 
-use super::{BgNbdParams, GammaGammaParams, Purchases};
+use super::predict::{self, BgNbd, ClvOptions, GammaGamma, Summary};
+use super::{BgNbdParams, GammaGammaParams, Purchases, TraitsOptions};
 
-pub(super) fn fit_bgnbd(_s: &[Purchases]) -> Result<BgNbdParams, String> {
-    Err("not available yet".into())
+pub(super) const NOTES: &str = predict::MODEL_NOTES;
+
+fn summary(p: &Purchases) -> Summary {
+    Summary {
+        frequency: p.frequency,
+        recency: p.recency,
+        age: p.age,
+        monetary: p.monetary,
+    }
 }
 
-pub(super) fn fit_gamma_gamma(_s: &[Purchases]) -> Result<GammaGammaParams, String> {
-    Err("not available yet".into())
+pub(super) fn fit_bgnbd(s: &[Purchases]) -> Result<BgNbdParams, String> {
+    let summaries: Vec<Summary> = s.iter().map(summary).collect();
+    let fit = BgNbd::fit(&summaries).map_err(|e| e.to_string())?;
+    let m = fit.model;
+    Ok(BgNbdParams {
+        r: m.r(),
+        alpha: m.alpha(),
+        a: m.a(),
+        b: m.b(),
+    })
 }
 
-pub(super) fn expected_purchases(_m: &BgNbdParams, _t: f64, _s: &Purchases) -> f64 {
-    0.0
+pub(super) fn fit_gamma_gamma(s: &[Purchases]) -> Result<GammaGammaParams, String> {
+    let summaries: Vec<Summary> = s.iter().map(summary).collect();
+    let fit = GammaGamma::fit(&summaries).map_err(|e| e.to_string())?;
+    let m = fit.model;
+    Ok(GammaGammaParams {
+        p: m.p(),
+        q: m.q(),
+        gamma: m.v(),
+    })
 }
 
-pub(super) fn p_alive(_m: &BgNbdParams, _s: &Purchases) -> f64 {
-    1.0
+/// One prediction per buyer, in order: (expected purchases over the
+/// horizon, P(alive), expected order value, CLV), or `None` where a model
+/// is missing or the stored parameters are not valid.
+pub(super) fn predict_all(
+    bg: &BgNbdParams,
+    gg: Option<&GammaGammaParams>,
+    buyers: &[Purchases],
+    options: &TraitsOptions,
+) -> Option<Vec<(f64, f64, Option<f64>, Option<f64>)>> {
+    let bg = BgNbd::new(bg.r, bg.alpha, bg.a, bg.b).ok()?;
+    let gg_model = gg.and_then(|g| GammaGamma::new(g.p, g.q, g.gamma).ok());
+    let summaries: Vec<Summary> = buyers.iter().map(summary).collect();
+    let horizon = f64::from(options.horizon_days);
+    let clv = ClvOptions {
+        months: options.horizon_days.div_ceil(30).max(1),
+        monthly_discount_rate: (1.0 + options.annual_discount_rate).powf(1.0 / 12.0) - 1.0,
+        units_per_month: 30.0,
+    };
+    match gg_model {
+        Some(gg) => Some(
+            predict::predict_all(&bg, &gg, &summaries, horizon, &clv)
+                .into_iter()
+                .map(|p| {
+                    (
+                        p.expected_purchases,
+                        p.p_alive,
+                        Some(p.expected_order_value),
+                        Some(p.clv),
+                    )
+                })
+                .collect(),
+        ),
+        None => Some(
+            summaries
+                .iter()
+                .map(|s| (bg.expected_purchases(horizon, s), bg.p_alive(s), None, None))
+                .collect(),
+        ),
+    }
 }
-
-pub(super) fn expected_order_value(_m: &GammaGammaParams, s: &Purchases) -> f64 {
-    s.monetary
-}
-
-pub(super) fn clv(
-    _bg: &BgNbdParams,
-    _gg: &GammaGammaParams,
-    _s: &Purchases,
-    _horizon: f64,
-    _rate: f64,
-) -> f64 {
-    0.0
-}
-pub(super) const NOTES: &str = "";

@@ -6,46 +6,35 @@ use serde::{Deserialize, Serialize};
 use super::{rfm, sql, stored_model, Result, TraitsModel};
 
 /// Customers and revenue of one named RFM segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegmentFigures {
     pub segment: String,
     /// The rule that puts a customer in it.
     pub rule: String,
-    #[ts(type = "number")]
     pub customers: u64,
     /// Minor units of the workspace currency.
-    #[ts(type = "number")]
     pub revenue: i64,
 }
 
 /// Customers per churn-risk band.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Band {
     pub label: String,
-    #[ts(type = "number")]
     pub customers: u64,
 }
 
 /// The Insights overview.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Overview {
     pub currency: String,
     /// Profiles with traits (orders or events).
-    #[ts(type = "number")]
     pub profiles: u64,
     /// Profiles with at least one order.
-    #[ts(type = "number")]
     pub buyers: u64,
-    #[ts(type = "number")]
     pub revenue: i64,
-    #[ts(type = "number | null")]
     pub average_order_value: Option<i64>,
     /// Customers by recency score (outer, 1..5) and frequency score
     /// (inner, 1..5).
-    #[ts(type = "Array<Array<number>>")]
     pub rfm_grid: [[u64; 5]; 5],
     pub segments: Vec<SegmentFigures>,
     /// CLV of every buyer with a prediction, in major units (at most
@@ -190,4 +179,64 @@ pub fn overview(conn: &Connection) -> Result<Overview> {
         model_notes: super::models::NOTES.to_owned(),
         computed_at,
     })
+}
+
+/// A chart of the overview: a stable name (for `cohort chart NAME` and the
+/// app's "save" buttons), what to draw and its title.
+#[derive(Debug, Clone)]
+pub struct NamedChart {
+    pub name: &'static str,
+    pub spec: crate::charts::ChartSpec,
+    pub options: crate::charts::ChartOptions,
+}
+
+/// The overview's charts: RFM grid, revenue by RFM segment, CLV
+/// distribution and churn-risk bands.
+pub fn charts(o: &Overview) -> Vec<NamedChart> {
+    use crate::charts::{BarChart, ChartOptions, ChartSpec, Distribution, RfmGrid, Unit};
+    let mut grid = [[0f64; 5]; 5];
+    for (r, row) in o.rfm_grid.iter().enumerate() {
+        for (f, &n) in row.iter().enumerate() {
+            grid[f][r] = n as f64;
+        }
+    }
+    let mut bands = [0u64; 4];
+    for (i, b) in o.churn_bands.iter().take(4).enumerate() {
+        bands[i] = b.customers;
+    }
+    vec![
+        NamedChart {
+            name: "rfm_grid",
+            spec: ChartSpec::RfmHeatmap(RfmGrid::from_matrix(grid, "Customers", Unit::Count)),
+            options: ChartOptions::new("Customers by recency and frequency score").with_subtitle(
+                "RFM scores 1–5 by quintile of buyers; 5 = most recent / most orders",
+            ),
+        },
+        NamedChart {
+            name: "revenue_by_segment",
+            spec: ChartSpec::Bar(BarChart::revenue_by_segment(
+                o.segments
+                    .iter()
+                    .map(|s| (s.segment.clone(), s.revenue as f64 / 100.0)),
+                &o.currency,
+            )),
+            options: ChartOptions::new("Revenue by RFM segment"),
+        },
+        NamedChart {
+            name: "clv_distribution",
+            spec: ChartSpec::Histogram(
+                Distribution::money("Predicted CLV", &o.currency, o.clv_sample.clone())
+                    .log_scale(true),
+            ),
+            options: ChartOptions::new("Predicted customer lifetime value").with_subtitle(format!(
+                "BG/NBD × Gamma-Gamma over {} days, per buyer",
+                o.model.options.map_or(365, |m| m.horizon_days)
+            )),
+        },
+        NamedChart {
+            name: "churn_risk",
+            spec: ChartSpec::Bar(BarChart::churn_bands(bands)),
+            options: ChartOptions::new("Churn risk (1 − P(alive))"),
+        },
+    ]
 }

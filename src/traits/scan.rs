@@ -7,7 +7,11 @@
 //! hashes of their device and customer ids. A scoped run (the profiles an
 //! import touched) reads only those profiles' rows through the indexes.
 
-use std::collections::HashMap;
+// Keys here are our own (hashes, SKUs, ids), not attacker-chosen, and the
+// maps are hit once per row of tens of millions: Fx hashing is several
+// times cheaper than SipHash.
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rusqlite::Connection;
 use xxhash_rust::xxh3::xxh3_64;
@@ -88,6 +92,9 @@ fn bump<T: Copy + PartialEq, V: std::ops::AddAssign + Copy>(v: &mut Vec<(T, V)>,
     }
 }
 
+/// SKU → (category, brand).
+pub(crate) type Catalogue = HashMap<String, (Option<u16>, Option<u16>)>;
+
 /// Everything the scans gathered, indexed like `profiles`.
 pub(crate) struct Gathered {
     pub orders: Vec<OrderFacts>,
@@ -164,11 +171,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// An order's key as order lines refer to it.
 fn order_key(source: i64, key: &str) -> u64 {
-    let mut buf = Vec::with_capacity(key.len() + 9);
-    buf.extend_from_slice(&source.to_le_bytes());
-    buf.push(0);
-    buf.extend_from_slice(key.as_bytes());
-    xxh3_64(&buf)
+    xxhash_rust::xxh3::xxh3_64_with_seed(key.as_bytes(), source as u64)
 }
 
 fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> TraitsError {
@@ -208,6 +211,8 @@ pub(crate) struct Scanner<'a> {
     /// `None`: every profile (sequential scans); `Some`: the temp table
     /// `traits_scope` holds the profile ids.
     pub scoped: bool,
+    /// The workspace file: a full run reads events on a second connection.
+    pub path: Option<std::path::PathBuf>,
     pub currency: String,
     pub now: i64,
 }
@@ -242,7 +247,7 @@ impl Scanner<'_> {
         };
 
         // Products: SKU → category and brand.
-        let mut catalogue: HashMap<String, (Option<u16>, Option<u16>)> = HashMap::new();
+        let mut catalogue: Catalogue = HashMap::default();
         {
             let mut stmt = self
                 .conn
@@ -259,8 +264,73 @@ impl Scanner<'_> {
             }
         }
 
+        let cancel = AtomicBool::new(false);
+        let facts = std::thread::scope(|scope| -> Result<EventFacts, TraitsError> {
+            let (profiles, now, catalogue, cancel) = (self.profiles, self.now, &catalogue, &cancel);
+            let reader = match (&self.path, self.scoped) {
+                (Some(path), false) => Some(scope.spawn(move || {
+                    let conn = Connection::open_with_flags(
+                        path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(sql("open the workspace to read events"))?;
+                    conn.pragma_update(None, "cache_size", -262_144)
+                        .map_err(sql("open the workspace to read events"))?;
+                    events(&conn, false, profiles, catalogue, now, cancel)
+                })),
+                _ => None,
+            };
+            let scanned = self.orders_and_lines(&mut g, &catalogue, &mut tick);
+            let facts = match reader {
+                Some(handle) => {
+                    if scanned.is_err() {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                    while !handle.is_finished() {
+                        if tick("Reading events", 0).is_err() {
+                            cancel.store(true, Ordering::Relaxed);
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(50));
+                    }
+                    handle.join().expect("the events reader does not panic")
+                }
+                None => {
+                    scanned
+                        .as_ref()
+                        .map_err(|_| TraitsError::Cancelled(Cancelled))?;
+                    events(
+                        self.conn,
+                        self.scoped,
+                        self.profiles,
+                        &catalogue,
+                        self.now,
+                        &cancel,
+                    )
+                }
+            };
+            scanned?;
+            facts
+        })?;
+        g.engagement = facts.engagement;
+        g.devices = facts.devices;
+        g.channels = facts.channels;
+
+        Ok(g)
+    }
+}
+
+impl Scanner<'_> {
+    /// Orders (through their identity record) and their lines (through a
+    /// hash of their order's key) into `g`.
+    fn orders_and_lines(
+        &self,
+        g: &mut Gathered,
+        catalogue: &Catalogue,
+        tick: &mut dyn FnMut(&str, u64) -> Result<(), TraitsError>,
+    ) -> Result<(), TraitsError> {
         // Orders, through their identity record.
-        let mut order_profiles: HashMap<u64, u32> = HashMap::new();
+        let mut order_profiles: HashMap<u64, u32> = HashMap::default();
         {
             const WHAT: &str = "read the orders of profiles";
             let filter = if self.scoped {
@@ -272,10 +342,10 @@ impl Scanner<'_> {
                 .conn
                 .prepare(&format!(
                     "SELECT r.profile_id, o.source_id, o.source_key, o.ordered_at, o.currency,
-                            o.total, o.refunded, o.discount, o.discount_code, o.cancelled_at,
-                            o.financial_status
-                       FROM identity_records r JOIN orders o ON o.id = r.row_id
-                      WHERE r.kind = 'order' AND r.profile_id IS NOT NULL {filter}"
+                        o.total, o.refunded, o.discount, o.discount_code, o.cancelled_at,
+                        o.financial_status
+                   FROM identity_records r JOIN orders o ON o.id = r.row_id
+                  WHERE r.kind = 'order' AND r.profile_id IS NOT NULL {filter}"
                 ))
                 .map_err(sql(WHAT))?;
             let mut rows = stmt.query([]).map_err(sql(WHAT))?;
@@ -349,10 +419,10 @@ impl Scanner<'_> {
                 // "{order_key}/{line}", so a range on the unique index finds
                 // an order's lines ('0' is the character after '/').
                 "SELECT l.source_id, l.order_key, l.sku, l.quantity, l.unit_price, l.vendor
-                   FROM temp.traits_scope s
-                   JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'order'
-                   JOIN order_lines l ON l.source_id = r.source_id
-                    AND l.source_key >= r.source_key || '/' AND l.source_key < r.source_key || '0'"
+               FROM temp.traits_scope s
+               JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'order'
+               JOIN order_lines l ON l.source_id = r.source_id
+                AND l.source_key >= r.source_key || '/' AND l.source_key < r.source_key || '0'"
             } else {
                 "SELECT source_id, order_key, sku, quantity, unit_price, vendor FROM order_lines"
             };
@@ -402,182 +472,210 @@ impl Scanner<'_> {
             }
         }
         drop(order_profiles);
+        Ok(())
+    }
+}
 
-        // Events, through the device or the logged-in customer.
-        {
-            const WHAT: &str = "read the events of profiles";
-            let hash = |source: i64, key: &str| order_key(source, key);
-            let mut devices: HashMap<u64, u32> = HashMap::new();
-            // A customer id shared by contacts of different profiles (two
-            // sources numbering customers alike) says nothing: left out.
-            let mut customers: HashMap<u64, Option<u32>> = HashMap::new();
-            let query = if self.scoped {
-                "SELECT r.kind, r.source_id, r.source_key, r.profile_id
-                   FROM temp.traits_scope s JOIN identity_records r ON r.profile_id = s.id
-                  WHERE r.kind = 'device' OR r.kind = 'contact'"
-            } else {
-                "SELECT kind, source_id, source_key, profile_id FROM identity_records
-                  WHERE (kind = 'device' OR kind = 'contact') AND profile_id IS NOT NULL"
-            };
-            let mut stmt = self.conn.prepare(query).map_err(sql(WHAT))?;
-            let mut rows = stmt.query([]).map_err(sql(WHAT))?;
-            while let Some(r) = rows.next().map_err(sql(WHAT))? {
-                let Some(profile) = self.profiles.get(r.get(3).map_err(sql(WHAT))?) else {
-                    continue;
-                };
-                let kind = r.get_ref(0).map_err(sql(WHAT))?.as_str().unwrap_or("");
-                let source: i64 = r.get(1).map_err(sql(WHAT))?;
-                let key = r.get_ref(2).map_err(sql(WHAT))?.as_str().unwrap_or("");
-                if kind == "device" {
-                    devices.insert(hash(source, key), profile);
-                } else {
-                    customers
-                        .entry(hash(0, key))
-                        .and_modify(|p| {
-                            if *p != Some(profile) {
-                                *p = None
-                            }
-                        })
-                        .or_insert(Some(profile));
-                }
-            }
-            drop(rows);
-            drop(stmt);
+/// What events say, per profile, with the devices and channels they name.
+pub(crate) struct EventFacts {
+    pub engagement: Vec<Engagement>,
+    pub devices: Names,
+    pub channels: Names,
+}
 
-            let select = "e.source_id, e.anonymous_id, e.customer_key, e.name, e.occurred_at,
-                          e.session_id, e.sku, e.device, e.channel";
-            let query = if self.scoped {
-                format!(
-                    "SELECT {select} FROM events e WHERE e.id IN (
-                       SELECT e.id FROM temp.traits_scope s
-                         JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'device'
-                         JOIN events e ON e.anonymous_id = r.source_key AND e.source_id = r.source_id
-                       UNION
-                       SELECT e.id FROM temp.traits_scope s
-                         JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'contact'
-                         JOIN events e ON e.customer_key = r.source_key)"
-                )
-            } else {
-                format!("SELECT {select} FROM events e")
-            };
-            let mut stmt = self.conn.prepare(&query).map_err(sql(WHAT))?;
-            let mut rows = stmt.query([]).map_err(sql(WHAT))?;
-            let mut done = 0u64;
-            let windows = [7 * 86_400, 30 * 86_400, 90 * 86_400];
-            while let Some(r) = rows.next().map_err(sql(WHAT))? {
-                done += 1;
-                if done % TICK_EVERY == 0 {
-                    tick("Reading events", done)?;
-                }
-                let source: i64 = r.get(0).map_err(sql(WHAT))?;
-                let anon = r
-                    .get_ref(1)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let customer = r
-                    .get_ref(2)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let by_customer = customer
-                    .filter(|c| !c.is_empty())
-                    .and_then(|c| customers.get(&hash(0, c)).copied().flatten());
-                let profile = match by_customer {
-                    Some(p) => p,
-                    None => match anon.and_then(|a| devices.get(&hash(source, a))) {
-                        Some(&p) => p,
-                        None => continue,
-                    },
-                };
-                let name = r.get_ref(3).map_err(sql(WHAT))?.as_str().unwrap_or("");
-                let Some(at) = r
-                    .get_ref(4)
-                    .map_err(sql(WHAT))?
-                    .as_str()
-                    .ok()
-                    .and_then(epoch_seconds)
-                else {
-                    continue;
-                };
-                let session = r
-                    .get_ref(5)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let sku = r
-                    .get_ref(6)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let device = r
-                    .get_ref(7)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let channel = r
-                    .get_ref(8)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten();
-                let device = device.filter(|d| !d.is_empty()).map(|d| g.devices.id(d));
-                let channel = channel.filter(|c| !c.is_empty()).map(|c| g.channels.id(c));
-                let e = &mut g.engagement[profile as usize];
-                e.events += 1;
-                // Events of one session arrive together (exports are in time
-                // order), so a change of session id is a new session.
-                if let Some(s) = session.filter(|s| !s.is_empty()) {
-                    let h = xxh3_64(s.as_bytes()) | 1;
-                    if h != e.last_session {
-                        e.last_session = h;
-                        e.sessions += 1;
+/// Reads the events of the profiles (all, or those in `temp.traits_scope`)
+/// and folds them per profile. Stops with `Cancelled` when `cancel` is set.
+fn events(
+    conn: &Connection,
+    scoped: bool,
+    profiles: &ProfileIndex,
+    catalogue: &Catalogue,
+    now: i64,
+    cancel: &AtomicBool,
+) -> Result<EventFacts, TraitsError> {
+    let mut engagement = vec![Engagement::default(); profiles.ids.len()];
+    let mut devices_names = Names::default();
+    let mut channels_names = Names::default();
+    const WHAT: &str = "read the events of profiles";
+    let hash = |source: i64, key: &str| order_key(source, key);
+    let mut devices: HashMap<u64, u32> = HashMap::default();
+    // A customer id shared by contacts of different profiles (two
+    // sources numbering customers alike) says nothing: left out.
+    let mut customers: HashMap<u64, Option<u32>> = HashMap::default();
+    let query = if scoped {
+        "SELECT r.kind, r.source_id, r.source_key, r.profile_id
+               FROM temp.traits_scope s JOIN identity_records r ON r.profile_id = s.id
+              WHERE r.kind = 'device' OR r.kind = 'contact'"
+    } else {
+        "SELECT kind, source_id, source_key, profile_id FROM identity_records
+              WHERE (kind = 'device' OR kind = 'contact') AND profile_id IS NOT NULL"
+    };
+    let mut stmt = conn.prepare(query).map_err(sql(WHAT))?;
+    let mut rows = stmt.query([]).map_err(sql(WHAT))?;
+    while let Some(r) = rows.next().map_err(sql(WHAT))? {
+        let Some(profile) = profiles.get(r.get(3).map_err(sql(WHAT))?) else {
+            continue;
+        };
+        let kind = r.get_ref(0).map_err(sql(WHAT))?.as_str().unwrap_or("");
+        let source: i64 = r.get(1).map_err(sql(WHAT))?;
+        let key = r.get_ref(2).map_err(sql(WHAT))?.as_str().unwrap_or("");
+        if kind == "device" {
+            devices.insert(hash(source, key), profile);
+        } else {
+            customers
+                .entry(hash(0, key))
+                .and_modify(|p| {
+                    if *p != Some(profile) {
+                        *p = None
                     }
-                }
-                e.last_seen = Some(e.last_seen.map_or(at, |l| l.max(at)));
-                let day = at.div_euclid(86_400);
-                e.hours[(at.rem_euclid(86_400) / 3600) as usize] += 1;
-                // 1970-01-01 was a Thursday: index 0 = Monday.
-                e.weekdays[((day + 3).rem_euclid(7)) as usize] += 1;
-                if let Some(d) = device {
-                    bump(&mut e.devices, d, 1);
-                }
-                if let Some(c) = channel {
-                    bump(&mut e.channels, c, 1);
-                }
-                match event_kind(name) {
-                    EventKind::ProductView => {
-                        e.product_views += 1;
-                        let age = self.now - at;
-                        let inside = windows.map(|w| u32::from(age >= 0 && age < w));
-                        for (v, i) in e.views.iter_mut().zip(inside) {
-                            *v += i;
-                        }
-                        if inside[2] > 0 {
-                            if let Some(c) = sku.and_then(|s| catalogue.get(s)).and_then(|c| c.0) {
-                                match e.category_views.iter_mut().find(|(k, _)| *k == c) {
-                                    Some((_, n)) => {
-                                        for (v, i) in n.iter_mut().zip(inside) {
-                                            *v += i;
-                                        }
-                                    }
-                                    None => e.category_views.push((c, inside)),
-                                }
-                            }
-                        }
-                    }
-                    EventKind::AddToCart => e.add_to_carts += 1,
-                    EventKind::Other => {}
-                }
+                })
+                .or_insert(Some(profile));
+        }
+    }
+    drop(rows);
+    drop(stmt);
+
+    let select = "e.source_id, e.anonymous_id, e.customer_key, e.name, e.occurred_at,
+                      e.session_id, e.sku, e.device, e.channel";
+    let query = if scoped {
+        format!(
+            "SELECT {select} FROM events e WHERE e.id IN (
+                   SELECT e.id FROM temp.traits_scope s
+                     JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'device'
+                     JOIN events e ON e.anonymous_id = r.source_key AND e.source_id = r.source_id
+                   UNION
+                   SELECT e.id FROM temp.traits_scope s
+                     JOIN identity_records r ON r.profile_id = s.id AND r.kind = 'contact'
+                     JOIN events e ON e.customer_key = r.source_key)"
+        )
+    } else {
+        format!("SELECT {select} FROM events e")
+    };
+    let mut stmt = conn.prepare(&query).map_err(sql(WHAT))?;
+    let mut rows = stmt.query([]).map_err(sql(WHAT))?;
+    let mut done = 0u64;
+    let windows = [7 * 86_400, 30 * 86_400, 90 * 86_400];
+    while let Some(r) = rows.next().map_err(sql(WHAT))? {
+        done += 1;
+        if done % TICK_EVERY == 0 && cancel.load(Ordering::Relaxed) {
+            return Err(Cancelled.into());
+        }
+        let source: i64 = r.get(0).map_err(sql(WHAT))?;
+        let anon = r
+            .get_ref(1)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let customer = r
+            .get_ref(2)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let by_customer = customer
+            .filter(|c| !c.is_empty())
+            .and_then(|c| customers.get(&hash(0, c)).copied().flatten());
+        let profile = match by_customer {
+            Some(p) => p,
+            None => match anon.and_then(|a| devices.get(&hash(source, a))) {
+                Some(&p) => p,
+                None => continue,
+            },
+        };
+        let name = r.get_ref(3).map_err(sql(WHAT))?.as_str().unwrap_or("");
+        let Some(at) = r
+            .get_ref(4)
+            .map_err(sql(WHAT))?
+            .as_str()
+            .ok()
+            .and_then(epoch_seconds)
+        else {
+            continue;
+        };
+        let session = r
+            .get_ref(5)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let sku = r
+            .get_ref(6)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let device = r
+            .get_ref(7)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let channel = r
+            .get_ref(8)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let device = device
+            .filter(|d| !d.is_empty())
+            .map(|d| devices_names.id(d));
+        let channel = channel
+            .filter(|c| !c.is_empty())
+            .map(|c| channels_names.id(c));
+        let e = &mut engagement[profile as usize];
+        e.events += 1;
+        // Events of one session arrive together (exports are in time
+        // order), so a change of session id is a new session.
+        if let Some(s) = session.filter(|s| !s.is_empty()) {
+            let h = xxh3_64(s.as_bytes()) | 1;
+            if h != e.last_session {
+                e.last_session = h;
+                e.sessions += 1;
             }
         }
-        Ok(g)
+        e.last_seen = Some(e.last_seen.map_or(at, |l| l.max(at)));
+        let day = at.div_euclid(86_400);
+        e.hours[(at.rem_euclid(86_400) / 3600) as usize] += 1;
+        // 1970-01-01 was a Thursday: index 0 = Monday.
+        e.weekdays[((day + 3).rem_euclid(7)) as usize] += 1;
+        if let Some(d) = device {
+            bump(&mut e.devices, d, 1);
+        }
+        if let Some(c) = channel {
+            bump(&mut e.channels, c, 1);
+        }
+        match event_kind(name) {
+            EventKind::ProductView => {
+                e.product_views += 1;
+                let age = now - at;
+                let inside = windows.map(|w| u32::from(age >= 0 && age < w));
+                for (v, i) in e.views.iter_mut().zip(inside) {
+                    *v += i;
+                }
+                if inside[2] > 0 {
+                    if let Some(c) = sku.and_then(|s| catalogue.get(s)).and_then(|c| c.0) {
+                        match e.category_views.iter_mut().find(|(k, _)| *k == c) {
+                            Some((_, n)) => {
+                                for (v, i) in n.iter_mut().zip(inside) {
+                                    *v += i;
+                                }
+                            }
+                            None => e.category_views.push((c, inside)),
+                        }
+                    }
+                }
+            }
+            EventKind::AddToCart => e.add_to_carts += 1,
+            EventKind::Other => {}
+        }
     }
+
+    Ok(EventFacts {
+        engagement,
+        devices: devices_names,
+        channels: channels_names,
+    })
 }
 
 #[cfg(test)]

@@ -1,0 +1,179 @@
+//! DBSCAN, by linfa-clustering: clusters are dense regions, and profiles in
+//! no dense region are noise (label `None`).
+//!
+//! DBSCAN's neighbour queries grow worse than linearly, so above
+//! `max_rows` profiles it runs on a seeded sample and every other profile
+//! joins the cluster of its nearest core point if that point is within
+//! `eps`, or stays noise. A sample is sparser than the whole base, so
+//! `min_points` is scaled by the sampling rate to ask for the same density;
+//! the note says so.
+
+use linfa::traits::Transformer;
+use linfa::ParamGuard;
+use linfa_clustering::Dbscan;
+use linfa_nn::distance::L2Dist;
+use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
+use ndarray::{ArrayView2, Axis};
+use rayon::prelude::*;
+
+use super::error::{ClusterError, Result};
+use super::sample::{self, Stream};
+
+pub(crate) struct DbscanFit {
+    /// Per row, its cluster (0-based), or `None` for noise.
+    pub labels: Vec<Option<usize>>,
+    pub notes: Vec<String>,
+}
+
+pub(crate) fn fit(
+    data: ArrayView2<f64>,
+    eps: f64,
+    min_points: usize,
+    max_rows: usize,
+    seed: u64,
+) -> Result<DbscanFit> {
+    if !(eps.is_finite() && eps > 0.0) || min_points < 2 {
+        return Err(ClusterError::InvalidConfig(
+            "DBSCAN needs eps > 0 and min points ≥ 2".into(),
+        ));
+    }
+    let n = data.nrows();
+    let data = data.as_standard_layout();
+    let mut notes = Vec::new();
+    if n <= max_rows {
+        let labels = run_linfa(data.view(), eps, min_points)?;
+        return Ok(DbscanFit { labels, notes });
+    }
+
+    let picked = sample::indices(n, max_rows, seed, Stream::Dbscan);
+    let subset = data.select(Axis(0), &picked);
+    let scaled_min = ((min_points as f64 * picked.len() as f64 / n as f64).round() as usize).max(2);
+    let sample_labels = run_linfa(subset.view(), eps, scaled_min)?;
+
+    // linfa does not say which points are core, so count neighbours again.
+    let index = CommonNearestNeighbour::KdTree
+        .from_batch(&subset, L2Dist)
+        .map_err(|e| fit_error(e.to_string()))?;
+    let core: Vec<usize> = (0..subset.nrows())
+        .into_par_iter()
+        .filter(|&i| {
+            index
+                .within_range(subset.row(i), eps)
+                .map(|found| found.len() >= scaled_min)
+                .unwrap_or(false)
+        })
+        .collect();
+
+    let mut labels = vec![None; n];
+    for (&row, &label) in picked.iter().zip(&sample_labels) {
+        labels[row] = label;
+    }
+    if !core.is_empty() {
+        let cores = subset.select(Axis(0), &core);
+        let core_index = CommonNearestNeighbour::KdTree
+            .from_batch(&cores, L2Dist)
+            .map_err(|e| fit_error(e.to_string()))?;
+        let in_sample = {
+            let mut mask = vec![false; n];
+            picked.iter().for_each(|&i| mask[i] = true);
+            mask
+        };
+        labels
+            .par_iter_mut()
+            .enumerate()
+            .filter(|(i, _)| !in_sample[*i])
+            .for_each(|(i, label)| {
+                let x = data.row(i);
+                if let Ok(found) = core_index.k_nearest(x, 1) {
+                    if let Some((point, c)) = found.first() {
+                        let dist = x
+                            .iter()
+                            .zip(point.iter())
+                            .map(|(a, b)| (a - b) * (a - b))
+                            .sum::<f64>()
+                            .sqrt();
+                        if dist <= eps {
+                            *label = sample_labels[core[*c]];
+                        }
+                    }
+                }
+            });
+    }
+    notes.push(format!(
+        "DBSCAN ran on a sample of {} of {} profiles (min points scaled from {} to {} to ask for the same density); the others joined the cluster of the nearest core point within eps, or noise",
+        picked.len(),
+        n,
+        min_points,
+        scaled_min
+    ));
+    Ok(DbscanFit { labels, notes })
+}
+
+fn run_linfa(data: ArrayView2<f64>, eps: f64, min_points: usize) -> Result<Vec<Option<usize>>> {
+    let params = Dbscan::params::<f64>(min_points)
+        .tolerance(eps)
+        .check()
+        .map_err(|e| ClusterError::InvalidConfig(e.to_string()))?;
+    Ok(params.transform(&data).to_vec())
+}
+
+fn fit_error(message: String) -> ClusterError {
+    ClusterError::Fit {
+        algorithm: "DBSCAN",
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::testdata::{adjusted_rand, axis_centres, blobs};
+    use ndarray::{concatenate, Array2};
+
+    #[test]
+    fn finds_dense_clusters_and_noise() {
+        let (mut data, truth) = blobs(&axis_centres(3, 2, 10.0), 200, 0.3, 1);
+        // Far-away loners: noise.
+        let loners = Array2::from_shape_fn((5, 2), |(i, e)| 100.0 + 30.0 * i as f64 + e as f64);
+        data = concatenate![Axis(0), data, loners];
+        let found = fit(data.view(), 1.0, 5, 10_000, 1).unwrap();
+        assert!(found.notes.is_empty());
+        assert!(
+            found.labels[600..].iter().all(|l| l.is_none()),
+            "loners are noise"
+        );
+        let labels: Vec<usize> = found.labels[..600].iter().map(|l| l.unwrap()).collect();
+        assert!(adjusted_rand(&truth, &labels) > 0.99);
+    }
+
+    #[test]
+    fn large_inputs_run_on_a_sample_and_assign_the_rest() {
+        let (mut data, truth) = blobs(&axis_centres(3, 2, 10.0), 2000, 0.5, 2);
+        let loners = Array2::from_shape_fn((3, 2), |(i, e)| -50.0 - 40.0 * i as f64 - e as f64);
+        data = concatenate![Axis(0), data, loners];
+        let found = fit(data.view(), 0.6, 40, 1_000, 3).unwrap();
+        assert_eq!(found.notes.len(), 1);
+        assert!(
+            found.notes[0].contains("min points scaled from 40 to 7"),
+            "{}",
+            found.notes[0]
+        );
+        assert!(found.labels[6_000..].iter().all(|l| l.is_none()));
+        // Nearly everyone inside a blob is placed, and placed right.
+        let placed: Vec<(usize, usize)> = found.labels[..6_000]
+            .iter()
+            .zip(&truth)
+            .filter_map(|(l, &t)| l.map(|l| (t, l)))
+            .collect();
+        assert!(placed.len() > 5_750, "{} placed", placed.len());
+        let (t, l): (Vec<usize>, Vec<usize>) = placed.into_iter().unzip();
+        assert!(adjusted_rand(&t, &l) > 0.99);
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let data = Array2::<f64>::zeros((10, 2));
+        assert!(fit(data.view(), 0.0, 5, 100, 0).is_err());
+        assert!(fit(data.view(), 1.0, 1, 100, 0).is_err());
+    }
+}
