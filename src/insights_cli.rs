@@ -183,3 +183,203 @@ mod tests {
         assert_eq!(super::cohort_money(100_000), "1,000.00");
     }
 }
+
+pub struct ClusterArgs {
+    pub features: Option<String>,
+    pub algorithm: String,
+    pub k: Option<usize>,
+    pub eps: f64,
+    pub min_points: usize,
+    pub scaling: String,
+    pub no_log: bool,
+    pub seed: u64,
+}
+
+pub fn cluster_run(ws_path: &Path, args: ClusterArgs, json: bool) -> Result<()> {
+    use cohort::cluster::{runs, Algorithm, Config, Scaling};
+    let features: Vec<String> = match &args.features {
+        Some(f) => f
+            .split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => runs::TRAIT_COLUMNS
+            .iter()
+            .filter(|c| c.default)
+            .map(|c| c.name.to_string())
+            .collect(),
+    };
+    let algorithm = match args.algorithm.as_str() {
+        "kmeans" => Algorithm::KMeans { k: args.k },
+        "dbscan" => Algorithm::Dbscan {
+            eps: args.eps,
+            min_points: args.min_points,
+        },
+        "gmm" => Algorithm::GaussianMixture {
+            k: args.k.unwrap_or(4),
+        },
+        other => anyhow::bail!("--algorithm is kmeans, dbscan or gmm, not `{other}`"),
+    };
+    let mut config = Config {
+        algorithm,
+        seed: args.seed,
+        ..Config::default()
+    };
+    config.prepare.scaling = match args.scaling.as_str() {
+        "standard" => Scaling::Standard,
+        "robust" => Scaling::Robust,
+        other => anyhow::bail!("--scaling is standard or robust, not `{other}`"),
+    };
+    config.prepare.log_money_and_counts = !args.no_log;
+    config.check()?;
+    let mut ws = Workspace::open_existing(ws_path)?;
+    let mut bar = Bar::new(json);
+    let run = runs::run(
+        &mut ws,
+        &runs::ClusterRequest { features, config },
+        &crate::identity_cli::now_iso(),
+        &mut bar,
+    )?;
+    bar.finish();
+    print_run(&run, json)
+}
+
+fn print_run(run: &cohort::cluster::runs::SavedRun, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(run)?);
+        return Ok(());
+    }
+    let r = &run.result;
+    println!(
+        "Run #{}: {} clusters of {} profiles on {} in {:.2} s; silhouette {}, Davies–Bouldin {}.",
+        run.id,
+        r.k,
+        r.clusters.iter().map(|c| c.size).sum::<usize>(),
+        run.request.features.join(", "),
+        run.seconds,
+        r.silhouette.map_or("—".into(), |s| format!("{s:.3}")),
+        r.davies_bouldin.map_or("—".into(), |s| format!("{s:.3}")),
+    );
+    let mut t = table(["id", "name", "profiles", "share", "description"].map(String::from));
+    for c in &r.clusters {
+        t.add_row(vec![
+            c.id.to_string(),
+            c.name.clone(),
+            c.size.to_string(),
+            format!("{:.1}%", c.share * 100.0),
+            c.description.clone(),
+        ]);
+    }
+    println!("{t}");
+    for n in &r.notes {
+        println!("Note: {n}");
+    }
+    Ok(())
+}
+
+pub fn cluster_show(ws_path: &Path, run: Option<i64>, json: bool) -> Result<()> {
+    use cohort::cluster::runs;
+    let ws = Workspace::open_existing(ws_path)?;
+    let saved = match run {
+        Some(id) => runs::get(ws.conn(), id)?,
+        None => runs::latest(ws.conn())?.ok_or_else(|| {
+            anyhow::anyhow!("no clustering has run yet: run `cohort cluster run`")
+        })?,
+    };
+    print_run(&saved, json)
+}
+
+pub fn cluster_rename(
+    ws_path: &Path,
+    run: i64,
+    cluster: u32,
+    name: &str,
+    json: bool,
+) -> Result<()> {
+    let ws = Workspace::open_existing(ws_path)?;
+    let saved = cohort::cluster::runs::rename(ws.conn(), run, cluster, name)?;
+    print_run(&saved, json)
+}
+
+pub fn cluster_save(
+    ws_path: &Path,
+    run: i64,
+    cluster: u32,
+    name: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let mut ws = Workspace::open_existing(ws_path)?;
+    let s = cohort::cluster::runs::save_segment(
+        ws.conn_mut(),
+        run,
+        cluster,
+        name,
+        &crate::identity_cli::now_iso(),
+    )?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "Saved segment #{} “{}” with {} profiles.",
+            s.id, s.name, s.members
+        );
+    }
+    Ok(())
+}
+
+pub fn segments(ws_path: &Path, json: bool) -> Result<()> {
+    let ws = Workspace::open_existing(ws_path)?;
+    let list = cohort::segments::list(ws.conn())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    let mut t = table(["id", "name", "kind", "profiles", "created"].map(String::from));
+    for s in &list {
+        t.add_row(vec![
+            s.id.to_string(),
+            s.name.clone(),
+            s.kind.clone(),
+            s.members.to_string(),
+            s.created_at.clone(),
+        ]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
+/// Writes a chart of the overview (or of a cluster run) as SVG or PNG,
+/// by the file's extension.
+pub fn chart(
+    ws_path: &Path,
+    name: &str,
+    run: Option<i64>,
+    out: &Path,
+    size: (u32, u32),
+) -> Result<()> {
+    use cohort::charts::{render, Output};
+    let ws = Workspace::open_existing(ws_path)?;
+    let charts = match run {
+        Some(id) => cohort::cluster::runs::charts(&cohort::cluster::runs::get(ws.conn(), id)?),
+        None => traits::charts(&traits::overview(ws.conn())?),
+    };
+    let names: Vec<&str> = charts.iter().map(|c| c.name).collect();
+    let names = names.join(", ");
+    let Some(chart) = charts.into_iter().find(|c| c.name == name) else {
+        anyhow::bail!(
+            "there is no chart `{name}`{}; the charts are {names}",
+            if run.is_some() { " in that run" } else { "" }
+        );
+    };
+    let output = match out.extension().and_then(|e| e.to_str()) {
+        Some("svg") => Output::Svg,
+        Some("png") => Output::Png,
+        _ => anyhow::bail!("{}: charts are written as .svg or .png", out.display()),
+    };
+    let options = chart.options.clone().with_size(size.0, size.1);
+    let bytes = render(&chart.spec, &options, output)?;
+    std::fs::write(out, bytes)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+    println!("Wrote {} ({})", out.display(), options.title);
+    Ok(())
+}

@@ -171,6 +171,29 @@ enum Command {
         #[command(subcommand)]
         what: TraitsCommand,
     },
+    /// Group profiles that behave alike (k-means, DBSCAN, Gaussian mixture) on their traits.
+    Cluster {
+        #[command(subcommand)]
+        what: ClusterCommand,
+    },
+    /// Saved segments.
+    Segments,
+    /// Write a chart (RFM grid, CLV, churn, clusters…) as .svg or .png.
+    Chart {
+        /// rfm_grid, revenue_by_segment, clv_distribution, churn_risk; with --run:
+        /// cluster_scatter, cluster_sizes, cluster_profiles, k_selection.
+        name: String,
+        /// A clustering run, for cluster charts.
+        #[arg(long)]
+        run: Option<i64>,
+        /// Output file; .svg or .png.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 960)]
+        width: u32,
+        #[arg(long, default_value_t = 560)]
+        height: u32,
+    },
     /// Measure results against ground truth.
     Eval {
         #[command(subcommand)]
@@ -204,6 +227,63 @@ enum TraitsCommand {
     Show { profile: i64 },
     /// RFM segments, churn-risk bands, CLV and the fitted models.
     Summary,
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Cluster the profiles with traits and store the run.
+    Run {
+        /// Traits to cluster on, comma-separated (default: orders, revenue,
+        /// days_since_last_order, sessions, clv). See `cohort cluster traits`.
+        #[arg(long)]
+        features: Option<String>,
+        /// kmeans, dbscan or gmm.
+        #[arg(long, default_value = "kmeans")]
+        algorithm: String,
+        /// Clusters (k-means: chosen by silhouette when left out; gmm: default 4).
+        #[arg(long)]
+        k: Option<usize>,
+        /// DBSCAN radius, in standard deviations.
+        #[arg(long, default_value_t = 0.5)]
+        eps: f64,
+        /// DBSCAN neighbours (itself included) that make a point core.
+        #[arg(long, default_value_t = 10)]
+        min_points: usize,
+        /// standard or robust (median and IQR).
+        #[arg(long, default_value = "standard")]
+        scaling: String,
+        /// Do not log-transform money and counts.
+        #[arg(long)]
+        no_log: bool,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// The traits clustering can use.
+    Traits,
+    /// A stored run (default: the latest).
+    Show {
+        #[arg(long)]
+        run: Option<i64>,
+    },
+    /// Rename a cluster of a run.
+    Rename {
+        #[arg(long)]
+        run: i64,
+        #[arg(long)]
+        cluster: u32,
+        #[arg(long)]
+        name: String,
+    },
+    /// Save a cluster's profiles as a static segment.
+    Save {
+        #[arg(long)]
+        run: i64,
+        #[arg(long)]
+        cluster: u32,
+        /// Segment name (default: the cluster's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -521,6 +601,18 @@ fn run(cli: Cli) -> Result<()> {
                 if !json {
                     identity_cli::print_resolve(&resolved, false)?;
                 }
+                // …and its traits, so Insights has something to show.
+                let mut bar = Bar::new(json);
+                let traits = cohort::traits::compute(
+                    &mut ws,
+                    now,
+                    cohort::traits::TraitsOptions::default(),
+                    &mut bar,
+                )?;
+                bar.finish();
+                if !json {
+                    insights_cli::print_traits_report(&traits, false)?;
+                }
             }
             if json {
                 println!(
@@ -609,6 +701,62 @@ fn run(cli: Cli) -> Result<()> {
             TraitsCommand::Show { profile } => insights_cli::show(&ws_path, profile, json)?,
             TraitsCommand::Summary => insights_cli::summary(&ws_path, json)?,
         },
+        Command::Cluster { what } => match what {
+            ClusterCommand::Run {
+                features,
+                algorithm,
+                k,
+                eps,
+                min_points,
+                scaling,
+                no_log,
+                seed,
+            } => insights_cli::cluster_run(
+                &ws_path,
+                insights_cli::ClusterArgs {
+                    features,
+                    algorithm,
+                    k,
+                    eps,
+                    min_points,
+                    scaling,
+                    no_log,
+                    seed,
+                },
+                json,
+            )?,
+            ClusterCommand::Traits => {
+                let mut t = table(["trait", "label", "group", "default"].map(String::from));
+                for c in cohort::cluster::runs::TRAIT_COLUMNS {
+                    t.add_row(vec![
+                        c.name.to_string(),
+                        c.label.to_string(),
+                        c.group.to_string(),
+                        if c.default {
+                            "yes".into()
+                        } else {
+                            String::new()
+                        },
+                    ]);
+                }
+                println!("{t}");
+            }
+            ClusterCommand::Show { run } => insights_cli::cluster_show(&ws_path, run, json)?,
+            ClusterCommand::Rename { run, cluster, name } => {
+                insights_cli::cluster_rename(&ws_path, run, cluster, &name, json)?
+            }
+            ClusterCommand::Save { run, cluster, name } => {
+                insights_cli::cluster_save(&ws_path, run, cluster, name.as_deref(), json)?
+            }
+        },
+        Command::Segments => insights_cli::segments(&ws_path, json)?,
+        Command::Chart {
+            name,
+            run,
+            out,
+            width,
+            height,
+        } => insights_cli::chart(&ws_path, &name, run, &out, (width, height))?,
         Command::Eval {
             what: EvalCommand::Identity { truth },
         } => identity_cli::eval_identity(&ws_path, &truth, json)?,

@@ -5,19 +5,27 @@
 //! `max_rows` profiles it runs on a seeded sample and every other profile
 //! joins the cluster of its nearest core point if that point is within
 //! `eps`, or stays noise. A sample is sparser than the whole base, so
-//! `min_points` is scaled by the sampling rate to ask for the same density;
-//! the note says so.
+//! `min_points` is scaled by the sampling rate to ask for the same density.
+//! Scaled below a handful, any stray pair would make a cluster, so the
+//! sample grows (up to [`MAX_SAMPLE`]) until the scaled value is at least
+//! [`MIN_SCALED_POINTS`]; the note says what was done.
 
 use linfa::traits::Transformer;
 use linfa::ParamGuard;
 use linfa_clustering::Dbscan;
-use linfa_nn::distance::L2Dist;
-use linfa_nn::{CommonNearestNeighbour, NearestNeighbour};
 use ndarray::{ArrayView2, Axis};
 use rayon::prelude::*;
 
+use super::describe::thousands;
 use super::error::{ClusterError, Result};
+use super::kd_tree::KdTree;
 use super::sample::{self, Stream};
+
+/// The sample grows until `min_points` scaled to it is at least this...
+const MIN_SCALED_POINTS: usize = 5;
+/// ...but not beyond this many rows (linfa's DBSCAN takes about a second
+/// on 100,000 rows).
+pub(crate) const MAX_SAMPLE: usize = 100_000;
 
 pub(crate) struct DbscanFit {
     /// Per row, its cluster (0-based), or `None` for noise.
@@ -45,22 +53,24 @@ pub(crate) fn fit(
         return Ok(DbscanFit { labels, notes });
     }
 
-    let picked = sample::indices(n, max_rows, seed, Stream::Dbscan);
+    let wanted = (MIN_SCALED_POINTS * n).div_ceil(min_points).min(MAX_SAMPLE);
+    let picked = sample::indices(n, max_rows.max(wanted), seed, Stream::Dbscan);
+    if picked.len() == n {
+        let labels = run_linfa(data.view(), eps, min_points)?;
+        return Ok(DbscanFit { labels, notes });
+    }
     let subset = data.select(Axis(0), &picked);
     let scaled_min = ((min_points as f64 * picked.len() as f64 / n as f64).round() as usize).max(2);
     let sample_labels = run_linfa(subset.view(), eps, scaled_min)?;
 
-    // linfa does not say which points are core, so count neighbours again.
-    let index = CommonNearestNeighbour::KdTree
-        .from_batch(&subset, L2Dist)
-        .map_err(|e| fit_error(e.to_string()))?;
+    // linfa does not say which points are core, so count neighbours again
+    // (the point itself included, as linfa counts).
+    let tree = KdTree::new(subset.view());
     let core: Vec<usize> = (0..subset.nrows())
         .into_par_iter()
         .filter(|&i| {
-            index
-                .within_range(subset.row(i), eps)
-                .map(|found| found.len() >= scaled_min)
-                .unwrap_or(false)
+            let x = subset.row(i);
+            tree.count_within(x.as_slice().expect("standard layout"), eps, scaled_min) >= scaled_min
         })
         .collect();
 
@@ -68,43 +78,31 @@ pub(crate) fn fit(
     for (&row, &label) in picked.iter().zip(&sample_labels) {
         labels[row] = label;
     }
-    if !core.is_empty() {
-        let cores = subset.select(Axis(0), &core);
-        let core_index = CommonNearestNeighbour::KdTree
-            .from_batch(&cores, L2Dist)
-            .map_err(|e| fit_error(e.to_string()))?;
-        let in_sample = {
-            let mut mask = vec![false; n];
-            picked.iter().for_each(|&i| mask[i] = true);
-            mask
-        };
-        labels
-            .par_iter_mut()
-            .enumerate()
-            .filter(|(i, _)| !in_sample[*i])
-            .for_each(|(i, label)| {
-                let x = data.row(i);
-                if let Ok(found) = core_index.k_nearest(x, 1) {
-                    if let Some((point, c)) = found.first() {
-                        let dist = x
-                            .iter()
-                            .zip(point.iter())
-                            .map(|(a, b)| (a - b) * (a - b))
-                            .sum::<f64>()
-                            .sqrt();
-                        if dist <= eps {
-                            *label = sample_labels[core[*c]];
-                        }
-                    }
-                }
-            });
-    }
+    let cores = KdTree::new(subset.select(Axis(0), &core).view());
+    let mut in_sample = vec![false; n];
+    picked.iter().for_each(|&i| in_sample[i] = true);
+    labels
+        .par_iter_mut()
+        .enumerate()
+        .filter(|(i, _)| !in_sample[*i])
+        .for_each(|(i, label)| {
+            let x = data.row(i);
+            if let Some((c, _)) = cores.nearest_within(x.as_slice().expect("standard layout"), eps)
+            {
+                *label = sample_labels[core[c]];
+            }
+        });
     notes.push(format!(
-        "DBSCAN ran on a sample of {} of {} profiles (min points scaled from {} to {} to ask for the same density); the others joined the cluster of the nearest core point within eps, or noise",
-        picked.len(),
-        n,
+        "DBSCAN ran on a sample of {} of {} profiles, with min points scaled from {} to {} to ask for the same density{}; the others joined the cluster of the nearest core point within eps, or noise",
+        thousands(picked.len() as u64),
+        thousands(n as u64),
         min_points,
-        scaled_min
+        scaled_min,
+        if scaled_min < MIN_SCALED_POINTS {
+            " (so few that small groups count as clusters: raise min points for fewer, larger clusters)"
+        } else {
+            ""
+        }
     ));
     Ok(DbscanFit { labels, notes })
 }
@@ -115,13 +113,6 @@ fn run_linfa(data: ArrayView2<f64>, eps: f64, min_points: usize) -> Result<Vec<O
         .check()
         .map_err(|e| ClusterError::InvalidConfig(e.to_string()))?;
     Ok(params.transform(&data).to_vec())
-}
-
-fn fit_error(message: String) -> ClusterError {
-    ClusterError::Fit {
-        algorithm: "DBSCAN",
-        message,
-    }
 }
 
 #[cfg(test)]
@@ -168,6 +159,20 @@ mod tests {
         assert!(placed.len() > 5_750, "{} placed", placed.len());
         let (t, l): (Vec<usize>, Vec<usize>) = placed.into_iter().unzip();
         assert!(adjusted_rand(&t, &l) > 0.99);
+    }
+
+    #[test]
+    fn the_sample_grows_to_keep_min_points_meaningful() {
+        let (data, _) = blobs(&axis_centres(2, 2, 10.0), 3000, 0.5, 4);
+        // 1,000 rows would scale 10 min points to 2: the sample grows to 3,000.
+        let found = fit(data.view(), 0.5, 10, 1_000, 5).unwrap();
+        assert!(
+            found.notes[0].contains(
+                "a sample of 3,000 of 6,000 profiles, with min points scaled from 10 to 5"
+            ),
+            "{}",
+            found.notes[0]
+        );
     }
 
     #[test]

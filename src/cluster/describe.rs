@@ -230,18 +230,25 @@ struct Sign<'a> {
 }
 
 /// The rule table: a short name from the most distinctive trait, refined by
-/// the others.
-fn name_for(signs: &[Sign]) -> String {
-    let Some(top) = signs.first() else {
-        return "Typical customers".into();
+/// the others. Spend, orders and recency name a customer group better than a
+/// share or a score, so they lead whenever one clearly stands out. Returns
+/// the name and which sign led.
+fn name_for(signs: &[Sign]) -> (String, Option<usize>) {
+    use FeatureKind::*;
+    let Some(lead) = signs
+        .iter()
+        .position(|s| s.strong && matches!(s.kind, Money | Count | Days))
+        .or((!signs.is_empty()).then_some(0))
+    else {
+        return ("Typical customers".into(), None);
     };
+    let top = &signs[lead];
     let has = |kind: FeatureKind, up: bool| {
         signs
             .iter()
             .any(|s| s.kind == kind && s.up == up && s.strong)
     };
-    use FeatureKind::*;
-    match (top.kind, top.up) {
+    let name = match (top.kind, top.up) {
         (Days, true) if has(Money, true) => "Lapsed big spenders".into(),
         (Days, true) => "Lapsed buyers".into(),
         (Days, false) if has(Money, true) => "Active big spenders".into(),
@@ -253,6 +260,7 @@ fn name_for(signs: &[Sign]) -> String {
         (Money, false) if has(Days, true) => "Lapsed low spenders".into(),
         (Money, false) if has(Days, false) => "New browsers".into(),
         (Money, false) => "Low spenders".into(),
+        (Count, true) if has(Money, true) => "Loyal big spenders".into(),
         (Count, true) => "Frequent buyers".into(),
         (Count, false) if has(Days, false) => "New browsers".into(),
         (Count, false) => "Occasional buyers".into(),
@@ -260,7 +268,8 @@ fn name_for(signs: &[Sign]) -> String {
         (Share, false) => capitalise(&format!("rarely {}", top.label)),
         (Score, true) => capitalise(&format!("high {}", top.label)),
         (Score, false) => capitalise(&format!("low {}", top.label)),
-    }
+    };
+    (name, Some(lead))
 }
 
 /// A few words for a secondary trait, to tell apart two clusters that
@@ -282,13 +291,14 @@ fn qualifier(s: &Sign) -> String {
 }
 
 fn unique_name(signs: &[Sign], taken: &mut HashSet<String>) -> String {
-    let base = name_for(signs);
+    let (base, lead) = name_for(signs);
     let mut candidates = vec![base.clone()];
     candidates.extend(
         signs
             .iter()
-            .skip(1)
-            .map(|s| format!("{base} ({})", qualifier(s))),
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != lead)
+            .map(|(_, s)| format!("{base} ({})", qualifier(s))),
     );
     let name = candidates
         .into_iter()
@@ -330,6 +340,16 @@ fn days_ago(days: f64) -> String {
     }
 }
 
+/// A single value in the words of its kind: "$40.00", "35 days", "82%".
+pub(crate) fn amount(kind: FeatureKind, x: f64, currency: &str) -> String {
+    match kind {
+        FeatureKind::Money => money(x, currency),
+        FeatureKind::Days => format!("{x:.0} days"),
+        FeatureKind::Share => format!("{:.0}%", x * 100.0),
+        FeatureKind::Count | FeatureKind::Score => number(x),
+    }
+}
+
 /// "$1,250", "$12.50", "$2.4M", "-$5.00".
 pub(crate) fn money(x: f64, currency: &str) -> String {
     if !x.is_finite() {
@@ -364,7 +384,8 @@ fn number(x: f64) -> String {
     }
 }
 
-fn thousands(v: u64) -> String {
+/// "1,234,567".
+pub(crate) fn thousands(v: u64) -> String {
     let digits = v.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, ch) in digits.chars().enumerate() {
@@ -486,6 +507,30 @@ mod tests {
     }
 
     #[test]
+    fn spend_orders_and_recency_lead_the_name() {
+        let sign = |kind, up| Sign {
+            kind,
+            label: "mobile",
+            up,
+            strong: true,
+        };
+        // Mostly mobile above all, but also low spend and recent: new browsers.
+        let signs = [
+            sign(FeatureKind::Share, true),
+            sign(FeatureKind::Money, false),
+            sign(FeatureKind::Days, false),
+        ];
+        assert_eq!(name_for(&signs), ("New browsers".to_string(), Some(1)));
+        assert_eq!(
+            name_for(&[sign(FeatureKind::Count, true), sign(FeatureKind::Money, true)]).0,
+            "Loyal big spenders"
+        );
+        // Only a share stands out: it names the cluster.
+        assert_eq!(name_for(&[sign(FeatureKind::Share, true)]).0, "Mostly mobile");
+        assert_eq!(name_for(&[]).0, "Typical customers");
+    }
+
+    #[test]
     fn numbers_are_formatted_for_people() {
         assert_eq!(money(1250.4, "$"), "$1,250");
         assert_eq!(money(12.5, "€"), "€12.50");
@@ -498,5 +543,8 @@ mod tests {
         assert_eq!(days_ago(800.0), "2 years ago");
         assert_eq!(number(1234567.0), "1,234,567");
         assert_eq!(number(0.5), "0.50");
+        assert_eq!(amount(FeatureKind::Days, 35.0, "$"), "35 days");
+        assert_eq!(amount(FeatureKind::Share, 0.82, "$"), "82%");
+        assert_eq!(amount(FeatureKind::Money, 40.0, "€"), "€40.00");
     }
 }

@@ -13,6 +13,7 @@ use rand_xoshiro::rand_core::SeedableRng;
 use rand_xoshiro::Xoshiro256Plus;
 use rayon::prelude::*;
 
+use super::describe::thousands;
 use super::error::{ClusterError, Result};
 use super::sample::{self, Stream};
 
@@ -60,8 +61,8 @@ pub(crate) fn fit(
     if picked.len() < n {
         notes.push(format!(
             "The Gaussian mixture was fitted on a sample of {} of {} profiles, then every profile was assigned to its most likely component",
-            picked.len(),
-            n
+            thousands(picked.len() as u64),
+            thousands(n as u64)
         ));
     }
     Ok(MixtureFit { labels, notes })
@@ -87,7 +88,7 @@ mod tests {
         let (data, truth) = blobs(&[vec![0.0, 0.0], vec![6.0, 3.0]], 1500, 1.0, 6);
         let found = fit(data.view(), 2, 500, 9).unwrap();
         assert_eq!(found.labels.len(), 3000);
-        assert!(found.notes[0].contains("sample of 500 of 3000"));
+        assert!(found.notes[0].contains("sample of 500 of 3,000"));
         assert!(adjusted_rand(&truth, &found.labels) > 0.95);
     }
 }

@@ -28,6 +28,7 @@ mod dbscan;
 mod describe;
 mod error;
 mod gaussian_mixture;
+mod kd_tree;
 mod matching;
 mod pca;
 mod sample;
@@ -48,6 +49,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 
 use crate::progress::{Cancelled, Progress, Tick};
+use describe::thousands;
 use error::Result;
 use features::MissingAction as Action;
 
@@ -265,13 +267,14 @@ pub fn run(
     if n > config.silhouette_rows && silhouette.is_some() {
         notes.push(format!(
             "The silhouette was measured on a sample of {} profiles",
-            config.silhouette_rows
+            thousands(config.silhouette_rows as u64)
         ));
     }
     let noise = labels.iter().filter(|l| l.is_none()).count();
     if noise > 0 {
         notes.push(format!(
-            "{noise} profiles ({:.1}%) are in no dense group (noise)",
+            "{} profiles ({:.1}%) are in no dense group (noise)",
+            thousands(noise as u64),
             100.0 * noise as f64 / n as f64
         ));
     }
@@ -341,7 +344,7 @@ pub fn run(
     if n > config.chart_points {
         notes.push(format!(
             "The chart shows a sample of {} profiles",
-            config.chart_points
+            thousands(config.chart_points as u64)
         ));
     }
 
@@ -422,7 +425,8 @@ fn k_means_stage(
     if search.fit_rows < n {
         notes.push(format!(
             "The elbow and silhouette curves were computed on a sample of {} profiles (silhouettes on {})",
-            search.fit_rows, search.silhouette_rows
+            thousands(search.fit_rows as u64),
+            thousands(search.silhouette_rows as u64)
         ));
     }
     let k = k.unwrap_or(search.best_k);
@@ -463,17 +467,16 @@ fn missing_notes(features: &[Feature], prepared: &Prepared, currency: &str) -> V
             Action::None => continue,
             Action::DroppedRows => "left out".to_string(),
             Action::FilledWithMedian(m) => {
-                let shown = if f.kind == FeatureKind::Money {
-                    describe::money(m, currency)
-                } else {
-                    format!("{m}")
-                };
-                format!("filled with the median ({shown})")
+                format!(
+                    "filled with the median ({})",
+                    describe::amount(f.kind, m, currency)
+                )
             }
         };
         notes.push(format!(
             "{} profiles had no {}: {what}",
-            report.missing, f.label
+            thousands(report.missing as u64),
+            f.label
         ));
     }
     notes

@@ -245,6 +245,10 @@ pub struct SavedRun {
     /// Profiles left out: noise, or without the traits asked for.
     pub unassigned: u64,
     pub seconds: f64,
+    /// Clusters the user renamed: their names carry over to later runs
+    /// that keep their id.
+    #[serde(default)]
+    pub renamed: Vec<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -357,10 +361,15 @@ pub fn run(
         progress,
     )?;
     // A name the user gave a cluster stays with its id.
+    let mut renamed = Vec::new();
     if let Some(p) = &previous {
         for c in &mut result.clusters {
+            if !p.renamed.contains(&c.id) {
+                continue;
+            }
             if let Some(old) = p.result.clusters.iter().find(|o| o.id == c.id) {
                 c.name = old.name.clone();
+                renamed.push(c.id);
             }
         }
     }
@@ -388,6 +397,7 @@ pub fn run(
         result,
         unassigned,
         seconds: 0.0,
+        renamed,
     };
     tx.execute(
         "INSERT INTO cluster_runs (created_at, algorithm, features, params, result)
@@ -509,6 +519,9 @@ pub fn rename(conn: &Connection, run: i64, cluster: u32, name: &str) -> Result<S
         .find(|c| c.id == cluster)
         .ok_or(RunError::NoCluster { run, cluster })?;
     c.name = name.to_owned();
+    if !saved.renamed.contains(&cluster) {
+        saved.renamed.push(cluster);
+    }
     store(conn, &saved)?;
     Ok(saved)
 }

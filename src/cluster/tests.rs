@@ -77,7 +77,7 @@ fn same_seed_same_result_and_serialises() {
     let a = run(&features, &config, None, &mut Silent).unwrap();
     let b = run(&features, &config, None, &mut Silent).unwrap();
     assert_eq!(a, b);
-    assert!(a.notes.iter().any(|n| n.contains("sample of 1000")));
+    assert!(a.notes.iter().any(|n| n.contains("sample of 1,000")));
     assert!(a
         .notes
         .iter()

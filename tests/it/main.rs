@@ -8,6 +8,7 @@ mod cli;
 mod demo;
 mod encodings;
 mod identity;
+mod insights;
 mod kill;
 mod presets;
 mod reimport;

@@ -759,18 +759,11 @@ fn fit_from<const N: usize>(
     for start in starts {
         let theta: Vec<f64> = start.iter().map(|v| v.ln()).collect();
         let mut found = optimize::minimize(&objective, &theta, &settings);
-        eprintln!(
-            "DEBUG start {:?} -> it {} ev {} conv {} theta {:?} g {:e}",
-            start,
-            found.iterations,
-            found.evaluations,
-            found.converged,
-            found.theta,
-            found.gradient_norm()
-        );
         // A restart from the end point resets the Hessian approximation,
-        // which helps when the first run stalled in a curved valley.
-        if !found.converged && found.value.is_finite() {
+        // which helps when the first run stalled in a curved valley (but not
+        // when a parameter is running off: that only gets worse).
+        let running_off = found.theta.iter().any(|t| t.abs() > THETA_RUNAWAY);
+        if !found.converged && found.value.is_finite() && !running_off {
             let again = optimize::minimize(&objective, &found.theta, &settings);
             if again.value <= found.value {
                 found.iterations += again.iterations;

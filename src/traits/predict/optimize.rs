@@ -29,6 +29,8 @@ pub(crate) struct Settings {
     /// Stop when every gradient component is below this.
     pub gradient_tolerance: f64,
     pub max_iterations: usize,
+    /// Bound on objective evaluations (line-search trials included).
+    pub max_evaluations: usize,
     /// Largest change of any coordinate in one step (the coordinates are
     /// log-parameters, so 3 is a factor of e³ ≈ 20).
     pub max_step: f64,
@@ -39,6 +41,7 @@ impl Default for Settings {
         Settings {
             gradient_tolerance: 1e-8,
             max_iterations: 400,
+            max_evaluations: 1000,
             max_step: 3.0,
         }
     }
@@ -93,7 +96,9 @@ pub(crate) fn minimize(
     let mut gn = vec![0.0; n];
     let mut d = vec![0.0; n];
     for iteration in 0..settings.max_iterations {
-        if g.iter().all(|v| v.abs() <= settings.gradient_tolerance) {
+        if evaluations >= settings.max_evaluations
+            || g.iter().all(|v| v.abs() <= settings.gradient_tolerance)
+        {
             return done(x, value, g, iteration, evaluations);
         }
         for i in 0..n {

@@ -78,3 +78,91 @@ export function codeLabel(code: string): string {
   const s = code.replace(/_/g, ' ');
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
+
+// ---- Money and shares (Insights, traits) ----------------------------------
+
+const twoDecimals = new Intl.NumberFormat(undefined, { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const moneyFormats = new Map<string, Intl.NumberFormat>();
+
+function moneyFormat(currency: string, whole: boolean): Intl.NumberFormat {
+  const key = `${currency}|${whole}`;
+  let f = moneyFormats.get(key);
+  if (!f) {
+    try {
+      f = new Intl.NumberFormat(undefined, {
+        style: 'currency',
+        currency,
+        ...(whole ? { maximumFractionDigits: 0, minimumFractionDigits: 0 } : {}),
+      });
+    } catch {
+      // Not an ISO code Intl knows: a plain number, the code after it.
+      f = new Intl.NumberFormat(undefined, { maximumFractionDigits: whole ? 0 : 2, minimumFractionDigits: whole ? 0 : 2 });
+    }
+    moneyFormats.set(key, f);
+  }
+  return f;
+}
+
+/** Decimals of a currency's minor unit: 2 for USD and EUR, 0 for JPY, 3 for KWD. */
+export function currencyDigits(currency: string): number {
+  try {
+    return new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
+  } catch {
+    return 2;
+  }
+}
+
+function withCode(text: string, currency: string, f: Intl.NumberFormat): string {
+  return f.resolvedOptions().style === 'currency' ? text : `${text} ${currency}`;
+}
+
+/**
+ * An amount in major units (12.5 → "$12.50"). `whole` drops the cents, for
+ * large totals and averages.
+ */
+export function moneyMajor(major: number | null | undefined, currency: string | null | undefined, whole = false): string {
+  if (major == null || !Number.isFinite(major)) return '—';
+  if (!currency) return (whole ? intFmt : twoDecimals).format(major);
+  const f = moneyFormat(currency, whole);
+  return withCode(f.format(major), currency, f);
+}
+
+/** An amount in minor units of `currency` (1250 USD → "$12.50"; 1250 JPY → "¥1,250"). */
+export function money(minor: number | null | undefined, currency: string | null | undefined, whole = false): string {
+  if (minor == null || !Number.isFinite(minor)) return '—';
+  const digits = currency ? currencyDigits(currency) : 2;
+  return moneyMajor(minor / 10 ** digits, currency, whole);
+}
+
+/** A share 0..1 as a percentage ("42%", "<1%", "99.6%"). */
+export function share(p: number | null | undefined): string {
+  if (p == null || !Number.isFinite(p)) return '—';
+  const v = p * 100;
+  if (v > 0 && v < 1) return '<1%';
+  if (v > 99 && v < 100) return `${Math.floor(v * 10) / 10}%`;
+  return `${Math.round(v)}%`;
+}
+
+/** A number with up to `digits` decimals ("2.61", "0.3"). */
+export function decimal(n: number | null | undefined, digits = 2): string {
+  if (n == null || !Number.isFinite(n)) return '—';
+  return new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }).format(n);
+}
+
+/** A date without the time ("12 Mar 2025"). */
+export function dateOnly(iso: string | null | undefined): string {
+  if (!iso) return '—';
+  const d = new Date(iso);
+  if (Number.isNaN(d.getTime())) return iso;
+  return d.toLocaleDateString(undefined, { dateStyle: 'medium' });
+}
+
+/** A number of days as people say it ("today", "1 day", "3 months", "2 years"). */
+export function days(n: number | null | undefined): string {
+  if (n == null || !Number.isFinite(n)) return '—';
+  const d = Math.round(n);
+  if (d === 0) return 'less than a day';
+  if (d < 60) return plural(d, 'day');
+  if (d < 730) return plural(Math.round(d / 30.44), 'month');
+  return `${oneDecimal.format(d / 365.25)} years`;
+}

@@ -1,5 +1,5 @@
-// The sections of the app, in navigation order. Sources, Profiles and
-// Identity review exist today; the others say honestly what they will do.
+// The sections of the app, in navigation order. Sources, Profiles, Identity
+// review and Insights exist today; the others say honestly what they will do.
 export type SectionId =
   | 'sources'
   | 'profiles'
@@ -51,9 +51,7 @@ export const SECTIONS: Section[] = [
   {
     id: 'insights',
     label: 'Insights',
-    summary: 'What your customer base looks like.',
-    planned:
-      'What your customer base looks like: revenue by cohort, repeat rate, lifetime value and the groups that behave alike, computed on your machine.',
+    summary: 'What your customer base looks like: RFM, churn, lifetime value and clusters.',
     icon: 'M4 20V10m6 10V4m6 16v-7m4 7H2',
   },
   {

@@ -37,6 +37,21 @@ import type { ReviewOutcome } from './bindings/ReviewOutcome';
 import type { ReviewQueue } from './bindings/ReviewQueue';
 import type { SplitRequest } from './bindings/SplitRequest';
 import type { UnmergeOutcome } from './bindings/UnmergeOutcome';
+import type { ChartFile } from './bindings/ChartFile';
+import type { ChartRequest } from './bindings/ChartRequest';
+import type { ClusterFeature } from './bindings/ClusterFeature';
+import type { ClusterRenameRequest } from './bindings/ClusterRenameRequest';
+import type { ClusterRun } from './bindings/ClusterRun';
+import type { ClusterRunRequest } from './bindings/ClusterRunRequest';
+import type { ClusterSaveRequest } from './bindings/ClusterSaveRequest';
+import type { InsightsOverview } from './bindings/InsightsOverview';
+import type { ProfileTraits } from './bindings/ProfileTraits';
+import type { Segment } from './bindings/Segment';
+import type { SurvivorshipInfo } from './bindings/SurvivorshipInfo';
+import type { SurvivorshipOutcome } from './bindings/SurvivorshipOutcome';
+import type { SurvivorshipRules } from './bindings/SurvivorshipRules';
+import type { TraitsComputeRequest } from './bindings/TraitsComputeRequest';
+import type { TraitsReport } from './bindings/TraitsReport';
 
 export type { ApiError as EngineError } from './bindings/ApiError';
 export type { ColumnMapping } from './bindings/ColumnMapping';
@@ -60,6 +75,14 @@ export type { ResolveStage } from './bindings/ResolveStage';
 export type { ReviewPair } from './bindings/ReviewPair';
 export type { SourceRecord } from './bindings/SourceRecord';
 export type { TimelineEntry } from './bindings/TimelineEntry';
+export type { Band } from './bindings/Band';
+export type { BgNbdParams } from './bindings/BgNbdParams';
+export type { CategoryViews } from './bindings/CategoryViews';
+export type { ChartSvg } from './bindings/ChartSvg';
+export type { ClusterInfo } from './bindings/ClusterInfo';
+export type { GammaGammaParams } from './bindings/GammaGammaParams';
+export type { SegmentFigures } from './bindings/SegmentFigures';
+export type { TraitsModel } from './bindings/TraitsModel';
 export type {
   AppInfo,
   Catalog,
@@ -92,6 +115,21 @@ export type {
   ReviewQueue,
   SplitRequest,
   UnmergeOutcome,
+  ChartFile,
+  ChartRequest,
+  ClusterFeature,
+  ClusterRenameRequest,
+  ClusterRun,
+  ClusterRunRequest,
+  ClusterSaveRequest,
+  InsightsOverview,
+  ProfileTraits,
+  Segment,
+  SurvivorshipInfo,
+  SurvivorshipOutcome,
+  SurvivorshipRules,
+  TraitsComputeRequest,
+  TraitsReport,
 };
 
 /** `contacts`, `orders`, `order_lines`, `events` or `products` (see `catalog`). */
@@ -122,6 +160,15 @@ export interface Commands {
   profile_unmerge: { payload: ProfileRequest; result: UnmergeOutcome };
   refused_merges: { payload: PageRequest; result: RefusedMerges };
   identity_log: { payload: PageRequest; result: IdentityLogEntry[] };
+  survivorship: { payload: Empty; result: SurvivorshipInfo };
+  profile_traits: { payload: ProfileRequest; result: ProfileTraits | null };
+  insights_overview: { payload: Empty; result: InsightsOverview };
+  segments: { payload: Empty; result: Segment[] };
+  cluster_features: { payload: Empty; result: ClusterFeature[] };
+  cluster_latest: { payload: Empty; result: ClusterRun | null };
+  cluster_rename: { payload: ClusterRenameRequest; result: ClusterRun };
+  cluster_save_segment: { payload: ClusterSaveRequest; result: Segment };
+  chart_file: { payload: ChartRequest; result: ChartFile };
 }
 
 /** Payload and result of every long job (`runJob`). */
@@ -129,4 +176,7 @@ export interface Jobs {
   import: { payload: ImportRequest; result: ImportReport };
   demo: { payload: DemoRequest; result: DemoResult };
   resolve: { payload: ResolveRequest; result: ResolveReport };
+  traits_compute: { payload: TraitsComputeRequest; result: TraitsReport };
+  cluster_run: { payload: ClusterRunRequest; result: ClusterRun };
+  survivorship_set: { payload: SurvivorshipRules; result: SurvivorshipOutcome };
 }
