@@ -16,6 +16,16 @@ fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
         .unwrap_or(default)
 }
 
+/// One parameter: fitted ± standard error, the truth, the relative error and
+/// how many standard errors away the truth is.
+fn row(name: &str, fitted: f64, se: f64, truth: f64) {
+    println!(
+        "  {name:>5}: fitted {fitted:9.4} ± {se:7.4}  true {truth:9.4}  ({:+.2}%, {:+.1} SE)",
+        100.0 * (fitted / truth - 1.0),
+        (fitted - truth) / se
+    );
+}
+
 fn main() {
     // `cargo test --all-targets` runs bench binaries too; only `cargo bench` passes --bench.
     if !std::env::args().any(|a| a == "--bench") {
@@ -56,16 +66,17 @@ fn main() {
         bg.report.converged
     );
     let m = bg.model;
-    for (name, fitted, truth) in [
+    let se = &bg.report.standard_errors;
+    for (i, (name, fitted, truth)) in [
         ("r", m.r(), truth_bg.r()),
         ("alpha", m.alpha(), truth_bg.alpha()),
         ("a", m.a(), truth_bg.a()),
         ("b", m.b(), truth_bg.b()),
-    ] {
-        println!(
-            "  {name:>5}: fitted {fitted:9.4}  true {truth:9.4}  ({:+.2}%)",
-            100.0 * (fitted / truth - 1.0)
-        );
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        row(name, fitted, se[i], truth);
     }
     println!(
         "Gamma-Gamma fit: {:.2} s, {} repeat customers in {} distinct (x, m) groups, \
@@ -79,15 +90,16 @@ fn main() {
         gg.report.converged
     );
     let g = gg.model;
-    for (name, fitted, truth) in [
+    let se = &gg.report.standard_errors;
+    for (i, (name, fitted, truth)) in [
         ("p", g.p(), truth_gg.p()),
         ("q", g.q(), truth_gg.q()),
         ("v", g.v(), truth_gg.v()),
-    ] {
-        println!(
-            "  {name:>5}: fitted {fitted:9.4}  true {truth:9.4}  ({:+.2}%)",
-            100.0 * (fitted / truth - 1.0)
-        );
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        row(name, fitted, se[i], truth);
     }
     println!(
         "both fits: {:.2} s (target < 10 s)",

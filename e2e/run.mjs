@@ -665,7 +665,7 @@ async function main() {
     assert((await $('identity-row').count()) > 0, 'identities');
     assert((await $('value-row').count()) > 0, 'chosen values');
     assert((await $('timeline-entry').count()) > 0, 'timeline entries');
-    await $('traits-placeholder').waitFor();
+    await $('profile-traits').waitFor();
     // Expand where the first value comes from.
     await page.locator('[data-testid="value-row"] details summary').first().click();
     assert(await page.locator('[data-testid="value-row"] details[open] [data-testid="record-fields"]').first().isVisible(), 'origin record shown');
@@ -807,6 +807,142 @@ async function main() {
     assertEq(await page.evaluate(() => location.hash), '#/review/refused', 'arrow keys move between tabs');
     await shot('refused');
     await axe('refused merges');
+  });
+
+  // -- insights, clustering, traits on a profile, survivorship (on the demo business) --
+  await check('insights: traits overview with the RFM chart, 11 RFM segments, the model and its notes; a chart saves as PNG', async () => {
+    await $('nav-insights').click();
+    await $('page-insights').waitFor();
+    await page.locator('[data-testid="insights-overview"], [data-testid="traits-not-computed"]').first().waitFor();
+    // The demo computes traits; compute (or recompute) through the page all the same, it takes a moment.
+    if ((await $('traits-not-computed').count()) > 0) await $('traits-compute').click();
+    else await $('traits-recompute').click();
+    await $('traits-done').waitFor({ timeout: 60_000 });
+    await $('insights-overview').waitFor();
+    assert(/As of/.test(await $('traits-as-of').innerText()), 'the as-of line');
+    const overview = await api('insights_overview');
+    assert(overview.computed && overview.buyers > 0, `computed with buyers: ${overview.computed}, ${overview.buyers}`);
+    await page.locator('[data-testid="chart"][data-chart="rfm_grid"] figure svg').waitFor();
+    const charts = await $('chart').evaluateAll((els) => els.map((e) => e.dataset.chart));
+    assertEq(charts, ['rfm_grid', 'revenue_by_segment', 'clv_distribution', 'churn_risk'], 'overview charts');
+    assertEq(await $('segment-row').count(), 11, 'RFM segments');
+    assertEq(num(await $('figure-buyers').innerText()), overview.buyers, 'buyers');
+    assert(/\d/.test(await $('figure-revenue').innerText()), 'revenue shown');
+    assert(/\d/.test(await $('figure-clv').innerText()), 'average CLV shown');
+    await $('model-notes').locator('summary').click();
+    assert(/BG\/NBD/.test(await $('model-notes').innerText()), 'the notes explain BG/NBD');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid="chart"][data-chart="rfm_grid"] [data-testid="save-png"]').click(),
+    ]);
+    assertEq(download.suggestedFilename(), 'rfm_grid.png', 'saved chart file');
+    const saved = await download.path();
+    assertEq([...fs.readFileSync(saved).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
+    await shot('insights');
+    await axe('insights overview');
+  });
+
+  let clusterRun = null;
+  await check('insights: k-means with k = 4 on the default traits → 4 described clusters and a silhouette', async () => {
+    await $('insights-tab-clusters').click();
+    await $('cluster-form').waitFor();
+    assertEq(await page.evaluate(() => location.hash), '#/insights/clusters', 'the tab is in the address');
+    const defaults = (await api('cluster_features')).filter((f) => f.default).map((f) => f.name).sort();
+    const picked = (await page.locator('[data-testid="cluster-feature"]:checked').evaluateAll((els) => els.map((e) => e.value))).sort();
+    assertEq(picked, defaults, 'the suggested traits are picked');
+    await $('cluster-algorithm').selectOption('kmeans');
+    if (await $('cluster-k-auto').isChecked()) await $('cluster-k-auto').uncheck();
+    await $('cluster-k').fill('4');
+    const before = (await api('cluster_latest'))?.run_id ?? 0;
+    await $('cluster-run').click();
+    await page.waitForFunction((b) => Number(document.querySelector('[data-testid="cluster-results"]')?.dataset.runId ?? 0) > b, before, { timeout: 60_000 });
+    assertEq(await $('cluster-card').count(), 4, 'cluster cards');
+    const descriptions = await texts($('cluster-description'));
+    assert(descriptions.every((d) => d.length > 10), `descriptions: ${JSON.stringify(descriptions)}`);
+    assert(/^-?\d+([.,]\d+)?$/.test((await $('cluster-silhouette').innerText()).trim()), `silhouette: ${await $('cluster-silhouette').innerText()}`);
+    await page.locator('[data-testid="cluster-results"] [data-testid="chart"][data-chart="cluster_scatter"] svg').waitFor();
+    clusterRun = await api('cluster_latest');
+    assertEq(clusterRun.k, 4, 'k of the saved run');
+    await shot('clusters');
+    await axe('clusters');
+  });
+
+  await check('insights: rename a cluster, save it as a segment, and the segment has its members', async () => {
+    const biggest = [...clusterRun.clusters].sort((a, b) => b.size - a.size)[0];
+    const card = page.locator(`[data-testid="cluster-card"][data-cluster-id="${biggest.id}"]`);
+    await card.locator('[data-testid="cluster-rename"]').click();
+    const input = card.locator('[data-testid="cluster-name-input"]');
+    assert(await input.evaluate((e) => e === document.activeElement), 'the name field has the focus');
+    await input.fill('E2E big spenders');
+    await input.press('Enter');
+    await page.waitForFunction((id) => document.querySelector(`[data-testid="cluster-card"][data-cluster-id="${id}"] [data-testid="cluster-name"]`)?.textContent === 'E2E big spenders', biggest.id);
+    const renamed = (await api('cluster_latest')).clusters.find((c) => c.id === biggest.id);
+    assertEq(renamed?.name, 'E2E big spenders', 'the new name is kept');
+    await card.locator('[data-testid="cluster-save-segment"]').click();
+    assertEq(await card.locator('[data-testid="segment-name-input"]').inputValue(), 'E2E big spenders', 'the segment is named after the cluster');
+    await card.locator('[data-testid="segment-save"]').click();
+    await card.locator('[data-testid="segment-saved"]').waitFor();
+    const confirmation = await card.locator('[data-testid="segment-saved"]').innerText();
+    assert(/E2E big spenders/.test(confirmation) && /member/.test(confirmation), `confirmation: ${confirmation}`);
+    assertEq(Number(await card.locator('[data-testid="segment-saved"]').getAttribute('data-members')), biggest.size, 'members in the confirmation');
+    const segment = (await api('segments')).find((s) => s.name === 'E2E big spenders');
+    assert(segment && segment.members > 0, `segment: ${JSON.stringify(segment)}`);
+    assertEq(segment.members, biggest.size, 'members = the cluster size');
+    await $('saved-segments').waitFor();
+    assert(/E2E big spenders/.test(await $('saved-segments').innerText()), 'listed under saved segments');
+  });
+
+  await check('a profile with orders shows its traits and RFM segment', async () => {
+    let found = null;
+    const list = await api('profiles_search', { query: '', limit: 100, offset: 0 });
+    for (const p of list.profiles) {
+      const t = await api('profile_traits', { id: p.id });
+      if (t && t.orders > 0 && t.rfm_segment) {
+        found = t;
+        break;
+      }
+    }
+    assert(found, 'a profile with orders and an RFM segment among the first 100');
+    await openProfile(found.profile_id);
+    await $('traits-rfm-segment').waitFor();
+    assertEq((await $('traits-rfm-segment').innerText()).trim(), found.rfm_segment, 'RFM segment');
+    assertEq(num(await $('traits-order-count').innerText()), found.orders, 'orders');
+    assert(/\d/.test(await $('traits-clv').innerText()), 'predicted CLV shown');
+    await $('profile-traits').scrollIntoViewIfNeeded();
+    await shot('profile-traits');
+    await axe('profile traits');
+  });
+
+  await check('survivorship: default rule → most frequent rebuilds every profile; then back', async () => {
+    const before = await api('survivorship');
+    await $('nav-profiles').click();
+    await $('profiles-table').waitFor();
+    await $('open-survivorship').click();
+    await $('survivorship-dialog').waitFor({ state: 'visible' });
+    await $('survivorship-default').waitFor();
+    assertEq(await $('survivorship-default').inputValue(), before.rules.default, 'the current default');
+    assertEq(await $('source-item').count(), before.sources.length, 'sources in the priority list');
+    await $('survivorship-default').selectOption('most_frequent');
+    await axe('survivorship dialog');
+    await $('survivorship-save').click();
+    await $('survivorship-done').waitFor({ timeout: 60_000 });
+    const rebuilt = Number(await $('survivorship-done').getAttribute('data-profiles'));
+    const profiles = (await api('identity_summary')).profiles;
+    assertEq(rebuilt, profiles, 'every profile rebuilt');
+    assert(/rebuilt/.test(await $('survivorship-done').innerText()), 'says what happened');
+    const after = await api('survivorship');
+    assertEq(after.rules, { ...before.rules, default: 'most_frequent' }, 'the saved rules');
+    // Back to the rules the other checks ran with.
+    await $('survivorship-default').selectOption(before.rules.default);
+    await $('survivorship-save').click();
+    for (let t0 = Date.now(); (await api('survivorship')).rules.default !== before.rules.default; ) {
+      assert(Date.now() - t0 < 60_000, 'the rules went back within a minute');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await $('survivorship-done').waitFor();
+    assertEq((await api('survivorship')).rules, before.rules, 'the rules as before');
+    await page.keyboard.press('Escape');
+    await $('survivorship-dialog').waitFor({ state: 'hidden' });
   });
 
   await check('no errors in the browser console', async () => {

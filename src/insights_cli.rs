@@ -174,16 +174,6 @@ pub fn summary(ws_path: &Path, json: bool) -> Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn money_is_grouped() {
-        assert_eq!(super::cohort_money(123_456_789), "1,234,567.89");
-        assert_eq!(super::cohort_money(-5), "-0.05");
-        assert_eq!(super::cohort_money(100_000), "1,000.00");
-    }
-}
-
 pub struct ClusterArgs {
     pub features: Option<String>,
     pub algorithm: String,
@@ -382,4 +372,14 @@ pub fn chart(
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
     println!("Wrote {} ({})", out.display(), options.title);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn money_is_grouped() {
+        assert_eq!(super::cohort_money(123_456_789), "1,234,567.89");
+        assert_eq!(super::cohort_money(-5), "-0.05");
+        assert_eq!(super::cohort_money(100_000), "1,000.00");
+    }
 }

@@ -3,12 +3,14 @@
 //!
 //! DBSCAN's neighbour queries grow worse than linearly, so above
 //! `max_rows` profiles it runs on a seeded sample and every other profile
-//! joins the cluster of its nearest core point if that point is within
-//! `eps`, or stays noise. A sample is sparser than the whole base, so
-//! `min_points` is scaled by the sampling rate to ask for the same density.
-//! Scaled below a handful, any stray pair would make a cluster, so the
-//! sample grows (up to [`MAX_SAMPLE`]) until the scaled value is at least
-//! [`MIN_SCALED_POINTS`]; the note says what was done.
+//! joins the cluster of its nearest core point within eps, or stays noise.
+//!
+//! A sample is sparser than the whole base, so the density asked for,
+//! `min_points` within `eps`, is translated: `min_points` shrinks with the
+//! sampling rate. Shrunk below [`MIN_SCALED_POINTS`], any stray pair would
+//! make a cluster, so instead `min_points` stays at that floor and `eps`
+//! widens until the volume holds the same density (`min_points / eps^d`
+//! unchanged). The note gives the values used.
 
 use linfa::traits::Transformer;
 use linfa::ParamGuard;
@@ -21,11 +23,8 @@ use super::error::{ClusterError, Result};
 use super::kd_tree::KdTree;
 use super::sample::{self, Stream};
 
-/// The sample grows until `min_points` scaled to it is at least this...
+/// The fewest neighbours a core point of the sample may need.
 const MIN_SCALED_POINTS: usize = 5;
-/// ...but not beyond this many rows (linfa's DBSCAN takes about a second
-/// on 100,000 rows).
-pub(crate) const MAX_SAMPLE: usize = 100_000;
 
 pub(crate) struct DbscanFit {
     /// Per row, its cluster (0-based), or `None` for noise.
@@ -53,15 +52,17 @@ pub(crate) fn fit(
         return Ok(DbscanFit { labels, notes });
     }
 
-    let wanted = (MIN_SCALED_POINTS * n).div_ceil(min_points).min(MAX_SAMPLE);
-    let picked = sample::indices(n, max_rows.max(wanted), seed, Stream::Dbscan);
-    if picked.len() == n {
-        let labels = run_linfa(data.view(), eps, min_points)?;
-        return Ok(DbscanFit { labels, notes });
-    }
+    let picked = sample::indices(n, max_rows, seed, Stream::Dbscan);
     let subset = data.select(Axis(0), &picked);
-    let scaled_min = ((min_points as f64 * picked.len() as f64 / n as f64).round() as usize).max(2);
-    let sample_labels = run_linfa(subset.view(), eps, scaled_min)?;
+    let expected = min_points as f64 * picked.len() as f64 / n as f64;
+    let (scaled_min, scaled_eps) = if expected >= MIN_SCALED_POINTS as f64 {
+        (expected.round() as usize, eps)
+    } else {
+        let floor = MIN_SCALED_POINTS as f64;
+        let widen = (floor / expected).powf(1.0 / data.ncols() as f64);
+        (MIN_SCALED_POINTS, eps * widen)
+    };
+    let sample_labels = run_linfa(subset.view(), scaled_eps, scaled_min)?;
 
     // linfa does not say which points are core, so count neighbours again
     // (the point itself included, as linfa counts).
@@ -70,13 +71,14 @@ pub(crate) fn fit(
         .into_par_iter()
         .filter(|&i| {
             let x = subset.row(i);
-            tree.count_within(x.as_slice().expect("standard layout"), eps, scaled_min) >= scaled_min
+            let x = x.as_slice().expect("standard layout");
+            tree.count_within(x, scaled_eps, scaled_min) >= scaled_min
         })
         .collect();
 
     let mut labels = vec![None; n];
-    for (&row, &label) in picked.iter().zip(&sample_labels) {
-        labels[row] = label;
+    for (&r, &label) in picked.iter().zip(&sample_labels) {
+        labels[r] = label;
     }
     let cores = KdTree::new(subset.select(Axis(0), &core).view());
     let mut in_sample = vec![false; n];
@@ -87,22 +89,20 @@ pub(crate) fn fit(
         .filter(|(i, _)| !in_sample[*i])
         .for_each(|(i, label)| {
             let x = data.row(i);
-            if let Some((c, _)) = cores.nearest_within(x.as_slice().expect("standard layout"), eps)
-            {
+            let x = x.as_slice().expect("standard layout");
+            if let Some((c, _)) = cores.nearest_within(x, scaled_eps) {
                 *label = sample_labels[core[c]];
             }
         });
+    let translated = if scaled_eps == eps {
+        format!("min points scaled from {min_points} to {scaled_min}")
+    } else {
+        format!("min points {scaled_min} and eps {scaled_eps:.2} instead of {min_points} and {eps}")
+    };
     notes.push(format!(
-        "DBSCAN ran on a sample of {} of {} profiles, with min points scaled from {} to {} to ask for the same density{}; the others joined the cluster of the nearest core point within eps, or noise",
+        "DBSCAN ran on a sample of {} of {} profiles, with {translated} to ask for the same density; the others joined the cluster of the nearest core point within that eps, or noise",
         thousands(picked.len() as u64),
         thousands(n as u64),
-        min_points,
-        scaled_min,
-        if scaled_min < MIN_SCALED_POINTS {
-            " (so few that small groups count as clusters: raise min points for fewer, larger clusters)"
-        } else {
-            ""
-        }
     ));
     Ok(DbscanFit { labels, notes })
 }
@@ -162,17 +162,24 @@ mod tests {
     }
 
     #[test]
-    fn the_sample_grows_to_keep_min_points_meaningful() {
-        let (data, _) = blobs(&axis_centres(2, 2, 10.0), 3000, 0.5, 4);
-        // 1,000 rows would scale 10 min points to 2: the sample grows to 3,000.
+    fn a_sparse_sample_widens_eps_instead_of_dropping_min_points() {
+        let (data, truth) = blobs(&axis_centres(2, 2, 10.0), 3000, 0.5, 4);
+        // 10 min points in a 1-in-6 sample would be 1.7: 5 points, eps × √3.
         let found = fit(data.view(), 0.5, 10, 1_000, 5).unwrap();
         assert!(
-            found.notes[0].contains(
-                "a sample of 3,000 of 6,000 profiles, with min points scaled from 10 to 5"
-            ),
+            found.notes[0].contains("min points 5 and eps 0.87 instead of 10 and 0.5"),
             "{}",
             found.notes[0]
         );
+        let placed: Vec<(usize, usize)> = found
+            .labels
+            .iter()
+            .zip(&truth)
+            .filter_map(|(l, &t)| l.map(|l| (t, l)))
+            .collect();
+        assert!(placed.len() > 5_900, "{} placed", placed.len());
+        let (t, l): (Vec<usize>, Vec<usize>) = placed.into_iter().unzip();
+        assert!(adjusted_rand(&t, &l) > 0.99);
     }
 
     #[test]

@@ -522,11 +522,18 @@ mod tests {
         ];
         assert_eq!(name_for(&signs), ("New browsers".to_string(), Some(1)));
         assert_eq!(
-            name_for(&[sign(FeatureKind::Count, true), sign(FeatureKind::Money, true)]).0,
+            name_for(&[
+                sign(FeatureKind::Count, true),
+                sign(FeatureKind::Money, true)
+            ])
+            .0,
             "Loyal big spenders"
         );
         // Only a share stands out: it names the cluster.
-        assert_eq!(name_for(&[sign(FeatureKind::Share, true)]).0, "Mostly mobile");
+        assert_eq!(
+            name_for(&[sign(FeatureKind::Share, true)]).0,
+            "Mostly mobile"
+        );
         assert_eq!(name_for(&[]).0, "Typical customers");
     }
 

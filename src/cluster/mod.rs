@@ -9,7 +9,8 @@
 //!
 //! - [`features`]: log, scale, impute or drop; keeps the [`Transform`].
 //! - [`k_means`]: our own fast Lloyd (and why not linfa's), choosing k.
-//! - `dbscan.rs`, `gaussian_mixture.rs`: linfa-clustering, sampled when large.
+//! - `dbscan.rs`, `gaussian_mixture.rs`: linfa-clustering, sampled when large
+//!   (`kd_tree.rs` places the rows DBSCAN's sample left out).
 //! - [`quality`]: silhouette and Davies–Bouldin.
 //! - `pca.rs`: the scatter chart (linfa-reduction).
 //! - `matching.rs`: stable cluster ids across reruns.

@@ -39,15 +39,18 @@ pub(super) fn fit_gamma_gamma(s: &[Purchases]) -> Result<GammaGammaParams, Strin
     })
 }
 
-/// One prediction per buyer, in order: (expected purchases over the
-/// horizon, P(alive), expected order value, CLV), or `None` where a model
-/// is missing or the stored parameters are not valid.
+/// One buyer's predictions: expected purchases over the horizon, P(alive),
+/// expected order value and CLV (the last two need Gamma-Gamma).
+pub(super) type Prediction = (f64, f64, Option<f64>, Option<f64>);
+
+/// One prediction per buyer, in order, or `None` when the stored
+/// parameters are not valid.
 pub(super) fn predict_all(
     bg: &BgNbdParams,
     gg: Option<&GammaGammaParams>,
     buyers: &[Purchases],
     options: &TraitsOptions,
-) -> Option<Vec<(f64, f64, Option<f64>, Option<f64>)>> {
+) -> Option<Vec<Prediction>> {
     let bg = BgNbd::new(bg.r, bg.alpha, bg.a, bg.b).ok()?;
     let gg_model = gg.and_then(|g| GammaGamma::new(g.p, g.q, g.gamma).ok());
     let summaries: Vec<Summary> = buyers.iter().map(summary).collect();

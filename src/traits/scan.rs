@@ -281,7 +281,7 @@ impl Scanner<'_> {
                 })),
                 _ => None,
             };
-            let scanned = self.orders_and_lines(&mut g, &catalogue, &mut tick);
+            let scanned = self.orders_and_lines(&mut g, catalogue, &mut tick);
             let facts = match reader {
                 Some(handle) => {
                     if scanned.is_err() {
@@ -295,19 +295,16 @@ impl Scanner<'_> {
                     }
                     handle.join().expect("the events reader does not panic")
                 }
-                None => {
-                    scanned
-                        .as_ref()
-                        .map_err(|_| TraitsError::Cancelled(Cancelled))?;
-                    events(
-                        self.conn,
-                        self.scoped,
-                        self.profiles,
-                        &catalogue,
-                        self.now,
-                        &cancel,
-                    )
-                }
+                // The orders' error is the one returned (below).
+                None if scanned.is_err() => Err(Cancelled.into()),
+                None => events(
+                    self.conn,
+                    self.scoped,
+                    self.profiles,
+                    catalogue,
+                    self.now,
+                    cancel,
+                ),
             };
             scanned?;
             facts

@@ -86,7 +86,10 @@ fn anna(ws: &Workspace) -> ProfileTraits {
         .expect("Anna has traits")
 }
 
-fn all_rows(ws: &Workspace) -> Vec<(i64, i64, i64, Option<String>, Option<String>, u32)> {
+/// profile, orders, revenue, RFM segment, top category, sessions
+type Row = (i64, i64, i64, Option<String>, Option<String>, u32);
+
+fn all_rows(ws: &Workspace) -> Vec<Row> {
     let mut st = ws
         .conn()
         .prepare(

@@ -390,7 +390,7 @@ impl BgNbd {
     /// 0 for t ≤ 0 or NaN; increasing in t.
     pub fn expected_purchases(&self, t: f64, s: &Summary) -> f64 {
         let (x, tx, age) = clean(s);
-        if !(t > 0.0) {
+        if t.is_nan() || t <= 0.0 {
             return 0.0;
         }
         self.p_alive_clean(x, tx, age) * self.alive_purchases(x, self.alpha + age, t)
@@ -399,7 +399,7 @@ impl BgNbd {
     /// Expected repeat purchases of a new customer in their first `t` time
     /// units: E[X(t)] (eq. 9 of the paper).
     pub fn population_expected_purchases(&self, t: f64) -> f64 {
-        if !(t > 0.0) {
+        if t.is_nan() || t <= 0.0 {
             return 0.0;
         }
         self.alive_purchases(0.0, self.alpha, t)
@@ -643,7 +643,7 @@ impl BgData {
     /// with respect to θ (derivatives of eq. 6 of the paper; see the comments
     /// for each term).
     fn objective(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
-        if theta.iter().any(|t| !(t.abs() <= THETA_LIMIT)) {
+        if theta.iter().any(|t| t.is_nan() || t.abs() > THETA_LIMIT) {
             return f64::INFINITY;
         }
         let [r, alpha, a, b] = [0, 1, 2, 3].map(|i| theta[i].exp());
@@ -799,7 +799,7 @@ fn check_fit(best: &optimize::Minimum, names: &[&str]) -> Result<(), FitError> {
         THETA_RUNAWAY
     };
     for (t, name) in best.theta.iter().zip(names) {
-        if !(t.abs() <= limit) {
+        if t.is_nan() || t.abs() > limit {
             return Err(FitError::Degenerate(format!(
                 "parameter {name} runs off to {:.3e}; the data cannot pin it down \
                  (for example nobody seems to stop buying, or everyone buys or \
@@ -1059,12 +1059,15 @@ impl GgData {
     }
 
     /// Mean negative log-likelihood at θ = ln(p, q, v) and its gradient. Per
-    /// customer, ln f = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q·ln v + (px−1)·ln m
-    ///   + px·ln x − (px+q)·ln(x·m + v);
+    /// customer,
+    ///
+    ///   ln f = lnΓ(px+q) − lnΓ(px) − lnΓ(q) + q·ln v + (px−1)·ln m
+    ///          + px·ln x − (px+q)·ln(x·m + v);
+    ///
     /// only the last term needs a logarithm per customer and evaluation, the
     /// rest is per distinct x or a data constant.
     fn objective(&self, theta: &[f64], grad: &mut [f64]) -> f64 {
-        if theta.iter().any(|t| !(t.abs() <= THETA_LIMIT)) {
+        if theta.iter().any(|t| t.is_nan() || t.abs() > THETA_LIMIT) {
             return f64::INFINITY;
         }
         let [p, q, v] = [0, 1, 2].map(|i| theta[i].exp());
@@ -1727,7 +1730,7 @@ mod tests {
         assert_eq!(clv(&bg, &gg, &s, &none), 0.0);
         // predict_all = predict, in order, with shared histories.
         let mut customers = simulate(&bg, &gg, 3000, 365, 3);
-        customers.extend_from_slice(&customers[..500].to_vec());
+        customers.extend_from_within(..500);
         let all = predict_all(&bg, &gg, &customers, 90.0, &ClvOptions::default());
         for (s, p) in customers.iter().zip(&all) {
             assert_eq!(*p, predict(&bg, &gg, s, 90.0, &ClvOptions::default()));

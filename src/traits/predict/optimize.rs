@@ -105,7 +105,7 @@ pub(crate) fn minimize(
             d[i] = -(0..n).map(|j| h[i * n + j] * g[j]).sum::<f64>();
         }
         let mut slope = dot(&g, &d);
-        if !(slope < 0.0) {
+        if slope.is_nan() || slope >= 0.0 {
             identity(&mut h, 1.0);
             fresh = true;
             d.iter_mut().zip(&g).for_each(|(d, g)| *d = -g);
@@ -235,7 +235,7 @@ pub(crate) fn inverse_hessian_diagonal(
             let dot: f64 = (0..j).map(|k| l[i * n + k] * l[j * n + k]).sum();
             let v = h[i * n + j] - dot;
             if i == j {
-                if !(v > 0.0) {
+                if v.is_nan() || v <= 0.0 {
                     return None;
                 }
                 l[i * n + i] = v.sqrt();

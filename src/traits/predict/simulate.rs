@@ -81,7 +81,8 @@ fn simulate_block(
         while repeats < MAX_PURCHASES {
             let u: f64 = rng.random();
             time += -(1.0 - u).ln() / lambda;
-            if !(time < days as f64) {
+            // λ = 0 gives an infinite or NaN (0/0) gap: no more purchases.
+            if time.is_nan() || time >= days as f64 {
                 break;
             }
             repeats += 1;

@@ -276,7 +276,7 @@ mod tests {
         assert!(close(ln_gamma(0.5), 0.5 * pi.ln(), 1e-14));
         assert!(close(ln_gamma(10.0), 362_880f64.ln(), 1e-14));
         assert!(close(ln_gamma(3.7), 1.428_072_326_665_388, 1e-13));
-        assert!(close(ln_gamma(1e-8), 18.420_680_738_180_209, 1e-13));
+        assert!(close(ln_gamma(1e-8), 18.420_680_738_180_21, 1e-13));
         assert!(close(ln_gamma(171.5), 709.143_163_030_928_3, 1e-14));
         let euler = 0.577_215_664_901_532_9;
         assert!(close(digamma(1.0), -euler, 1e-14));

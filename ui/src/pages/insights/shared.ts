@@ -35,6 +35,17 @@ export function holdJob(job: InsightsJob): boolean {
   return true;
 }
 
+/** The job in the app's slot, whichever page started it. */
+export function currentJob(): string | null {
+  return (app as unknown as JobSlot).job;
+}
+
+/** True while a job other than `job` holds the slot. */
+export function otherJobRunning(job: InsightsJob): boolean {
+  const current = currentJob();
+  return current !== null && current !== job;
+}
+
 export function releaseJob(job: InsightsJob): void {
   const slot = app as unknown as JobSlot;
   if (slot.job === job) slot.job = null;
