@@ -10,7 +10,7 @@
 
 use cohort::progress::Silent;
 use cohort::store::Workspace;
-use cohort::traits::{self, TraitsOptions};
+use cohort::traits::{self, predict, TraitsOptions};
 use rusqlite::{params, Connection};
 
 const CATEGORIES: [&str; 12] = [
@@ -116,8 +116,8 @@ fn iso(secs: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// n profiles, each with a contact and a device record; orders 0–8 per
-/// profile (4 on average) of 1–4 lines (2.5), 20 events per profile on
+/// n profiles, each with a contact and a device record; orders from a
+/// simulated BG/NBD history of 1–4 lines each, 20 events per profile on
 /// average over its device, in sessions.
 fn generate(conn: &mut Connection, n: i64) -> (u64, u64, u64) {
     let tx = conn.transaction().unwrap();
@@ -148,6 +148,15 @@ fn generate(conn: &mut Connection, n: i64) -> (u64, u64, u64) {
         }
     }
     let (mut orders, mut lines, mut events) = (0u64, 0u64, 0u64);
+    // Purchase histories drawn from BG/NBD and Gamma-Gamma (so the model
+    // fits have something to find) over three years.
+    let histories = predict::simulate(
+        &predict::BgNbd::new(1.0, 60.0, 1.0, 3.0).unwrap(),
+        &predict::GammaGamma::new(6.25, 3.74, 15.44).unwrap(),
+        n as usize,
+        3 * 365,
+        2005,
+    );
     {
         let mut profile = tx
             .prepare("INSERT INTO profiles (id, created_at, updated_at) VALUES (?1, 'x', 'x')")
@@ -174,16 +183,26 @@ fn generate(conn: &mut Connection, n: i64) -> (u64, u64, u64) {
             record
                 .execute(params!["device", 4, device, None::<i64>, p])
                 .unwrap();
-            // Orders: spread over the last three years, in time order.
-            let k = h % 9;
-            let first = NOW - 3 * 365 * 86_400 + (h % (3 * 365 * 86_400) as u64) as i64;
-            let gap = (NOW - first) / (k as i64 + 1);
+            // Orders: the simulated history, the repeat purchases spread
+            // evenly between the first and the last purchase day.
+            let sim = histories[(p - 1) as usize];
+            let k = (sim.frequency as u64 + 1).min(60);
+            let first = NOW - sim.age as i64 * 86_400 + (h % 36_000) as i64;
+            let gap = if k > 1 {
+                sim.recency as i64 * 86_400 / (k as i64 - 1)
+            } else {
+                0
+            };
             for o in 0..k {
                 orders += 1;
                 let id = orders as i64;
                 let key = format!("#{id}");
                 let at = first + gap * o as i64;
-                let total = 1_000 + (mix(h ^ o) % 30_000) as i64;
+                let total = if o == 0 || sim.monetary <= 0.0 {
+                    1_000 + (mix(h ^ o) % 30_000) as i64
+                } else {
+                    (sim.monetary * 100.0) as i64 + (mix(h ^ o) % 500) as i64
+                };
                 order
                     .execute(params![
                         id,

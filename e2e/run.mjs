@@ -844,8 +844,10 @@ async function main() {
 
   let clusterRun = null;
   await check('insights: k-means with k = 4 on the default traits → 4 described clusters and a silhouette', async () => {
-    await $('insights-tab-clusters').click();
+    await $('insights-tab-overview').focus();
+    await page.keyboard.press('ArrowRight');
     await $('cluster-form').waitFor();
+    assert(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'insights-tab-clusters'), 'arrow keys move between the tabs');
     assertEq(await page.evaluate(() => location.hash), '#/insights/clusters', 'the tab is in the address');
     const defaults = (await api('cluster_features')).filter((f) => f.default).map((f) => f.name).sort();
     const picked = (await page.locator('[data-testid="cluster-feature"]:checked').evaluateAll((els) => els.map((e) => e.value))).sort();

@@ -10,21 +10,27 @@ use cohort::traits::{self, TraitsOptions, TraitsReport};
 use crate::{table, Bar};
 
 fn money(minor: i64, currency: &str) -> String {
-    format!("{} {currency}", cohort_money(minor))
+    let exponent = cohort::ingest::standardise::minor_unit_exponent(currency);
+    format!("{} {currency}", grouped(minor, exponent))
 }
 
-fn cohort_money(minor: i64) -> String {
+/// `minor` units with `exponent` decimals, thousands grouped: 1,234.56.
+fn grouped(minor: i64, exponent: u32) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let m = minor.unsigned_abs();
-    let whole = (m / 100).to_string();
-    let mut grouped = String::new();
+    let unit = 10u64.pow(exponent);
+    let whole = (m / unit).to_string();
+    let mut out = String::new();
     for (i, c) in whole.chars().enumerate() {
         if i > 0 && (whole.len() - i) % 3 == 0 {
-            grouped.push(',');
+            out.push(',');
         }
-        grouped.push(c);
+        out.push(c);
     }
-    format!("{sign}{grouped}.{:02}", m % 100)
+    if exponent > 0 {
+        out.push_str(&format!(".{:0width$}", m % unit, width = exponent as usize));
+    }
+    format!("{sign}{out}")
 }
 
 pub fn print_traits_report(r: &TraitsReport, json: bool) -> Result<()> {
@@ -378,8 +384,9 @@ pub fn chart(
 mod tests {
     #[test]
     fn money_is_grouped() {
-        assert_eq!(super::cohort_money(123_456_789), "1,234,567.89");
-        assert_eq!(super::cohort_money(-5), "-0.05");
-        assert_eq!(super::cohort_money(100_000), "1,000.00");
+        assert_eq!(super::grouped(123_456_789, 2), "1,234,567.89");
+        assert_eq!(super::grouped(-5, 2), "-0.05");
+        assert_eq!(super::grouped(100_000, 2), "1,000.00");
+        assert_eq!(super::money(1_500, "JPY"), "1,500 JPY");
     }
 }

@@ -439,12 +439,13 @@ impl App {
                 out(insights_overview(&ws)?)
             }
             "cluster_features" => {
-                let list: Vec<ClusterFeature> = crate::cluster::runs::TRAIT_COLUMNS
-                    .iter()
+                let ws = self.workspace()?;
+                let list: Vec<ClusterFeature> = crate::cluster::runs::features(ws.conn())?
+                    .into_iter()
                     .map(|c| ClusterFeature {
-                        name: c.name.to_owned(),
-                        label: c.label.to_owned(),
-                        group: c.group.to_owned(),
+                        name: c.name,
+                        label: c.label,
+                        group: c.group,
                         default: c.default,
                     })
                     .collect();

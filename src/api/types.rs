@@ -1098,6 +1098,15 @@ pub struct ProfileTraits {
     pub churn_risk: Option<f64>,
     pub expected_order_value: Option<i64>,
     pub clv: Option<i64>,
+    /// Spend per category (minor units), most first.
+    pub category_spend: Vec<CategorySpend>,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CategorySpend {
+    pub category: String,
+    pub spend: i64,
 }
 
 impl From<crate::traits::ProfileTraits> for ProfileTraits {
@@ -1142,6 +1151,11 @@ impl From<crate::traits::ProfileTraits> for ProfileTraits {
             churn_risk: t.churn_risk,
             expected_order_value: t.expected_order_value,
             clv: t.clv,
+            category_spend: t
+                .category_spend
+                .into_iter()
+                .map(|(category, spend)| CategorySpend { category, spend })
+                .collect(),
         }
     }
 }

@@ -297,6 +297,59 @@ fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> RunError {
     move |source| RunError::Sql { context, source }
 }
 
+/// The prefix of the category-share traits: `category_share:Tents` is the
+/// share of a buyer's spend that went on tents.
+pub const CATEGORY_SHARE: &str = "category_share:";
+
+/// A trait as offered to the user.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FeatureInfo {
+    pub name: String,
+    pub label: String,
+    pub group: String,
+    pub default: bool,
+}
+
+/// The traits a clustering of this workspace can use: the fixed ones and
+/// the share of spend on each of the biggest categories.
+pub fn features(conn: &Connection) -> Result<Vec<FeatureInfo>, RunError> {
+    let mut out: Vec<FeatureInfo> = TRAIT_COLUMNS
+        .iter()
+        .map(|c| FeatureInfo {
+            name: c.name.to_owned(),
+            label: c.label.to_owned(),
+            group: c.group.to_owned(),
+            default: c.default,
+        })
+        .collect();
+    let model = crate::traits::model(conn).map_err(|e| RunError::Sql {
+        context: "read the traits model",
+        source: match e {
+            crate::traits::TraitsError::Sql { source, .. } => source,
+            other => rusqlite::Error::InvalidParameterName(other.to_string()),
+        },
+    })?;
+    out.extend(model.top_categories.iter().map(|c| FeatureInfo {
+        name: format!("{CATEGORY_SHARE}{c}"),
+        label: format!("Share of spend: {c}"),
+        group: "Category shares".to_owned(),
+        default: false,
+    }));
+    Ok(out)
+}
+
+enum Column {
+    Trait(&'static TraitColumn),
+    CategoryShare(String),
+}
+
+fn column_named(name: &str) -> Result<Column, RunError> {
+    match name.strip_prefix(CATEGORY_SHARE) {
+        Some(cat) if !cat.is_empty() => Ok(Column::CategoryShare(cat.to_owned())),
+        _ => trait_column(name).map(Column::Trait),
+    }
+}
+
 fn trait_column(name: &str) -> Result<&'static TraitColumn, RunError> {
     TRAIT_COLUMNS
         .iter()
@@ -319,13 +372,26 @@ pub fn run(
     if request.features.is_empty() {
         return Err(RunError::NoTraits);
     }
-    let columns: Vec<&TraitColumn> = request
+    let columns: Vec<Column> = request
         .features
         .iter()
-        .map(|f| trait_column(f))
+        .map(|f| column_named(f))
         .collect::<Result<_, _>>()?;
-    let buyers_only = columns.iter().any(|c| c.buyers_only);
-    let select = columns.iter().map(|c| c.sql).collect::<Vec<_>>().join(", ");
+    let buyers_only = columns.iter().any(|c| match c {
+        Column::Trait(t) => t.buyers_only,
+        Column::CategoryShare(_) => true,
+    });
+    // Money is stored in minor units; the clustering reads major units.
+    let scale = 10f64
+        .powi(crate::ingest::standardise::minor_unit_exponent(&currency_code(ws.conn())?) as i32);
+    let select: String = columns
+        .iter()
+        .map(|c| match c {
+            Column::Trait(t) => t.sql.replace("100.0", &format!("{scale:.1}")),
+            Column::CategoryShare(_) => "NULL".to_owned(),
+        })
+        .map(|e| format!(", {e}"))
+        .collect();
     let filter = if buyers_only { "WHERE orders > 0" } else { "" };
     let conn = ws.conn();
     let mut ids: Vec<i64> = Vec::new();
@@ -333,14 +399,40 @@ pub fn run(
     {
         let mut stmt = conn
             .prepare(&format!(
-                "SELECT profile_id, {select} FROM profile_traits {filter} ORDER BY profile_id"
+                "SELECT profile_id, category_spend{select} FROM profile_traits {filter} ORDER BY profile_id"
             ))
             .map_err(sql("read traits"))?;
         let mut rows = stmt.query([]).map_err(sql("read traits"))?;
+        let wants_spend = columns
+            .iter()
+            .any(|c| matches!(c, Column::CategoryShare(_)));
         while let Some(r) = rows.next().map_err(sql("read traits"))? {
             ids.push(r.get(0).map_err(sql("read traits"))?);
-            for (i, v) in values.iter_mut().enumerate() {
-                v.push(r.get::<_, Option<f64>>(i + 1).map_err(sql("read traits"))?);
+            let spend: Option<std::collections::HashMap<String, f64>> = if wants_spend {
+                r.get::<_, Option<String>>(1)
+                    .map_err(sql("read traits"))?
+                    .and_then(|j| serde_json::from_str(&j).ok())
+            } else {
+                None
+            };
+            let total: f64 = spend.as_ref().map_or(0.0, |m| m.values().sum());
+            for (i, (v, c)) in values.iter_mut().zip(&columns).enumerate() {
+                v.push(match c {
+                    Column::Trait(_) => {
+                        r.get::<_, Option<f64>>(i + 2).map_err(sql("read traits"))?
+                    }
+                    // A buyer with no categorised lines spent 0% on it.
+                    Column::CategoryShare(cat) => Some(if total > 0.0 {
+                        spend
+                            .as_ref()
+                            .and_then(|m| m.get(cat))
+                            .copied()
+                            .unwrap_or(0.0)
+                            / total
+                    } else {
+                        0.0
+                    }),
+                });
             }
         }
     }
@@ -350,7 +442,15 @@ pub fn run(
     let features: Vec<Feature> = columns
         .iter()
         .zip(values)
-        .map(|(c, v)| Feature::new(c.name, c.words, c.kind, v))
+        .map(|(c, v)| match c {
+            Column::Trait(t) => Feature::new(t.name, t.words, t.kind, v),
+            Column::CategoryShare(cat) => Feature::new(
+                format!("{CATEGORY_SHARE}{cat}"),
+                cat.to_lowercase(),
+                FeatureKind::Share,
+                v,
+            ),
+        })
         .collect();
     let previous = latest(conn)?.filter(|p| p.request.features == request.features);
     let mut config = request.config.clone();
@@ -445,14 +545,17 @@ fn algorithm_name(a: &Algorithm) -> &'static str {
     }
 }
 
+fn currency_code(conn: &Connection) -> Result<String, RunError> {
+    conn.query_row(
+        "SELECT coalesce((SELECT value FROM settings WHERE key = ?1), ?2)",
+        crate::store::setting::DEFAULT_CURRENCY,
+        |r| r.get(0),
+    )
+    .map_err(sql("read the currency"))
+}
+
 fn currency_symbol(conn: &Connection) -> Result<String, RunError> {
-    let code: String = conn
-        .query_row(
-            "SELECT coalesce((SELECT value FROM settings WHERE key = ?1), ?2)",
-            crate::store::setting::DEFAULT_CURRENCY,
-            |r| r.get(0),
-        )
-        .map_err(sql("read the currency"))?;
+    let code = currency_code(conn)?;
     Ok(match code.as_str() {
         "USD" => "$".into(),
         "EUR" => "€".into(),
@@ -592,7 +695,10 @@ pub fn charts(run: &SavedRun) -> Vec<NamedChart> {
         .request
         .features
         .iter()
-        .map(|f| trait_column(f).map_or_else(|_| f.clone(), |c| c.label.to_owned()))
+        .map(|f| match f.strip_prefix(CATEGORY_SHARE) {
+            Some(cat) => format!("Spend on {cat}"),
+            None => trait_column(f).map_or_else(|_| f.clone(), |c| c.label.to_owned()),
+        })
         .collect();
     let mut out = vec![
         NamedChart {

@@ -100,6 +100,10 @@ pub struct TraitsModel {
     pub fit_problem: Option<String>,
     /// Customers (buyers) the fit used.
     pub customers: u64,
+    /// The workspace's biggest categories by spend at the last compute:
+    /// the category-share traits clustering offers.
+    #[serde(default)]
+    pub top_categories: Vec<String>,
     /// Last import whose rows traits have seen.
     pub import_watermark: i64,
     /// Last identity log entry traits have seen (merges, splits, …).
@@ -178,6 +182,11 @@ pub fn refresh(
     run(ws, now, None, progress)
 }
 
+/// What the last [`compute`] fitted (default when it never ran).
+pub fn model(conn: &Connection) -> Result<TraitsModel> {
+    stored_model(conn)
+}
+
 /// Whether [`compute`] has ever run on this workspace.
 pub fn is_computed(conn: &Connection) -> Result<bool> {
     Ok(stored_model(conn)?.options.is_some())
@@ -218,6 +227,7 @@ fn run(
     let currency = ws
         .setting(crate::store::setting::DEFAULT_CURRENCY)
         .map_err(|e| TraitsError::Invalid(e.to_string()))?;
+    let scale = 10f64.powi(crate::ingest::standardise::minor_unit_exponent(&currency) as i32);
     let ws_path = ws.path().to_path_buf();
     let tx = ws
         .conn_mut()
@@ -275,7 +285,7 @@ fn run(
     .gather(progress)?;
     stage("reading orders and events", &mut clock);
 
-    let mut rows = build_rows(&profiles, &gathered, now_secs);
+    let mut rows = build_rows(&profiles, &gathered, now_secs, scale);
     stage("computing traits", &mut clock);
 
     // Predictions: refit on a full run, else the stored models.
@@ -287,9 +297,10 @@ fn run(
         model.bgnbd = fit.bgnbd;
         model.gamma_gamma = fit.gamma_gamma;
         model.fit_problem = fit.problem;
+        model.top_categories = top_categories(&rows, 6);
         stage("fitting BG/NBD and Gamma-Gamma", &mut clock);
     }
-    predict_rows(&mut rows, &model);
+    predict_rows(&mut rows, &model, scale);
     stage("predicting", &mut clock);
 
     let as_of = iso(now_secs);
@@ -477,6 +488,8 @@ pub struct ProfileTraits {
     pub churn_risk: Option<f64>,
     pub expected_order_value: Option<i64>,
     pub clv: Option<i64>,
+    /// Spend per category from order lines (minor units), most first.
+    pub category_spend: Vec<(String, i64)>,
     /// For the model: distinct purchase days − 1, days from first to last
     /// purchase day, days from first purchase day to now, mean repeat value
     /// (major units). Not stored.
@@ -504,7 +517,9 @@ fn argmax(counts: &[u32]) -> Option<usize> {
     (*n > 0).then_some(i)
 }
 
-fn build_rows(profiles: &ProfileIndex, g: &Gathered, now: i64) -> Vec<ProfileTraits> {
+/// `scale`: minor units per major unit of the workspace currency (the
+/// models work in major units).
+fn build_rows(profiles: &ProfileIndex, g: &Gathered, now: i64, scale: f64) -> Vec<ProfileTraits> {
     let mut orders: Vec<OrderFacts> = g.orders.clone();
     orders.sort_unstable_by_key(|o| (o.profile, o.at));
     let mut rows = Vec::with_capacity(profiles.ids.len());
@@ -563,11 +578,19 @@ fn build_rows(profiles: &ProfileIndex, g: &Gathered, now: i64) -> Vec<ProfileTra
                 monetary: if repeat.is_empty() {
                     0.0
                 } else {
-                    repeat.iter().map(|(_, v)| *v as f64).sum::<f64>() / repeat.len() as f64 / 100.0
+                    repeat.iter().map(|(_, v)| *v as f64).sum::<f64>() / repeat.len() as f64 / scale
                 },
             });
         }
         t.top_category = top(&b.categories, &g.categories.names);
+        let mut spend: Vec<(String, i64)> = b
+            .categories
+            .iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(c, v)| (g.categories.names[*c as usize].clone(), *v))
+            .collect();
+        spend.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        t.category_spend = spend;
         t.top_brand = top(&b.brands, &g.brands.names);
         t.sessions = e.sessions;
         t.product_views = e.product_views;
@@ -588,6 +611,23 @@ fn build_rows(profiles: &ProfileIndex, g: &Gathered, now: i64) -> Vec<ProfileTra
         rows.push(t);
     }
     rows
+}
+
+/// The `n` categories with the most spend over all profiles.
+fn top_categories(rows: &[ProfileTraits], n: usize) -> Vec<String> {
+    let mut totals: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for r in rows {
+        for (c, v) in &r.category_spend {
+            *totals.entry(c.as_str()).or_default() += v;
+        }
+    }
+    let mut sorted: Vec<(&str, i64)> = totals.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+    sorted
+        .into_iter()
+        .take(n)
+        .map(|(c, _)| c.to_owned())
+        .collect()
 }
 
 struct Fit {
@@ -615,7 +655,7 @@ fn fit_models(rows: &[ProfileTraits]) -> Fit {
     }
 }
 
-fn predict_rows(rows: &mut [ProfileTraits], model: &TraitsModel) {
+fn predict_rows(rows: &mut [ProfileTraits], model: &TraitsModel, scale: f64) {
     let (Some(options), Some(bg)) = (model.options, model.bgnbd) else {
         return;
     };
@@ -633,8 +673,8 @@ fn predict_rows(rows: &mut [ProfileTraits], model: &TraitsModel) {
         r.expected_purchases = Some(expected);
         r.p_alive = Some(alive);
         r.churn_risk = Some(1.0 - alive);
-        r.expected_order_value = value.map(|v| (v * 100.0).round() as i64);
-        r.clv = clv.map(|v| (v * 100.0).round() as i64);
+        r.expected_order_value = value.map(|v| (v * scale).round() as i64);
+        r.clv = clv.map(|v| (v * scale).round() as i64);
     }
 }
 
@@ -643,7 +683,7 @@ const COLUMNS: &str = "profile_id, as_of, orders, revenue, average_order_value, 
     discount_share, returns, refunded, sessions, product_views, add_to_carts, last_seen_at,
     views_7d, views_30d, views_90d, category_views, preferred_device, preferred_channel,
     preferred_hour, preferred_weekday, rfm_recency, rfm_frequency, rfm_monetary, rfm_segment,
-    expected_purchases, p_alive, churn_risk, expected_order_value, clv";
+    expected_purchases, p_alive, churn_risk, expected_order_value, clv, category_spend";
 
 fn write_rows(
     tx: &Transaction<'_>,
@@ -664,7 +704,7 @@ fn write_rows(
         )
         .map_err(sql(WHAT))?;
     }
-    let placeholders = (1..=35)
+    let placeholders = (1..=36)
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(", ");
@@ -689,6 +729,14 @@ fn write_rows(
         }
         let cats = (!t.category_views.is_empty())
             .then(|| serde_json::to_string(&t.category_views).expect("views serialise"));
+        let spend = (!t.category_spend.is_empty()).then(|| {
+            let map: serde_json::Map<String, serde_json::Value> = t
+                .category_spend
+                .iter()
+                .map(|(c, v)| (c.clone(), serde_json::Value::from(*v)))
+                .collect();
+            serde_json::Value::Object(map).to_string()
+        });
         insert
             .execute(rusqlite::params![
                 t.profile_id,
@@ -726,6 +774,7 @@ fn write_rows(
                 t.churn_risk,
                 t.expected_order_value,
                 t.clv,
+                spend,
             ])
             .map_err(sql(WHAT))?;
     }
@@ -844,6 +893,17 @@ pub fn get(conn: &Connection, profile_id: i64) -> Result<Option<ProfileTraits>> 
                 churn_risk: r.get(32)?,
                 expected_order_value: r.get(33)?,
                 clv: r.get(34)?,
+                category_spend: {
+                    let json: Option<String> = r.get(35)?;
+                    let mut spend: Vec<(String, i64)> = json
+                        .and_then(|j| {
+                            serde_json::from_str::<std::collections::BTreeMap<String, i64>>(&j).ok()
+                        })
+                        .map(|m| m.into_iter().collect())
+                        .unwrap_or_default();
+                    spend.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                    spend
+                },
                 summary: None,
             })
         },

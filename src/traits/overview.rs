@@ -75,6 +75,7 @@ pub fn overview(conn: &Connection) -> Result<Overview> {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
         )
         .map_err(sql(WHAT))?;
+    let scale = currency_scale(&currency);
     let mut grid = [[0u64; 5]; 5];
     let mut stmt = conn
         .prepare(
@@ -137,15 +138,15 @@ pub fn overview(conn: &Connection) -> Result<Overview> {
         )
         .map_err(sql(WHAT))?;
     let clv_sample: Vec<f64> = stmt
-        .query_map([step], |r| Ok(r.get::<_, i64>(0)? as f64 / 100.0))
+        .query_map([step], |r| Ok(r.get::<_, i64>(0)? as f64 / scale))
         .map_err(sql(WHAT))?
         .collect::<rusqlite::Result<_>>()
         .map_err(sql(WHAT))?;
     drop(stmt);
     let average_clv: Option<f64> = conn
         .query_row(
-            "SELECT avg(clv) / 100.0 FROM profile_traits WHERE clv IS NOT NULL",
-            [],
+            "SELECT avg(clv) / ?1 FROM profile_traits WHERE clv IS NOT NULL",
+            [scale],
             |r| r.get(0),
         )
         .map_err(sql(WHAT))?;
@@ -193,6 +194,7 @@ pub struct NamedChart {
 /// The overview's charts: RFM grid, revenue by RFM segment, CLV
 /// distribution and churn-risk bands.
 pub fn charts(o: &Overview) -> Vec<NamedChart> {
+    let scale = currency_scale(&o.currency);
     use crate::charts::{BarChart, ChartOptions, ChartSpec, Distribution, RfmGrid, Unit};
     let mut grid = [[0f64; 5]; 5];
     for (r, row) in o.rfm_grid.iter().enumerate() {
@@ -217,7 +219,7 @@ pub fn charts(o: &Overview) -> Vec<NamedChart> {
             spec: ChartSpec::Bar(BarChart::revenue_by_segment(
                 o.segments
                     .iter()
-                    .map(|s| (s.segment.clone(), s.revenue as f64 / 100.0)),
+                    .map(|s| (s.segment.clone(), s.revenue as f64 / scale)),
                 &o.currency,
             )),
             options: ChartOptions::new("Revenue by RFM segment"),
@@ -239,4 +241,9 @@ pub fn charts(o: &Overview) -> Vec<NamedChart> {
             options: ChartOptions::new("Churn risk (1 − P(alive))"),
         },
     ]
+}
+
+/// Minor units per major unit of a currency (100 for USD, 1 for JPY).
+fn currency_scale(currency: &str) -> f64 {
+    10f64.powi(crate::ingest::standardise::minor_unit_exponent(currency) as i32)
 }

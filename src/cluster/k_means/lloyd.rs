@@ -19,7 +19,8 @@ use rayon::prelude::*;
 
 /// Rows per parallel task. Fixed rather than derived from the number of
 /// threads so the partial sums are always added in the same order: the same
-/// seed gives bit-identical centroids and labels on any machine size.
+/// seed gives bit-identical centroids and labels whatever the number of
+/// cores (on one instruction set: the FMA build rounds differently).
 pub(super) const CHUNK_ROWS: usize = 4096;
 
 /// Centroids per SIMD block.

@@ -22,6 +22,7 @@ mod init;
 mod lloyd;
 
 pub use choose_k::{choose_k, KSearch};
+pub(crate) use lloyd::has_avx2_fma;
 
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
@@ -107,19 +108,26 @@ pub fn fit(data: ArrayView2<f64>, params: &KMeansParams) -> Result<KMeansFit> {
         Init::KMeansPlusPlus => {
             let picked =
                 sample::indices(n, params.init_rows.max(k), params.seed, Stream::KMeansInit);
-            let mut subset = Vec::with_capacity(picked.len() * d);
-            for &i in &picked {
-                subset.extend_from_slice(&rows[i * d..(i + 1) * d]);
-            }
+            let copied: Vec<f64>;
+            let subset: &[f64] = if picked.len() == n {
+                rows
+            } else {
+                copied = picked
+                    .iter()
+                    .flat_map(|&i| &rows[i * d..(i + 1) * d])
+                    .copied()
+                    .collect();
+                &copied
+            };
             let mut rng = sample::rng(params.seed, Stream::KMeansSeeding);
-            let seeded = init::kmeans_plus_plus(&subset, d, k, &mut rng);
+            let seeded = init::kmeans_plus_plus(subset, d, k, &mut rng);
             if params.sample_inits <= 1 {
                 seeded
             } else {
-                let mut best = lloyd_loop(&subset, d, k, seeded, params);
+                let mut best = lloyd_loop(subset, d, k, seeded, params);
                 for _ in 1..params.sample_inits {
-                    let seeded = init::kmeans_plus_plus(&subset, d, k, &mut rng);
-                    let tried = lloyd_loop(&subset, d, k, seeded, params);
+                    let seeded = init::kmeans_plus_plus(subset, d, k, &mut rng);
+                    let tried = lloyd_loop(subset, d, k, seeded, params);
                     if tried.inertia < best.inertia {
                         best = tried;
                     }

@@ -43,7 +43,8 @@ CREATE TABLE profile_traits (
     p_alive               REAL,
     churn_risk            REAL,
     expected_order_value  INTEGER,
-    clv                   INTEGER
+    clv                   INTEGER,
+    category_spend        TEXT                          -- JSON {category: minor units} from order lines
 ) STRICT;
 CREATE INDEX profile_traits_by_segment ON profile_traits (rfm_segment);
 

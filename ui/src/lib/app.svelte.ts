@@ -1,7 +1,22 @@
 // State shared by the shell and the pages: the open workspace, its counts,
 // the import history and the field catalogue. One instance, `app`.
 import { call, toApiError, type ApiError } from './api';
-import type { AppInfo, Catalog, ImportSummary, Stats, WorkspaceInfo } from './types';
+import type { AppInfo, Catalog, ImportSummary, Jobs, Stats, WorkspaceInfo } from './types';
+
+/** What each long job is doing, for "… is running" notices. */
+const JOB_LABELS: Record<keyof Jobs, string> = {
+  import: 'An import is running',
+  demo: 'The demo business is loading',
+  resolve: 'Identity resolution is running',
+  traits_compute: 'Traits are being computed',
+  cluster_run: 'A clustering is running',
+  survivorship_set: 'Profiles are being rebuilt',
+};
+
+/** "Identity resolution is running", for the job in the app's slot. */
+export function jobLabel(job: keyof Jobs | null): string {
+  return (job && JOB_LABELS[job]) || 'Another job is running';
+}
 
 class AppState {
   info = $state<AppInfo | null>(null);
@@ -11,7 +26,7 @@ class AppState {
   /** True until app_info answered (or failed) the first time. */
   loading = $state(true);
   /** The long job running now, if any: the UI starts no other meanwhile. */
-  job = $state<'import' | 'demo' | 'resolve' | null>(null);
+  job = $state<keyof Jobs | null>(null);
   /** Bumped to ask the Sources page to open the import wizard (desktop menu). */
   importRequests = $state(0);
   /** A failure to talk to the engine at all. */

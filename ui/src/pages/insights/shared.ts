@@ -3,57 +3,43 @@
 // and saving a chart as a file.
 import { app } from '../../lib/app.svelte';
 import { call, saveText, transport } from '../../lib/api';
-import type { InsightsOverview } from '../../lib/types';
+import type { InsightsOverview, Jobs } from '../../lib/types';
 
 /** The long jobs started from these pages. */
 export type InsightsJob = 'traits_compute' | 'cluster_run' | 'survivorship_set';
 
-const JOB_LABELS: Record<string, string> = {
-  import: 'An import is running',
-  demo: 'The demo business is loading',
-  resolve: 'Identity resolution is running',
-  traits_compute: 'Traits are being computed',
-  cluster_run: 'A clustering is running',
-  survivorship_set: 'Profiles are being rebuilt',
-};
+export { jobLabel } from '../../lib/app.svelte';
 
-/** "Identity resolution is running", for the job in the app's slot. */
-export function jobLabel(job: string | null): string {
-  return (job && JOB_LABELS[job]) || 'Another job is running';
-}
-
-// `app.job` keeps one long job at a time (and keeps the workspace from being
-// switched under it). Its type names the jobs of the first pages only, so
-// these widen it here.
-type JobSlot = { job: string | null };
-
-/** Takes the app's job slot; false when another job holds it. */
+/** Takes the app's job slot (one long job at a time, and the workspace
+ * cannot be switched under it); false when a job holds it already. */
 export function holdJob(job: InsightsJob): boolean {
-  const slot = app as unknown as JobSlot;
-  if (slot.job !== null && slot.job !== job) return false;
-  slot.job = job;
+  if (app.job !== null) return false;
+  app.job = job;
   return true;
 }
 
 /** The job in the app's slot, whichever page started it. */
-export function currentJob(): string | null {
-  return (app as unknown as JobSlot).job;
+export function currentJob(): keyof Jobs | null {
+  return app.job;
 }
 
-/** True while a job other than `job` holds the slot. */
-export function otherJobRunning(job: InsightsJob): boolean {
-  const current = currentJob();
-  return current !== null && current !== job;
+/**
+ * True while a job holds the slot that this page is not running (another
+ * page's, or one this page started before it was left and opened again).
+ */
+export function otherJobRunning(runningHere: boolean): boolean {
+  return currentJob() !== null && !runningHere;
 }
 
 export function releaseJob(job: InsightsJob): void {
-  const slot = app as unknown as JobSlot;
-  if (slot.job === job) slot.job = null;
+  if (app.job === job) app.job = null;
 }
 
 // ---- currency and horizon of the workspace ----------------------------------
 
 export interface TraitsBasics {
+  /** Traits were computed on this workspace. */
+  computed: boolean;
   currency: string;
   /** Days ahead that expected purchases and CLV cover, when a model was fitted. */
   horizon_days: number | null;
@@ -61,9 +47,13 @@ export interface TraitsBasics {
 
 const basics = new Map<string, Promise<TraitsBasics | null>>();
 
+function basicsOf(o: InsightsOverview): TraitsBasics {
+  return { computed: o.computed, currency: o.currency, horizon_days: o.model.horizon_days };
+}
+
 /** Keeps what an overview says, so a profile page need not ask again. */
 export function rememberBasics(path: string, o: InsightsOverview): void {
-  basics.set(path, Promise.resolve({ currency: o.currency, horizon_days: o.model.horizon_days }));
+  basics.set(path, Promise.resolve(basicsOf(o)));
 }
 
 /** The workspace's currency and horizon (asked once per workspace). */
@@ -71,7 +61,7 @@ export function traitsBasics(path: string): Promise<TraitsBasics | null> {
   let b = basics.get(path);
   if (!b) {
     b = call('insights_overview', {}).then(
-      (o) => ({ currency: o.currency, horizon_days: o.model.horizon_days }),
+      basicsOf,
       () => {
         basics.delete(path);
         return null;
