@@ -163,8 +163,14 @@ impl Summary {
             FeatureKind::Money | FeatureKind::Count => {
                 if base > 0.0 && mean >= 0.0 {
                     let ratio = mean / base;
-                    if ratio >= 1.0 {
+                    // Picked on the log scale, a trait can be distinctive
+                    // while its plain means are close: say so plainly.
+                    if mean < 0.005 * base {
+                        format!("almost no {label}")
+                    } else if ratio >= 1.05 {
                         format!("{label} {ratio:.1}× the average")
+                    } else if ratio > 0.95 {
+                        format!("{label} close to the average")
                     } else {
                         format!("{label} {:.0}% below the average", (1.0 - ratio) * 100.0)
                     }
@@ -298,7 +304,10 @@ fn unique_name(signs: &[Sign], taken: &mut HashSet<String>) -> String {
             .iter()
             .enumerate()
             .filter(|(i, _)| Some(*i) != lead)
-            .map(|(_, s)| format!("{base} ({})", qualifier(s))),
+            .map(|(_, s)| qualifier(s))
+            // "Frequent buyers (frequent)" says nothing more.
+            .filter(|q| !base.to_lowercase().contains(q.as_str()))
+            .map(|q| format!("{base} ({q})")),
     );
     let name = candidates
         .into_iter()
