@@ -434,6 +434,15 @@ impl App {
                 let ws = self.workspace()?;
                 out(crate::traits::get(ws.conn(), req.id)?.map(ProfileTraits::from))
             }
+            "traits_basics" => {
+                let ws = self.workspace()?;
+                let model = crate::traits::model(ws.conn())?;
+                out(TraitsBasics {
+                    computed: model.options.is_some(),
+                    currency: ws.setting(crate::store::setting::DEFAULT_CURRENCY)?,
+                    horizon_days: model.options.map(|o| o.horizon_days),
+                })
+            }
             "insights_overview" => {
                 let ws = self.workspace()?;
                 out(insights_overview(&ws)?)

@@ -1423,3 +1423,13 @@ pub struct ChartFile {
     /// The file's bytes, base64.
     pub base64: String,
 }
+
+/// What a page needs to show traits: whether they exist, the currency of
+/// money figures and the horizon of predictions. Cheap to ask.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct TraitsBasics {
+    pub computed: bool,
+    pub currency: String,
+    pub horizon_days: Option<u32>,
+}

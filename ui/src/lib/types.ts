@@ -45,6 +45,7 @@ import type { ClusterRun } from './bindings/ClusterRun';
 import type { ClusterRunRequest } from './bindings/ClusterRunRequest';
 import type { ClusterSaveRequest } from './bindings/ClusterSaveRequest';
 import type { InsightsOverview } from './bindings/InsightsOverview';
+import type { TraitsBasics } from './bindings/TraitsBasics';
 import type { ProfileTraits } from './bindings/ProfileTraits';
 import type { Segment } from './bindings/Segment';
 import type { SurvivorshipInfo } from './bindings/SurvivorshipInfo';
@@ -123,6 +124,7 @@ export type {
   ClusterRunRequest,
   ClusterSaveRequest,
   InsightsOverview,
+  TraitsBasics,
   ProfileTraits,
   Segment,
   SurvivorshipInfo,
@@ -163,6 +165,7 @@ export interface Commands {
   survivorship: { payload: Empty; result: SurvivorshipInfo };
   profile_traits: { payload: ProfileRequest; result: ProfileTraits | null };
   insights_overview: { payload: Empty; result: InsightsOverview };
+  traits_basics: { payload: Empty; result: TraitsBasics };
   segments: { payload: Empty; result: Segment[] };
   cluster_features: { payload: Empty; result: ClusterFeature[] };
   cluster_latest: { payload: Empty; result: ClusterRun | null };

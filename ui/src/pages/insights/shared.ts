@@ -60,8 +60,8 @@ export function rememberBasics(path: string, o: InsightsOverview): void {
 export function traitsBasics(path: string): Promise<TraitsBasics | null> {
   let b = basics.get(path);
   if (!b) {
-    b = call('insights_overview', {}).then(
-      basicsOf,
+    b = call('traits_basics', {}).then(
+      (t) => t,
       () => {
         basics.delete(path);
         return null;
