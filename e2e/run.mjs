@@ -184,9 +184,9 @@ const consoleErrors = [];
 
 const $ = (testid) => page.locator(`[data-testid="${testid}"]`);
 
-async function shot(name) {
+async function shot(name, fullPage = true) {
   const file = path.join(ARTIFACTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
+  await page.screenshot({ path: file, fullPage });
   return file;
 }
 
@@ -839,6 +839,9 @@ async function main() {
     const saved = await download.path();
     assertEq([...fs.readFileSync(saved).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
     await shot('insights');
+    // The first screen, as the README shows it.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('insights-view', false);
     await axe('insights overview');
   });
 
@@ -866,6 +869,9 @@ async function main() {
     clusterRun = await api('cluster_latest');
     assertEq(clusterRun.k, 4, 'k of the saved run');
     await shot('clusters');
+    await $('cluster-results').scrollIntoViewIfNeeded();
+    await page.evaluate(() => window.scrollBy(0, -80));
+    await shot('clusters-view', false);
     await axe('clusters');
   });
 

@@ -333,6 +333,17 @@ impl HowToRead {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `cohort profiles | head` closes the pipe early: end quietly, as Unix
+    // tools do, instead of panicking on the next print. The server keeps
+    // Rust's default (a closed connection is an error, not a signal).
+    #[cfg(unix)]
+    if !matches!(cli.command, Command::Serve { .. }) {
+        // SAFETY: restoring the default disposition of SIGPIPE before any
+        // thread starts touches no Rust state.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,

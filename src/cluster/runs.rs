@@ -264,7 +264,7 @@ pub enum RunError {
     UnknownTrait(String, String),
     #[error("pick at least one trait to cluster on")]
     NoTraits,
-    #[error("there are no profiles with traits yet: compute traits first (Insights → Compute traits, or `cohort traits compute`)")]
+    #[error("there are no profiles with traits to cluster: import orders or events, resolve identities, then compute traits (Insights → Compute traits, or `cohort traits compute`)")]
     NoProfiles,
     #[error("there is no clustering run #{0}")]
     NoRun(i64),
