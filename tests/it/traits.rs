@@ -212,4 +212,29 @@ fn traits_cli_computes_shows_and_summarises() {
     let (ok, _, err) = run(&["traits", "compute", "--discount-rate", "2"]);
     assert!(!ok);
     assert!(err.contains("--discount-rate"), "{err}");
+
+    // An import refreshes the traits of the profiles it touched: Ben's
+    // second order shows at once.
+    let ben = || -> serde_json::Value {
+        let ws = Workspace::open_existing(&path).unwrap();
+        let id: i64 = ws
+            .conn()
+            .query_row(
+                "SELECT id FROM profiles WHERE email = 'ben.jones@gmail.com'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        drop(ws);
+        let (ok, out, err) = run(&["--json", "traits", "show", &id.to_string()]);
+        assert!(ok, "{err}");
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(ben()["orders"], 1);
+    let more = s.write("orders_export_2.csv", MORE_ORDERS);
+    let (ok, out, err) = run(&["import", more.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("Traits: 2 profiles refreshed"), "{out}");
+    assert_eq!(ben()["orders"], 2);
+    assert_eq!(ben()["revenue"], 42_000);
 }
