@@ -83,6 +83,7 @@ fn main() {
     for _ in 0..runs {
         let params = KMeansParams {
             sample_inits: 4,
+            init_rows: 100_000,
             ..KMeansParams::new(K, 0)
         };
         let started = Instant::now();

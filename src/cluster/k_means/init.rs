@@ -1,9 +1,8 @@
 //! Greedy k-means++ seeding, as scikit-learn does it: each new centroid is
 //! the best (lowest resulting inertia) of `2 + ln k` candidates drawn with
 //! probability proportional to their squared distance to the nearest
-//! centroid so far. Run on a sample: the seeding only has to land one
-//! centroid in each dense region, and a 100,000-row sample does that as well
-//! as a million rows at a tenth of the cost.
+//! centroid so far. Run on the rows `KMeansParams::init_rows` picks (up to
+//! a million by default; smaller samples land in worse optima more often).
 
 use rand::Rng;
 use rayon::prelude::*;

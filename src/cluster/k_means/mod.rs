@@ -41,7 +41,11 @@ pub struct KMeansParams {
     /// fraction of the mean per-feature variance (scikit-learn's `tol`).
     pub tolerance: f64,
     pub init: Init,
-    /// Rows sampled for k-means++ seeding.
+    /// Rows sampled for k-means++ seeding. The default seeds on up to a
+    /// million rows: on a 100,000-row sample about one seeding in ten
+    /// landed in a worse local optimum (+3.8% inertia on the k-means
+    /// bench's seed 0), on every row ten seeds in ten reached the best one,
+    /// as scikit-learn does, for a few tenths of a second more.
     pub init_rows: usize,
     /// Seedings tried. With 1, one greedy k-means++ seeding starts the fit
     /// (scikit-learn's `n_init=1`). With more, each seeding is refined by
@@ -60,7 +64,7 @@ impl KMeansParams {
             max_iterations: 300,
             tolerance: 1e-4,
             init: Init::KMeansPlusPlus,
-            init_rows: 100_000,
+            init_rows: 1_000_000,
             sample_inits: 1,
             seed,
         }
