@@ -36,7 +36,8 @@ pub struct TraitColumn {
     pub default: bool,
     /// Needs an order: profiles without one are left out when it is used.
     pub buyers_only: bool,
-    /// SQL over `profile_traits` (a constant: never user text).
+    /// The `profile_traits` column (a constant: never user text); money
+    /// columns are in minor units and read as major units.
     sql: &'static str,
 }
 
@@ -113,7 +114,7 @@ pub const TRAIT_COLUMNS: [TraitColumn; 16] = [
         FeatureKind::Money,
         true,
         true,
-        "revenue / 100.0",
+        "revenue",
     ),
     column(
         "average_order_value",
@@ -123,7 +124,7 @@ pub const TRAIT_COLUMNS: [TraitColumn; 16] = [
         FeatureKind::Money,
         false,
         true,
-        "average_order_value / 100.0",
+        "average_order_value",
     ),
     column(
         "days_since_last_order",
@@ -203,7 +204,7 @@ pub const TRAIT_COLUMNS: [TraitColumn; 16] = [
         FeatureKind::Money,
         true,
         true,
-        "clv / 100.0",
+        "clv",
     ),
     column(
         "churn_risk",
@@ -381,13 +382,13 @@ pub fn run(
         Column::Trait(t) => t.buyers_only,
         Column::CategoryShare(_) => true,
     });
+    let currency = currency_code(ws.conn())?;
     // Money is stored in minor units; the clustering reads major units.
-    let scale = 10f64
-        .powi(crate::ingest::standardise::minor_unit_exponent(&currency_code(ws.conn())?) as i32);
+    let scale = crate::traits::currency_scale(&currency);
     let select: String = columns
         .iter()
         .map(|c| match c {
-            Column::Trait(t) => t.sql.replace("100.0", &format!("{scale:.1}")),
+            Column::Trait(t) => t.sql.to_owned(),
             Column::CategoryShare(_) => "NULL".to_owned(),
         })
         .map(|e| format!(", {e}"))
@@ -418,8 +419,13 @@ pub fn run(
             let total: f64 = spend.as_ref().map_or(0.0, |m| m.values().sum());
             for (i, (v, c)) in values.iter_mut().zip(&columns).enumerate() {
                 v.push(match c {
-                    Column::Trait(_) => {
-                        r.get::<_, Option<f64>>(i + 2).map_err(sql("read traits"))?
+                    Column::Trait(t) => {
+                        let v = r.get::<_, Option<f64>>(i + 2).map_err(sql("read traits"))?;
+                        if matches!(t.kind, FeatureKind::Money) {
+                            v.map(|v| v / scale)
+                        } else {
+                            v
+                        }
                     }
                     // A buyer with no categorised lines spent 0% on it.
                     Column::CategoryShare(cat) => Some(if total > 0.0 {
@@ -454,7 +460,7 @@ pub fn run(
         .collect();
     let previous = latest(conn)?.filter(|p| p.request.features == request.features);
     let mut config = request.config.clone();
-    config.currency = currency_symbol(conn)?;
+    config.currency = currency_symbol(&currency);
     let mut result = super::run(
         &features,
         &config,
@@ -554,15 +560,14 @@ fn currency_code(conn: &Connection) -> Result<String, RunError> {
     .map_err(sql("read the currency"))
 }
 
-fn currency_symbol(conn: &Connection) -> Result<String, RunError> {
-    let code = currency_code(conn)?;
-    Ok(match code.as_str() {
+fn currency_symbol(code: &str) -> String {
+    match code {
         "USD" => "$".into(),
         "EUR" => "€".into(),
         "GBP" => "£".into(),
         "JPY" => "¥".into(),
         other => format!("{other} "),
-    })
+    }
 }
 
 fn store(conn: &Connection, run: &SavedRun) -> Result<(), RunError> {

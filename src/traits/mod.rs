@@ -128,19 +128,6 @@ pub struct GammaGammaParams {
     pub gamma: f64,
 }
 
-/// A buyer as the models see them (time in days, money in major units).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Purchases {
-    /// Repeat purchase days (distinct purchase days − 1).
-    pub frequency: f64,
-    /// Days from the first to the last purchase day.
-    pub recency: f64,
-    /// Days from the first purchase day to now.
-    pub age: f64,
-    /// Mean value of the repeat purchases (0 without any).
-    pub monetary: f64,
-}
-
 /// What a [`compute`] or [`refresh`] did.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TraitsReport {
@@ -180,6 +167,12 @@ pub fn refresh(
     progress: &mut dyn Progress,
 ) -> Result<TraitsReport> {
     run(ws, now, None, progress)
+}
+
+/// Minor units per major unit of a currency (100 for USD, 1 for JPY):
+/// money is stored in minor units, the models and charts work in major ones.
+pub fn currency_scale(currency: &str) -> f64 {
+    10f64.powi(crate::ingest::standardise::minor_unit_exponent(currency) as i32)
 }
 
 /// What the last [`compute`] fitted (default when it never ran).
@@ -227,7 +220,7 @@ fn run(
     let currency = ws
         .setting(crate::store::setting::DEFAULT_CURRENCY)
         .map_err(|e| TraitsError::Invalid(e.to_string()))?;
-    let scale = 10f64.powi(crate::ingest::standardise::minor_unit_exponent(&currency) as i32);
+    let scale = currency_scale(&currency);
     let ws_path = ws.path().to_path_buf();
     let tx = ws
         .conn_mut()
@@ -494,7 +487,7 @@ pub struct ProfileTraits {
     /// purchase day, days from first purchase day to now, mean repeat value
     /// (major units). Not stored.
     #[serde(skip)]
-    pub summary: Option<Purchases>,
+    pub summary: Option<predict::Summary>,
 }
 
 fn top<T: Copy + Ord>(counts: &[(u16, T)], names: &[String]) -> Option<String> {
@@ -571,7 +564,7 @@ fn build_rows(profiles: &ProfileIndex, g: &Gathered, now: i64, scale: f64) -> Ve
                 t.purchase_interval = Some((dn - d0) as f64 / (days.len() - 1) as f64);
             }
             let repeat = &days[1..];
-            t.summary = Some(Purchases {
+            t.summary = Some(predict::Summary {
                 frequency: repeat.len() as f64,
                 recency: (dn - d0) as f64,
                 age: (now.div_euclid(86_400) - d0).max(dn - d0) as f64,
@@ -638,7 +631,7 @@ struct Fit {
 }
 
 fn fit_models(rows: &[ProfileTraits]) -> Fit {
-    let summaries: Vec<Purchases> = rows.iter().filter_map(|r| r.summary).collect();
+    let summaries: Vec<predict::Summary> = rows.iter().filter_map(|r| r.summary).collect();
     let customers = summaries.len() as u64;
     let mut problems = Vec::new();
     let bgnbd = models::fit_bgnbd(&summaries)
@@ -662,7 +655,7 @@ fn predict_rows(rows: &mut [ProfileTraits], model: &TraitsModel, scale: f64) {
     let buyers: Vec<usize> = (0..rows.len())
         .filter(|&i| rows[i].summary.is_some())
         .collect();
-    let summaries: Vec<Purchases> = buyers.iter().filter_map(|&i| rows[i].summary).collect();
+    let summaries: Vec<predict::Summary> = buyers.iter().filter_map(|&i| rows[i].summary).collect();
     let Some(predictions) =
         models::predict_all(&bg, model.gamma_gamma.as_ref(), &summaries, &options)
     else {

@@ -3,22 +3,12 @@
 //! currency units).
 
 use super::predict::{self, BgNbd, ClvOptions, GammaGamma, Summary};
-use super::{BgNbdParams, GammaGammaParams, Purchases, TraitsOptions};
+use super::{BgNbdParams, GammaGammaParams, TraitsOptions};
 
 pub(super) const NOTES: &str = predict::MODEL_NOTES;
 
-fn summary(p: &Purchases) -> Summary {
-    Summary {
-        frequency: p.frequency,
-        recency: p.recency,
-        age: p.age,
-        monetary: p.monetary,
-    }
-}
-
-pub(super) fn fit_bgnbd(s: &[Purchases]) -> Result<BgNbdParams, String> {
-    let summaries: Vec<Summary> = s.iter().map(summary).collect();
-    let fit = BgNbd::fit(&summaries).map_err(|e| e.to_string())?;
+pub(super) fn fit_bgnbd(summaries: &[Summary]) -> Result<BgNbdParams, String> {
+    let fit = BgNbd::fit(summaries).map_err(|e| e.to_string())?;
     let m = fit.model;
     Ok(BgNbdParams {
         r: m.r(),
@@ -28,9 +18,8 @@ pub(super) fn fit_bgnbd(s: &[Purchases]) -> Result<BgNbdParams, String> {
     })
 }
 
-pub(super) fn fit_gamma_gamma(s: &[Purchases]) -> Result<GammaGammaParams, String> {
-    let summaries: Vec<Summary> = s.iter().map(summary).collect();
-    let fit = GammaGamma::fit(&summaries).map_err(|e| e.to_string())?;
+pub(super) fn fit_gamma_gamma(summaries: &[Summary]) -> Result<GammaGammaParams, String> {
+    let fit = GammaGamma::fit(summaries).map_err(|e| e.to_string())?;
     let m = fit.model;
     Ok(GammaGammaParams {
         p: m.p(),
@@ -48,12 +37,11 @@ pub(super) type Prediction = (f64, f64, Option<f64>, Option<f64>);
 pub(super) fn predict_all(
     bg: &BgNbdParams,
     gg: Option<&GammaGammaParams>,
-    buyers: &[Purchases],
+    summaries: &[Summary],
     options: &TraitsOptions,
 ) -> Option<Vec<Prediction>> {
     let bg = BgNbd::new(bg.r, bg.alpha, bg.a, bg.b).ok()?;
     let gg_model = gg.and_then(|g| GammaGamma::new(g.p, g.q, g.gamma).ok());
-    let summaries: Vec<Summary> = buyers.iter().map(summary).collect();
     let horizon = f64::from(options.horizon_days);
     let clv = ClvOptions {
         months: options.horizon_days.div_ceil(30).max(1),
@@ -62,7 +50,7 @@ pub(super) fn predict_all(
     };
     match gg_model {
         Some(gg) => Some(
-            predict::predict_all(&bg, &gg, &summaries, horizon, &clv)
+            predict::predict_all(&bg, &gg, summaries, horizon, &clv)
                 .into_iter()
                 .map(|p| {
                     (

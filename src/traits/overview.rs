@@ -3,7 +3,7 @@
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::{rfm, sql, stored_model, Result, TraitsModel};
+use super::{currency_scale, rfm, sql, stored_model, Result, TraitsModel};
 
 /// Customers and revenue of one named RFM segment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,21 +150,36 @@ pub fn overview(conn: &Connection) -> Result<Overview> {
             |r| r.get(0),
         )
         .map_err(sql(WHAT))?;
-    let mut churn_bands = Vec::new();
-    for (i, (low, label)) in CHURN_BANDS.iter().enumerate() {
-        let high = CHURN_BANDS.get(i + 1).map_or(f64::INFINITY, |b| b.0);
-        let n: u64 = conn
-            .query_row(
-                "SELECT count(*) FROM profile_traits WHERE churn_risk >= ?1 AND churn_risk < ?2",
-                rusqlite::params![low, if high.is_finite() { high } else { 2.0 }],
-                |r| r.get(0),
-            )
-            .map_err(sql(WHAT))?;
-        churn_bands.push(Band {
-            label: (*label).to_owned(),
-            customers: n,
-        });
+    // One pass: each buyer's band is the last lower bound at or below its risk.
+    let mut counts = [0u64; CHURN_BANDS.len()];
+    let mut stmt = conn
+        .prepare(
+            "SELECT CASE WHEN churn_risk >= ?3 THEN 3 WHEN churn_risk >= ?2 THEN 2
+                         WHEN churn_risk >= ?1 THEN 1 ELSE 0 END, count(*)
+               FROM profile_traits WHERE churn_risk IS NOT NULL GROUP BY 1",
+        )
+        .map_err(sql(WHAT))?;
+    let mut rows = stmt
+        .query(rusqlite::params![
+            CHURN_BANDS[1].0,
+            CHURN_BANDS[2].0,
+            CHURN_BANDS[3].0
+        ])
+        .map_err(sql(WHAT))?;
+    while let Some(r) = rows.next().map_err(sql(WHAT))? {
+        let band: usize = r.get(0).map_err(sql(WHAT))?;
+        counts[band] = r.get(1).map_err(sql(WHAT))?;
     }
+    drop(rows);
+    drop(stmt);
+    let churn_bands = CHURN_BANDS
+        .iter()
+        .zip(counts)
+        .map(|((_, label), customers)| Band {
+            label: (*label).to_owned(),
+            customers,
+        })
+        .collect();
     Ok(Overview {
         currency,
         profiles,
@@ -241,9 +256,4 @@ pub fn charts(o: &Overview) -> Vec<NamedChart> {
             options: ChartOptions::new("Churn risk (1 − P(alive))"),
         },
     ]
-}
-
-/// Minor units per major unit of a currency (100 for USD, 1 for JPY).
-fn currency_scale(currency: &str) -> f64 {
-    10f64.powi(crate::ingest::standardise::minor_unit_exponent(currency) as i32)
 }
