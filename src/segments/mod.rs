@@ -2,6 +2,10 @@
 //! segments (a saved list of members, e.g. a cluster saved from Insights);
 //! the rule builder and dynamic segments come with the segment editor.
 
+pub mod fields;
+pub mod index;
+pub mod rules;
+
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 

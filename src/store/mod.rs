@@ -16,6 +16,7 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0001_foundation.sql")),
         M::up(include_str!("migrations/0002_identity.sql")),
         M::up(include_str!("migrations/0003_traits.sql")),
+        M::up(include_str!("migrations/0004_segments_campaigns.sql")),
     ])
 }
 
