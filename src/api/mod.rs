@@ -6,6 +6,7 @@
 //! dispatcher is an edge: it reads the clock and keeps the list of recent
 //! workspaces, and hands everything else to the engine.
 
+mod segments;
 pub mod types;
 
 use std::path::{Path, PathBuf};

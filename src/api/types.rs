@@ -1433,3 +1433,269 @@ pub struct TraitsBasics {
     pub currency: String,
     pub horizon_days: Option<u32>,
 }
+
+// ---- segments: the rule builder --------------------------------------------
+
+pub use crate::segments::fields::FieldType;
+pub use crate::segments::rules::{Definition, Op};
+
+/// A field the rule builder can test.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentField {
+    pub name: String,
+    pub label: String,
+    /// Profile, Orders, Engagement, RFM, Predicted.
+    pub group: String,
+    pub kind: FieldType,
+    /// The operators allowed for the field's type.
+    pub ops: Vec<Op>,
+    /// For `choice` fields: the values found in the data, most common first.
+    pub choices: Vec<String>,
+}
+
+/// An event name found in the data and how often it occurs.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct EventName {
+    pub name: String,
+    pub events: u64,
+}
+
+/// An event property a behaviour condition can filter on.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct EventProperty {
+    pub name: String,
+    pub label: String,
+    pub kind: FieldType,
+    /// Values found in the data (for choices), most common first.
+    pub choices: Vec<String>,
+}
+
+/// A cluster of the latest clustering run, for "member of cluster".
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ClusterChoice {
+    pub id: i64,
+    pub name: String,
+    pub size: u64,
+}
+
+/// Everything the rule builder's pickers need.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentCatalog {
+    pub fields: Vec<SegmentField>,
+    pub events: Vec<EventName>,
+    pub properties: Vec<EventProperty>,
+    pub clusters: Vec<ClusterChoice>,
+    pub segments: Vec<Segment>,
+    pub rfm_segments: Vec<String>,
+    pub channels: Vec<String>,
+    pub consent_statuses: Vec<String>,
+    /// ISO 4217 code of money values (rules say major units).
+    pub currency: String,
+    pub profiles: u64,
+}
+
+/// Count a definition while it is being edited.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct SegmentPreviewRequest {
+    pub definition: Definition,
+    /// Members to return as a sample (default 10).
+    #[serde(default)]
+    pub sample: Option<u32>,
+}
+
+/// One member shown beside a count.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentMember {
+    pub id: i64,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub country: Option<String>,
+}
+
+/// The live count. An invalid definition is not an error here: `problem`
+/// says what is wrong and `problem_path` which condition (indexes from the
+/// root), so the builder can point at it while the user types.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentPreview {
+    pub count: u64,
+    pub profiles: u64,
+    pub description: String,
+    pub sample: Vec<SegmentMember>,
+    /// How long the count took, in milliseconds.
+    pub millis: f64,
+    /// `index` (in-memory bitmaps) or `sql`.
+    pub engine: String,
+    pub problem: Option<String>,
+    pub problem_path: Option<Vec<u32>>,
+}
+
+/// Save a rule as a new segment, or a new version of segment `id`.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct SegmentSaveRequest {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    /// `static` (a dated snapshot of members) or `dynamic` (evaluated when used).
+    pub kind: String,
+    pub definition: Definition,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentVersion {
+    pub version: i64,
+    pub description: String,
+    pub created_at: String,
+}
+
+/// Size of a segment over time (dynamic: after each evaluation).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentSizePoint {
+    pub at: String,
+    pub members: u64,
+    pub entered: u64,
+    pub exited: u64,
+}
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentDetail {
+    pub segment: Segment,
+    pub definition: Option<Definition>,
+    pub versions: Vec<SegmentVersion>,
+    pub history: Vec<SegmentSizePoint>,
+    /// The size-history chart (SVG), when there are points to draw.
+    pub history_chart: Option<String>,
+    pub sample: Vec<SegmentMember>,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct IdRequest {
+    pub id: i64,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct OverlapRequest {
+    pub ids: Vec<i64>,
+}
+
+/// `counts[i][j]`: profiles in both segment i and segment j (the diagonal
+/// is each segment's size).
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct SegmentOverlap {
+    pub segments: Vec<Segment>,
+    pub counts: Vec<Vec<u64>>,
+}
+
+// ---- campaigns ---------------------------------------------------------------
+
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct Campaign {
+    pub id: i64,
+    pub name: String,
+    pub segment_id: i64,
+    pub segment_name: String,
+    /// `email`, `sms` or `ads`.
+    pub channel: String,
+    pub template: Option<String>,
+    pub holdout_percent: f64,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct CampaignSaveRequest {
+    #[serde(default)]
+    pub id: Option<i64>,
+    pub name: String,
+    pub segment_id: i64,
+    pub channel: String,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub holdout_percent: f64,
+}
+
+/// An export format: what it is for and whether it hashes identifiers.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ExportFormat {
+    pub name: String,
+    pub label: String,
+    /// The channels the format serves.
+    pub channels: Vec<String>,
+    pub hashed: bool,
+}
+
+/// Who a campaign would reach right now.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CampaignAudience {
+    pub members: u64,
+    pub held_out: u64,
+    pub suppressed: u64,
+    /// `[reason, profiles]`, largest first.
+    pub suppressed_by_reason: Vec<(String, u64)>,
+    pub included: u64,
+}
+
+/// Export a campaign (a job: progress, cancel).
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct CampaignExportRequest {
+    pub campaign_id: i64,
+    pub format: String,
+    /// Generic CSV only: profile fields and traits to include.
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Start the file with a UTF-8 byte order mark (for Excel).
+    #[serde(default)]
+    pub bom: bool,
+    /// Where to write; default: an `exports` folder beside the workspace.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// One logged export.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct CampaignExport {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub campaign_name: String,
+    pub at: String,
+    pub format: String,
+    pub path: String,
+    pub segment_version: Option<i64>,
+    pub members: u64,
+    pub held_out: u64,
+    pub suppressed: u64,
+    pub suppressed_by_reason: Vec<(String, u64)>,
+    pub exported: u64,
+    pub sha256: String,
+    pub bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// The bytes of an exported file, for the browser to save.
+#[derive(Debug, Clone, Serialize, TS)]
+#[ts(export)]
+pub struct ExportFile {
+    pub file_name: String,
+    pub mime: String,
+    pub base64: String,
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 /// What kind of value a field holds; decides the operators allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum FieldType {
     /// Free text (names, email, city).
     Text,
@@ -28,15 +28,21 @@ impl FieldType {
     pub fn ops(self) -> &'static [super::rules::Op] {
         use super::rules::Op::*;
         match self {
-            FieldType::Text => &[
-                Eq, Ne, In, NotIn, Contains, StartsWith, IsEmpty, IsSet,
-            ],
+            FieldType::Text => &[Eq, Ne, In, NotIn, Contains, StartsWith, IsEmpty, IsSet],
             FieldType::Choice => &[Eq, Ne, In, NotIn, IsEmpty, IsSet],
             FieldType::Number | FieldType::Money => {
                 &[Eq, Ne, Lt, Le, Gt, Ge, Between, IsEmpty, IsSet]
             }
             FieldType::Date => &[
-                Lt, Le, Gt, Ge, Between, InLastDays, MoreThanDaysAgo, IsEmpty, IsSet,
+                Lt,
+                Le,
+                Gt,
+                Ge,
+                Between,
+                InLastDays,
+                MoreThanDaysAgo,
+                IsEmpty,
+                IsSet,
             ],
         }
     }
@@ -100,36 +106,169 @@ pub const FIELDS: &[Field] = &[
     f("last_seen", "Last seen", "Profile", Date, 'p', false),
     f("orders", "Orders", "Orders", Number, 't', true),
     f("revenue", "Revenue", "Orders", Money, 't', true),
-    f("average_order_value", "Average order value", "Orders", Money, 't', false),
+    f(
+        "average_order_value",
+        "Average order value",
+        "Orders",
+        Money,
+        't',
+        false,
+    ),
     f("first_order_at", "First order", "Orders", Date, 't', false),
     f("last_order_at", "Last order", "Orders", Date, 't', false),
-    f("days_since_last_order", "Days since last order", "Orders", Number, 't', false),
-    f("purchase_interval", "Days between purchases", "Orders", Number, 't', false),
+    f(
+        "days_since_last_order",
+        "Days since last order",
+        "Orders",
+        Number,
+        't',
+        false,
+    ),
+    f(
+        "purchase_interval",
+        "Days between purchases",
+        "Orders",
+        Number,
+        't',
+        false,
+    ),
     f("top_category", "Top category", "Orders", Choice, 't', false),
     f("top_brand", "Top brand", "Orders", Choice, 't', false),
-    f("discount_share", "Share of orders with a discount", "Orders", Number, 't', false),
+    f(
+        "discount_share",
+        "Share of orders with a discount",
+        "Orders",
+        Number,
+        't',
+        false,
+    ),
     f("returns", "Orders refunded", "Orders", Number, 't', true),
     f("refunded", "Refunded", "Orders", Money, 't', true),
     f("sessions", "Sessions", "Engagement", Number, 't', true),
-    f("product_views", "Product views", "Engagement", Number, 't', true),
-    f("add_to_carts", "Add-to-carts", "Engagement", Number, 't', true),
-    f("last_seen_at", "Last seen on the site", "Engagement", Date, 't', false),
-    f("views_7d", "Product views, last 7 days", "Engagement", Number, 't', true),
-    f("views_30d", "Product views, last 30 days", "Engagement", Number, 't', true),
-    f("views_90d", "Product views, last 90 days", "Engagement", Number, 't', true),
-    f("preferred_device", "Preferred device", "Engagement", Choice, 't', false),
-    f("preferred_channel", "Preferred channel", "Engagement", Choice, 't', false),
-    f("preferred_hour", "Preferred hour (UTC)", "Engagement", Number, 't', false),
-    f("preferred_weekday", "Preferred weekday (1 = Monday)", "Engagement", Number, 't', false),
+    f(
+        "product_views",
+        "Product views",
+        "Engagement",
+        Number,
+        't',
+        true,
+    ),
+    f(
+        "add_to_carts",
+        "Add-to-carts",
+        "Engagement",
+        Number,
+        't',
+        true,
+    ),
+    f(
+        "last_seen_at",
+        "Last seen on the site",
+        "Engagement",
+        Date,
+        't',
+        false,
+    ),
+    f(
+        "views_7d",
+        "Product views, last 7 days",
+        "Engagement",
+        Number,
+        't',
+        true,
+    ),
+    f(
+        "views_30d",
+        "Product views, last 30 days",
+        "Engagement",
+        Number,
+        't',
+        true,
+    ),
+    f(
+        "views_90d",
+        "Product views, last 90 days",
+        "Engagement",
+        Number,
+        't',
+        true,
+    ),
+    f(
+        "preferred_device",
+        "Preferred device",
+        "Engagement",
+        Choice,
+        't',
+        false,
+    ),
+    f(
+        "preferred_channel",
+        "Preferred channel",
+        "Engagement",
+        Choice,
+        't',
+        false,
+    ),
+    f(
+        "preferred_hour",
+        "Preferred hour (UTC)",
+        "Engagement",
+        Number,
+        't',
+        false,
+    ),
+    f(
+        "preferred_weekday",
+        "Preferred weekday (1 = Monday)",
+        "Engagement",
+        Number,
+        't',
+        false,
+    ),
     f("rfm_recency", "Recency score", "RFM", Number, 't', false),
-    f("rfm_frequency", "Frequency score", "RFM", Number, 't', false),
+    f(
+        "rfm_frequency",
+        "Frequency score",
+        "RFM",
+        Number,
+        't',
+        false,
+    ),
     f("rfm_monetary", "Monetary score", "RFM", Number, 't', false),
     f("rfm_segment", "RFM segment", "RFM", Choice, 't', false),
-    f("expected_purchases", "Expected purchases", "Predicted", Number, 't', false),
-    f("p_alive", "Probability active", "Predicted", Number, 't', false),
+    f(
+        "expected_purchases",
+        "Expected purchases",
+        "Predicted",
+        Number,
+        't',
+        false,
+    ),
+    f(
+        "p_alive",
+        "Probability active",
+        "Predicted",
+        Number,
+        't',
+        false,
+    ),
     f("churn_risk", "Churn risk", "Predicted", Number, 't', false),
-    f("expected_order_value", "Expected order value", "Predicted", Money, 't', false),
-    f("clv", "Predicted lifetime value", "Predicted", Money, 't', false),
+    f(
+        "expected_order_value",
+        "Expected order value",
+        "Predicted",
+        Money,
+        't',
+        false,
+    ),
+    f(
+        "clv",
+        "Predicted lifetime value",
+        "Predicted",
+        Money,
+        't',
+        false,
+    ),
 ];
 
 /// The field named `name`.
@@ -172,7 +311,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let ws = crate::store::Workspace::open(dir.path().join("w.cohort")).unwrap();
         for f in FIELDS {
-            let table = if f.table == 'p' { "profiles" } else { "profile_traits" };
+            let table = if f.table == 'p' {
+                "profiles"
+            } else {
+                "profile_traits"
+            };
             ws.conn()
                 .prepare(&format!("SELECT {} FROM {table}", f.column))
                 .unwrap_or_else(|e| panic!("{}: {e}", f.name));

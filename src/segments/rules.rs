@@ -28,7 +28,7 @@ pub const VERSION: u32 = 1;
 
 /// A whole segment definition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct Definition {
     pub version: u32,
     pub root: Group,
@@ -36,7 +36,7 @@ pub struct Definition {
 
 /// AND (`all`) or OR (`any`) of conditions; `negate` makes it NOT.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct Group {
     #[serde(rename = "match")]
     pub match_: Match,
@@ -47,7 +47,7 @@ pub struct Group {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum Match {
     All,
     Any,
@@ -56,7 +56,7 @@ pub enum Match {
 /// One condition. Tagged by `type` in JSON.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum Condition {
     /// A nested group.
     Group(Group),
@@ -77,7 +77,7 @@ pub enum Condition {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct FieldCondition {
     /// A name from `fields::FIELDS`, e.g. `country`, `rfm_segment`, `clv`.
     pub field: String,
@@ -92,7 +92,7 @@ pub struct FieldCondition {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum Op {
     Eq,
     Ne,
@@ -113,7 +113,7 @@ pub enum Op {
 
 /// How many times: at least / at most / exactly `value`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct Count {
     pub op: CountOp,
     pub value: u32,
@@ -121,7 +121,7 @@ pub struct Count {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum CountOp {
     AtLeast,
     AtMost,
@@ -142,7 +142,7 @@ impl Default for Count {
 /// exactly N times in the last N days". `did: false` means "never did it
 /// (with those properties) in the window"; `count` is then ignored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct EventCondition {
     pub did: bool,
     /// The event name as imported, e.g. `view_item`, `add_to_cart`.
@@ -160,12 +160,13 @@ pub struct EventCondition {
 /// last two from the catalogue through the SKU), `device`, `channel`,
 /// `country`, or `value` (money, major units).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct PropertyFilter {
     pub property: String,
     /// `eq`, `ne`, `in`, `contains`, `starts_with` for text; `eq`, `ne`,
     /// `lt`, `le`, `gt`, `ge` for `value`.
     pub op: Op,
+    #[serde(default)]
     #[ts(type = "unknown")]
     pub value: serde_json::Value,
 }
@@ -175,7 +176,7 @@ pub struct PropertyFilter {
 /// `op`/`value`. `sku`/`category` keep only orders with such a line.
 /// Cancelled orders never count.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct OrderCondition {
     pub did: bool,
     pub metric: OrderMetric,
@@ -197,7 +198,7 @@ pub struct OrderCondition {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub enum OrderMetric {
     Count,
     Total,
@@ -209,7 +210,7 @@ pub enum OrderMetric {
 /// at least one `first` event has no `then` event in the following
 /// `within_hours` hours.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct SequenceCondition {
     pub first: String,
     pub then: String,
@@ -220,7 +221,7 @@ pub struct SequenceCondition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct SegmentCondition {
     pub segment: i64,
     #[serde(default)]
@@ -229,7 +230,7 @@ pub struct SegmentCondition {
 
 /// A cluster (by id) of the latest clustering run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct ClusterCondition {
     pub cluster: i64,
     #[serde(default)]
@@ -237,7 +238,7 @@ pub struct ClusterCondition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct ConsentCondition {
     /// `email`, `sms` or `ads`.
     pub channel: String,

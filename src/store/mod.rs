@@ -22,7 +22,7 @@ fn migrations() -> Migrations<'static> {
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    3
+    4
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +72,17 @@ pub mod setting {
     pub const DEFAULT_REGION: (&str, &str) = ("default_region", "US");
     /// Currency assumed for amounts with no currency symbol or column (ISO 4217).
     pub const DEFAULT_CURRENCY: (&str, &str) = ("default_currency", "USD");
+}
+
+/// A setting read through any connection (e.g. a reader thread's), with
+/// its default.
+pub fn setting_of(conn: &Connection, (key, default): (&str, &str)) -> rusqlite::Result<String> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    Ok(v.unwrap_or_else(|| default.to_string()))
 }
 
 impl Workspace {

@@ -21,7 +21,7 @@ mod models;
 mod overview;
 pub mod predict;
 pub mod rfm;
-mod scan;
+pub(crate) mod scan;
 
 pub use overview::{charts, overview, Band, NamedChart, Overview, SegmentFigures, CHURN_BANDS};
 

@@ -1,0 +1,147 @@
+//! Live counts while a rule is edited: the in-memory index when it is
+//! current, the SQL compiler otherwise, and a background rebuild of the
+//! index whenever the workspace has moved on. The app keeps one
+//! `LiveCounts` per open workspace.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::compile::{self, InvalidDefinition};
+use super::index::{Fingerprint, IndexError, SegmentIndex};
+use super::rules::Definition;
+
+/// A count and a sample of members.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveCount {
+    pub count: u64,
+    pub sample: Vec<i64>,
+    pub millis: f64,
+    /// `index` or `sql`.
+    pub engine: &'static str,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidDefinition),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("could not count the segment: {0}")]
+    Sql(#[from] rusqlite::Error),
+}
+
+#[derive(Default)]
+struct State {
+    path: Option<PathBuf>,
+    index: Option<Arc<SegmentIndex>>,
+    building: bool,
+}
+
+/// The index of the open workspace, rebuilt in the background when stale.
+#[derive(Default, Clone)]
+pub struct LiveCounts {
+    state: Arc<Mutex<State>>,
+}
+
+impl LiveCounts {
+    pub fn new() -> LiveCounts {
+        LiveCounts::default()
+    }
+
+    /// Counts `def` at `now` (ISO 8601 UTC). Validates first (an invalid
+    /// definition is an error pointing at the condition).
+    pub fn count(
+        &self,
+        conn: &Connection,
+        path: &Path,
+        def: &Definition,
+        now: &str,
+        sample: usize,
+    ) -> Result<LiveCount, LiveError> {
+        let started = Instant::now();
+        let scale = compile::scale_of(&compile::workspace_currency(conn)?);
+        let compiled = compile::compile(conn, def, now, scale)?;
+        if let Some(index) = self.current(conn, path)? {
+            let (count, sample) = index.count(conn, def, now, sample)?;
+            return Ok(LiveCount {
+                count,
+                sample,
+                millis: started.elapsed().as_secs_f64() * 1000.0,
+                engine: "index",
+            });
+        }
+        let count = compile::count(conn, &compiled)?;
+        let sample = compile::sample(conn, &compiled, sample)?;
+        Ok(LiveCount {
+            count,
+            sample,
+            millis: started.elapsed().as_secs_f64() * 1000.0,
+            engine: "sql",
+        })
+    }
+
+    /// The index if it matches the workspace now; otherwise starts a
+    /// rebuild (once) and returns `None`.
+    pub fn current(
+        &self,
+        conn: &Connection,
+        path: &Path,
+    ) -> Result<Option<Arc<SegmentIndex>>, IndexError> {
+        let now = Fingerprint::read(conn)?;
+        let mut state = self.state.lock().expect("live counts lock");
+        if state.path.as_deref() != Some(path) {
+            *state = State {
+                path: Some(path.to_path_buf()),
+                ..State::default()
+            };
+        }
+        if let Some(index) = &state.index {
+            if index.fingerprint == now {
+                return Ok(Some(index.clone()));
+            }
+        }
+        if !state.building {
+            state.building = true;
+            let shared = self.state.clone();
+            let path = path.to_path_buf();
+            std::thread::spawn(move || {
+                let built = Connection::open_with_flags(
+                    &path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+                .map_err(|e| IndexError::Sql {
+                    context: "open the workspace for the segment index",
+                    source: e,
+                })
+                .and_then(|c| {
+                    c.busy_timeout(std::time::Duration::from_secs(30)).ok();
+                    SegmentIndex::build(&c)
+                });
+                let mut state = shared.lock().expect("live counts lock");
+                state.building = false;
+                if state.path.as_deref() == Some(path.as_path()) {
+                    if let Ok(index) = built {
+                        state.index = Some(Arc::new(index));
+                    }
+                }
+            });
+        }
+        Ok(None)
+    }
+
+    /// Builds the index now, on this thread (CLI, tests, benchmarks).
+    pub fn build_now(
+        &self,
+        conn: &Connection,
+        path: &Path,
+    ) -> Result<Arc<SegmentIndex>, IndexError> {
+        let index = Arc::new(SegmentIndex::build(conn)?);
+        let mut state = self.state.lock().expect("live counts lock");
+        state.path = Some(path.to_path_buf());
+        state.index = Some(index.clone());
+        Ok(index)
+    }
+}
