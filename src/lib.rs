@@ -5,6 +5,7 @@
 //! terminal. Long work takes a [`progress::Progress`] and "now" is passed in.
 
 pub mod api;
+pub mod campaigns;
 pub mod charts;
 pub mod cluster;
 pub mod demo;

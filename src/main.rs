@@ -14,6 +14,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 mod identity_cli;
 mod insights_cli;
+mod segments_cli;
 mod serve;
 
 // Imports allocate on one thread and free on another; glibc malloc spends a
@@ -178,6 +179,23 @@ enum Command {
     },
     /// Saved segments.
     Segments,
+    /// Build, count, save and compare segments from rules (JSON, see `cohort segment fields`).
+    Segment {
+        #[command(subcommand)]
+        what: SegmentCommand,
+    },
+    /// Campaigns: a segment on a channel with a holdout, exported for an email tool or ad platform.
+    Campaign {
+        #[command(subcommand)]
+        what: CampaignCommand,
+    },
+    /// Add a suppression list (a CSV with an email and/or phone column): never exported again.
+    Suppress {
+        file: PathBuf,
+        /// Why these addresses are suppressed, as reports show it.
+        #[arg(long, default_value = "suppression list")]
+        reason: String,
+    },
     /// Write a chart (RFM grid, CLV, churn, clusters…) as .svg or .png.
     Chart {
         /// rfm_grid, revenue_by_segment, clv_distribution, churn_risk; with --run:
@@ -208,6 +226,86 @@ enum Command {
         #[arg(long)]
         ui: Option<PathBuf>,
     },
+}
+
+#[derive(Subcommand)]
+enum SegmentCommand {
+    /// Count the profiles a rule selects (RULE: a JSON file, or - for standard input).
+    Count {
+        rule: PathBuf,
+        /// Profile ids to show as a sample.
+        #[arg(long, default_value_t = 10)]
+        sample: usize,
+    },
+    /// Save a rule as a segment: dynamic (evaluated when used) unless --static.
+    Save {
+        name: String,
+        rule: PathBuf,
+        /// Keep today's members as a dated snapshot instead of the rule.
+        #[arg(long = "static")]
+        is_static: bool,
+    },
+    /// A segment's rule versions and size history.
+    Show { segment: String },
+    /// A segment's members (profile ids), one per line.
+    Members {
+        segment: String,
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+    /// How many profiles each pair of segments shares.
+    Overlap {
+        #[arg(required = true, num_args = 2..)]
+        segments: Vec<String>,
+    },
+    /// Re-evaluate dynamic segments and record who entered and left.
+    Refresh,
+    /// Delete a segment (refused while a campaign or another segment uses it).
+    Delete { segment: String },
+    /// The fields a rule can test, with their types.
+    Fields,
+}
+
+#[derive(Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign on a segment.
+    Create {
+        name: String,
+        /// The segment (id or name).
+        #[arg(long)]
+        segment: String,
+        /// email, sms or ads.
+        #[arg(long, default_value = "email")]
+        channel: String,
+        /// Percent of the segment held back to measure uplift (never exported).
+        #[arg(long, default_value_t = 10.0)]
+        holdout: f64,
+        #[arg(long)]
+        template: Option<String>,
+    },
+    /// Every campaign.
+    List,
+    /// Who the campaign would reach now: members, held out, suppressed by reason, included.
+    Audience { campaign: String },
+    /// Export the campaign's audience for a tool.
+    Export {
+        campaign: String,
+        /// csv, mailchimp, klaviyo, hubspot, brevo, meta, google_ads.
+        #[arg(long, default_value = "csv")]
+        format: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// For csv: profile fields and traits, comma-separated.
+        #[arg(long)]
+        columns: Option<String>,
+        /// Start the file with a UTF-8 byte order mark (for Excel).
+        #[arg(long)]
+        bom: bool,
+    },
+    /// The export log (of one campaign, or all).
+    Exports { campaign: Option<String> },
+    /// Delete a campaign and its export log.
+    Delete { campaign: String },
 }
 
 #[derive(Subcommand)]
@@ -428,9 +526,10 @@ fn run(cli: Cli) -> Result<()> {
             let report = ingest::import(&mut ws, &file, &options, &mut bar)?;
             bar.finish();
             print_report(&report, json)?;
-            if report.import_id.is_some() {
+            if let Some(import_id) = report.import_id {
                 identity_cli::after_import(&mut ws, json)?;
                 insights_cli::after_import(&mut ws, json)?;
+                segments_cli::after_import(&mut ws, import_id, json)?;
             }
         }
         Command::Preview { file, how, rows } => {
@@ -761,6 +860,55 @@ fn run(cli: Cli) -> Result<()> {
             }
         },
         Command::Segments => insights_cli::segments(&ws_path, json)?,
+        Command::Segment { what } => match what {
+            SegmentCommand::Count { rule, sample } => {
+                segments_cli::count(&ws_path, &rule, sample, json)?
+            }
+            SegmentCommand::Save {
+                name,
+                rule,
+                is_static,
+            } => segments_cli::save(&ws_path, &name, &rule, is_static, json)?,
+            SegmentCommand::Show { segment } => segments_cli::show(&ws_path, &segment, json)?,
+            SegmentCommand::Members { segment, limit } => {
+                segments_cli::members(&ws_path, &segment, limit, json)?
+            }
+            SegmentCommand::Overlap { segments } => {
+                segments_cli::overlap(&ws_path, &segments, json)?
+            }
+            SegmentCommand::Refresh => segments_cli::refresh(&ws_path, json)?,
+            SegmentCommand::Delete { segment } => segments_cli::delete(&ws_path, &segment)?,
+            SegmentCommand::Fields => segments_cli::fields(json)?,
+        },
+        Command::Campaign { what } => match what {
+            CampaignCommand::Create {
+                name,
+                segment,
+                channel,
+                holdout,
+                template,
+            } => segments_cli::campaign_create(
+                &ws_path, &name, &segment, &channel, holdout, template, json,
+            )?,
+            CampaignCommand::List => segments_cli::campaign_list(&ws_path, json)?,
+            CampaignCommand::Audience { campaign } => {
+                segments_cli::campaign_audience(&ws_path, &campaign, json)?
+            }
+            CampaignCommand::Export {
+                campaign,
+                format,
+                out,
+                columns,
+                bom,
+            } => segments_cli::campaign_export(&ws_path, &campaign, &format, &out, columns, bom, json)?,
+            CampaignCommand::Exports { campaign } => {
+                segments_cli::campaign_exports(&ws_path, campaign.as_deref(), json)?
+            }
+            CampaignCommand::Delete { campaign } => {
+                segments_cli::campaign_delete(&ws_path, &campaign)?
+            }
+        },
+        Command::Suppress { file, reason } => segments_cli::suppress(&ws_path, &file, &reason, json)?,
         Command::Chart {
             name,
             run,

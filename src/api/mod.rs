@@ -112,6 +112,7 @@ pub const JOBS: &[&str] = &[
     "traits_compute",
     "cluster_run",
     "survivorship_set",
+    "campaign_export",
 ];
 
 pub fn is_job(command: &str) -> bool {
@@ -189,6 +190,8 @@ pub struct App {
     scratch: PathBuf,
     /// Set by the desktop shell on a first start; reported once by `app_info`.
     first_start: std::sync::atomic::AtomicBool,
+    /// The segment index behind live counts (rebuilt in the background).
+    live: crate::segments::live::LiveCounts,
 }
 
 struct State {
@@ -214,6 +217,7 @@ impl App {
             recent_file,
             scratch,
             first_start: Default::default(),
+            live: Default::default(),
         };
         if let Some(ws) = workspace {
             app.remember(&ws);
@@ -497,6 +501,58 @@ impl App {
                     .collect();
                 out(list)
             }
+            "segment_catalog" => out(segments::catalog(&self.workspace()?)?),
+            "segment_preview" => {
+                let req: SegmentPreviewRequest = parse(payload)?;
+                out(segments::preview(&self.workspace()?, &self.live, &req, &now_iso())?)
+            }
+            "segment_save" => {
+                let req: SegmentSaveRequest = parse(payload)?;
+                out(segments::save(&mut self.workspace()?, &req, &now_iso())?)
+            }
+            "segment_detail" => {
+                let req: IdRequest = parse(payload)?;
+                out(segments::detail(&self.workspace()?, req.id, &now_iso())?)
+            }
+            "segment_delete" => {
+                let req: IdRequest = parse(payload)?;
+                crate::segments::delete(self.workspace()?.conn_mut(), req.id)?;
+                out(serde_json::json!({}))
+            }
+            "segment_overlap" => {
+                let req: OverlapRequest = parse(payload)?;
+                out(segments::overlap(&self.workspace()?, &req, &now_iso())?)
+            }
+            "campaigns" => {
+                let ws = self.workspace()?;
+                let list: Vec<Campaign> = crate::campaigns::list(ws.conn())?
+                    .into_iter()
+                    .map(|c| segments::campaign_view(ws.conn(), c))
+                    .collect();
+                out(list)
+            }
+            "campaign_formats" => out(segments::formats()),
+            "campaign_save" => {
+                let req: CampaignSaveRequest = parse(payload)?;
+                out(segments::campaign_save(&self.workspace()?, &req, &now_iso())?)
+            }
+            "campaign_delete" => {
+                let req: IdRequest = parse(payload)?;
+                crate::campaigns::delete(self.workspace()?.conn(), req.id)?;
+                out(serde_json::json!({}))
+            }
+            "campaign_audience" => {
+                let req: IdRequest = parse(payload)?;
+                out(segments::audience(&self.workspace()?, req.id, &now_iso())?)
+            }
+            "campaign_exports" => {
+                let req: CampaignExportsRequest = parse(payload)?;
+                out(segments::exports(&self.workspace()?, req.campaign_id)?)
+            }
+            "export_file" => {
+                let req: IdRequest = parse(payload)?;
+                out(segments::export_file(&self.workspace()?, req.id)?)
+            }
             "review_queue" => {
                 let req: PageRequest = parse(payload)?;
                 let (total, pairs) = crate::identity::review_queue(
@@ -607,6 +663,10 @@ impl App {
                         crate::traits::refresh(&mut ws, now, progress)?;
                     }
                 }
+                // Dynamic segments record who entered and left.
+                if let Some(import_id) = report.import_id {
+                    crate::segments::refresh_dynamic(ws.conn_mut(), &now_iso(), Some(import_id))?;
+                }
                 out(ImportReport::from(&report))
             }
             "demo" => {
@@ -697,6 +757,11 @@ impl App {
                 let mut ws = self.workspace()?;
                 let run = crate::cluster::runs::run(&mut ws, &request, &now_iso(), progress)?;
                 out(cluster_run_view(&run))
+            }
+            "campaign_export" => {
+                let req: CampaignExportRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                out(segments::export(&mut ws, &req, &now_iso(), progress)?)
             }
             "traits_compute" => {
                 let req: TraitsComputeRequest = parse(payload)?;

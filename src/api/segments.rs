@@ -264,3 +264,328 @@ pub(super) fn reasons(by_reason: &std::collections::BTreeMap<String, u64>) -> Ve
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     v
 }
+
+pub(super) fn save(
+    ws: &mut Workspace,
+    req: &SegmentSaveRequest,
+    now: &str,
+) -> Result<Segment, ApiError> {
+    let conn = ws.conn_mut();
+    let s = match (req.id, req.kind.as_str()) {
+        (Some(id), _) => {
+            let old = segments::get(conn, id)?
+                .ok_or_else(|| ApiError::new("not_found", format!("There is no segment {id}.")))?;
+            if old.name != req.name.trim() {
+                return Err(ApiError::new(
+                    "invalid",
+                    "A new version keeps the segment's name; save under a new name to make another segment.",
+                ));
+            }
+            segments::update_definition(conn, id, &req.definition, now)?
+        }
+        (None, "dynamic") => segments::save_dynamic(conn, &req.name, &req.definition, None, now)?,
+        (None, "static") => {
+            segments::save_static_from_rule(conn, &req.name, &req.definition, None, now)?
+        }
+        (None, other) => {
+            return Err(ApiError::new(
+                "bad_request",
+                format!("A segment is static or dynamic, not “{other}”."),
+            ))
+        }
+    };
+    Ok(s.into())
+}
+
+pub(super) fn detail(ws: &Workspace, id: i64, now: &str) -> Result<SegmentDetail, ApiError> {
+    let conn = ws.conn();
+    let s = segments::get(conn, id)?
+        .ok_or_else(|| ApiError::new("not_found", format!("There is no segment {id}.")))?;
+    let definition = s
+        .definition
+        .clone()
+        .and_then(|d| crate::segments::rules::Definition::from_value(d).ok());
+    let versions = segments::versions(conn, id)?
+        .into_iter()
+        .map(|v| SegmentVersion {
+            version: v.version,
+            description: v.description,
+            created_at: v.created_at,
+        })
+        .collect();
+    let history: Vec<SegmentSizePoint> = segments::history(conn, id)?
+        .into_iter()
+        .map(|p| SegmentSizePoint {
+            at: p.at,
+            members: p.members,
+            entered: p.entered,
+            exited: p.exited,
+        })
+        .collect();
+    let history_chart = size_chart(&s.name, &history);
+    let scale = compile::scale_of(&compile::workspace_currency(conn).map_err(store)?);
+    let mut ids = segments::members_of(conn, id, now, scale)?;
+    ids.truncate(10);
+    Ok(SegmentDetail {
+        segment: s.into(),
+        definition,
+        versions,
+        history,
+        history_chart,
+        sample: members(conn, &ids)?,
+    })
+}
+
+/// The size of a segment over time, as an SVG line chart.
+fn size_chart(name: &str, history: &[SegmentSizePoint]) -> Option<String> {
+    use crate::charts::{line_chart, ChartOptions, LineChart, LineSeries, Unit};
+    let first = history.first()?;
+    let day = |at: &str| crate::traits::scan::epoch_seconds(at).map(|s| s as f64 / 86_400.0);
+    let start = day(&first.at)?;
+    let points: Vec<(f64, f64)> = history
+        .iter()
+        .filter_map(|p| Some((day(&p.at)? - start, p.members as f64)))
+        .collect();
+    let chart = LineChart {
+        series: vec![LineSeries {
+            name: "Members".into(),
+            points,
+        }],
+        x_label: format!("Days since {}", &first.at[..10.min(first.at.len())]),
+        y_label: "Members".into(),
+        unit: Unit::Number,
+        marker: None,
+        integer_x: false,
+    };
+    line_chart(&chart, &ChartOptions::new(format!("Size of “{name}”")))
+        .ok()
+        .map(|c| c.svg)
+}
+
+pub(super) fn campaign_view(conn: &Connection, c: crate::campaigns::Campaign) -> Campaign {
+    let segment_name = segments::get(conn, c.segment_id)
+        .ok()
+        .flatten()
+        .map(|s| s.name)
+        .unwrap_or_else(|| format!("#{}", c.segment_id));
+    Campaign {
+        id: c.id,
+        name: c.name,
+        segment_id: c.segment_id,
+        segment_name,
+        channel: c.channel.as_str().to_owned(),
+        template: c.template,
+        holdout_percent: c.holdout_percent,
+        created_at: c.created_at,
+    }
+}
+
+pub(super) fn campaign_save(
+    ws: &Workspace,
+    req: &CampaignSaveRequest,
+    now: &str,
+) -> Result<Campaign, ApiError> {
+    use crate::campaigns::{self, Channel};
+    let conn = ws.conn();
+    let channel: Channel = req.channel.parse()?;
+    let c = match req.id {
+        None => campaigns::create(
+            conn,
+            campaigns::NewCampaign {
+                name: req.name.clone(),
+                segment_id: req.segment_id,
+                channel,
+                template: req.template.clone(),
+                holdout_percent: req.holdout_percent,
+            },
+            now,
+        )?,
+        Some(id) => campaigns::update(
+            conn,
+            id,
+            campaigns::CampaignUpdate {
+                name: Some(req.name.clone()),
+                segment_id: Some(req.segment_id),
+                channel: Some(channel),
+                template: Some(req.template.clone()),
+                holdout_percent: Some(req.holdout_percent),
+            },
+            now,
+        )?,
+    };
+    Ok(campaign_view(conn, c))
+}
+
+fn find_campaign(conn: &Connection, id: i64) -> Result<crate::campaigns::Campaign, ApiError> {
+    crate::campaigns::get(conn, id)?
+        .ok_or_else(|| ApiError::new("not_found", format!("There is no campaign {id}.")))
+}
+
+/// The members of a campaign's segment now.
+fn campaign_members(
+    conn: &Connection,
+    c: &crate::campaigns::Campaign,
+    now: &str,
+) -> Result<Vec<i64>, ApiError> {
+    let scale = compile::scale_of(&compile::workspace_currency(conn).map_err(store)?);
+    Ok(segments::members_of(conn, c.segment_id, now, scale)?)
+}
+
+pub(super) fn audience(ws: &Workspace, id: i64, now: &str) -> Result<CampaignAudience, ApiError> {
+    let conn = ws.conn();
+    let c = find_campaign(conn, id)?;
+    let members = campaign_members(conn, &c, now)?;
+    let a = crate::campaigns::export::preview(conn, &c, &members)?;
+    Ok(CampaignAudience {
+        members: a.members,
+        held_out: a.held_out,
+        suppressed: a.suppressed,
+        suppressed_by_reason: reasons(&a.suppressed_by_reason),
+        included: a.included,
+    })
+}
+
+pub(super) fn formats() -> Vec<ExportFormat> {
+    crate::campaigns::formats::Format::ALL
+        .iter()
+        .map(|f| ExportFormat {
+            name: f.as_str().to_owned(),
+            label: f.label().to_owned(),
+            channels: f.channels().iter().map(|c| c.as_str().to_owned()).collect(),
+            hashed: f.is_hashed(),
+        })
+        .collect()
+}
+
+fn export_view(
+    conn: &Connection,
+    r: crate::campaigns::export::ExportRecord,
+    warnings: Vec<String>,
+) -> CampaignExport {
+    let campaign_name = crate::campaigns::get(conn, r.campaign_id)
+        .ok()
+        .flatten()
+        .map(|c| c.name)
+        .unwrap_or_else(|| format!("#{}", r.campaign_id));
+    CampaignExport {
+        id: r.id,
+        campaign_id: r.campaign_id,
+        campaign_name,
+        at: r.at,
+        format: r.format,
+        path: r.path,
+        segment_version: r.segment_version,
+        members: r.members,
+        held_out: r.held_out,
+        suppressed: r.suppressed,
+        suppressed_by_reason: reasons(&r.suppressed_by_reason),
+        exported: r.exported,
+        sha256: r.sha256,
+        bytes: r.bytes,
+        warnings,
+    }
+}
+
+pub(super) fn exports(ws: &Workspace, campaign_id: Option<i64>) -> Result<Vec<CampaignExport>, ApiError> {
+    let conn = ws.conn();
+    Ok(crate::campaigns::export::exports(conn, campaign_id)?
+        .into_iter()
+        .map(|r| export_view(conn, r, Vec::new()))
+        .collect())
+}
+
+/// Writes a campaign's export; `default_dir` when the request names no path.
+pub(super) fn export(
+    ws: &mut Workspace,
+    req: &CampaignExportRequest,
+    now: &str,
+    progress: &mut dyn crate::progress::Progress,
+) -> Result<CampaignExport, ApiError> {
+    use crate::campaigns::export::ExportRequest;
+    let format: crate::campaigns::formats::Format = req.format.parse()?;
+    let c = find_campaign(ws.conn(), req.campaign_id)?;
+    let path = match req.path.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => {
+            let dir = ws
+                .path()
+                .parent()
+                .map(|d| d.join("exports"))
+                .unwrap_or_else(|| "exports".into());
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| ApiError::new("io", format!("{}: {e}", dir.display())))?;
+            let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+            let safe: String = c
+                .name
+                .chars()
+                .map(|ch| if ch.is_alphanumeric() { ch } else { '-' })
+                .collect();
+            dir.join(format!("{safe}-{}-{stamp}.csv", format.as_str()))
+        }
+    };
+    let members = campaign_members(ws.conn(), &c, now)?;
+    let s = segments::get(ws.conn(), c.segment_id)?;
+    let (version, definition) = s
+        .map(|s| (s.version, s.definition.map(|d| d.to_string())))
+        .unwrap_or((None, None));
+    let request = ExportRequest {
+        format,
+        columns: req.columns.clone(),
+        bom: req.bom,
+        path,
+    };
+    let started = std::time::Instant::now();
+    let summary = crate::campaigns::export::export(
+        ws.conn_mut(),
+        &c,
+        &members,
+        &request,
+        version,
+        definition,
+        now,
+        &mut |done, total| {
+            progress.tick(&crate::progress::Tick {
+                stage: "Writing the export",
+                done,
+                total: Some(total),
+                bytes: 0,
+                total_bytes: None,
+                elapsed: started.elapsed(),
+            })
+        },
+    )?;
+    let record = crate::campaigns::export::exports(ws.conn(), Some(c.id))?
+        .into_iter()
+        .find(|r| r.id == summary.export_id)
+        .ok_or_else(|| ApiError::new("internal", "the export was not logged"))?;
+    Ok(export_view(ws.conn(), record, summary.warnings))
+}
+
+/// The bytes of a logged export for the browser to save; refused over
+/// 64 MB (the desktop app and the CLI read the file where it is).
+pub(super) fn export_file(ws: &Workspace, id: i64) -> Result<ExportFile, ApiError> {
+    use base64::Engine as _;
+    let record = crate::campaigns::export::exports(ws.conn(), None)?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::new("not_found", format!("There is no export {id}.")))?;
+    let path = std::path::Path::new(&record.path);
+    let size = std::fs::metadata(path)
+        .map_err(|e| ApiError::new("not_found", format!("{}: {e}", record.path)))?
+        .len();
+    if size > 64 << 20 {
+        return Err(ApiError::new(
+            "too_large",
+            format!("The file is {} MB; open it from {}.", size >> 20, record.path),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| ApiError::new("io", format!("{}: {e}", record.path)))?;
+    Ok(ExportFile {
+        file_name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "export.csv".into()),
+        mime: "text/csv".into(),
+        base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
+}

@@ -1585,6 +1585,14 @@ pub struct IdRequest {
     pub id: i64,
 }
 
+/// The export log, of one campaign or of all.
+#[derive(Debug, Clone, Deserialize, TS)]
+#[ts(export)]
+pub struct CampaignExportsRequest {
+    #[serde(default)]
+    pub campaign_id: Option<i64>,
+}
+
 #[derive(Debug, Clone, Deserialize, TS)]
 #[ts(export)]
 pub struct OverlapRequest {

@@ -78,7 +78,7 @@ pub const EVENT_PROFILE: &str = "coalesce(
           AND d.source_key = e.anonymous_id))";
 
 /// A product attribute of an event's SKU (alias `e`): the row with the
-/// lowest id when several share the SKU.
+/// highest id when several share the SKU, as in the traits scan.
 fn product_of(sku: &str, column: &str) -> String {
     format!(
         "(SELECT pr.{column} FROM products pr WHERE pr.sku = {sku} ORDER BY pr.id DESC LIMIT 1)"

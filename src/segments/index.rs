@@ -292,8 +292,7 @@ impl SegmentIndex {
             .collect();
 
         let consent = read_consent(conn, &position, ids.len())?;
-        let (skus_by_record, customers, devices) = record_owners(conn, &position)?;
-        drop(skus_by_record);
+        let (customers, devices) = record_owners(conn, &position)?;
 
         let mut index = SegmentIndex {
             fingerprint,
@@ -1064,11 +1063,9 @@ fn read_consent(
     Ok(consent)
 }
 
-type Owners = (
-    (),
-    FxHashMap<String, Option<u32>>,
-    FxHashMap<(i64, String), u32>,
-);
+/// Customer keys (to one profile, or `None` when several share the key)
+/// and devices `(source, anonymous id)`, to positions.
+type Owners = (FxHashMap<String, Option<u32>>, FxHashMap<(i64, String), u32>);
 
 /// Who events belong to, as the traits scan decides: a customer key that
 /// names exactly one profile's contacts, else the device's profile.
@@ -1103,7 +1100,7 @@ fn record_owners(conn: &Connection, position: &FxHashMap<i64, u32>) -> Result<Ow
                 .or_insert(Some(pos));
         }
     }
-    Ok(((), customers, devices))
+    Ok((customers, devices))
 }
 
 fn cluster_members(conn: &Connection, cluster: i64) -> Result<Vec<i64>, IndexError> {

@@ -35,9 +35,11 @@ CREATE TABLE segment_change_members (
     PRIMARY KEY (change_id, profile_id)
 ) STRICT, WITHOUT ROWID;
 
--- Events and order lines reach profiles through these lookups.
-CREATE INDEX identity_records_by_key ON identity_records (kind, source_key);
-CREATE INDEX identity_records_by_row ON identity_records (kind, row_id);
+-- Events and order lines reach profiles through these lookups. `kind`
+-- comes second: with it first, SQLite would pick these indexes for every
+-- "kind = ?" scan and stop using identity_records_by_profile.
+CREATE INDEX identity_records_by_key ON identity_records (source_key, kind);
+CREATE INDEX identity_records_by_row ON identity_records (row_id, kind);
 CREATE INDEX products_by_sku ON products (sku);
 CREATE INDEX events_by_name_time ON events (name, occurred_at);
 CREATE INDEX order_lines_by_order ON order_lines (source_id, order_key);

@@ -1,0 +1,527 @@
+//! Writing a campaign's audience to a file, previewing it, and the export
+//! log.
+//!
+//! One pass: the members' consent and suppression evidence is read in two
+//! set-based queries ([`Evidence::load`]), then one query streams the
+//! profiles in id order and is merged with the (ascending) members. Rows
+//! are rendered into a reused buffer of cells, a chunk at a time; hashed
+//! formats hash a chunk's cells on rayon, then the chunk is written. The
+//! file is written to a temporary name in the target folder and renamed
+//! when complete, in the same transaction that logs the export and stores
+//! the holdout: a failed export leaves no file and no log row.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::formats::{truncate, Format, Layout, ProfileView, EMAIL, PHONE, PROFILE_COLUMNS};
+use super::holdout::{self, Holdout};
+use super::safe_csv::{hex, HashingWriter};
+use super::suppression::{Evidence, Reason};
+use super::{sql, Campaign, CampaignError, Result};
+
+/// Meta does not use customer lists smaller than this.
+pub const META_MIN_ROWS: u64 = 100;
+
+/// What to write and where.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRequest {
+    pub format: Format,
+    /// Generic CSV only: profile fields and traits, in order; empty for the
+    /// defaults (email, first_name, last_name, phone, country).
+    #[serde(default)]
+    pub columns: Vec<String>,
+    /// Start the file with a UTF-8 BOM (Excel); ignored for Meta and Google
+    /// Ads, which want plain UTF-8.
+    #[serde(default)]
+    pub bom: bool,
+    pub path: PathBuf,
+}
+
+/// Who a campaign reaches: everyone in the segment is exactly one of held
+/// out, suppressed (under one reason) or included.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Audience {
+    pub members: u64,
+    pub held_out: u64,
+    pub suppressed: u64,
+    /// Every reason, in snake_case (`suppression_list`, `bounced`,
+    /// `unsubscribed`, `no_consent`, `missing_address`), zeros included.
+    pub suppressed_by_reason: BTreeMap<String, u64>,
+    pub included: u64,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportSummary {
+    pub export_id: i64,
+    pub campaign_id: i64,
+    pub format: Format,
+    pub path: PathBuf,
+    pub members: u64,
+    pub held_out: u64,
+    pub suppressed: u64,
+    pub suppressed_by_reason: BTreeMap<String, u64>,
+    pub exported: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+    pub bytes: u64,
+    /// Things the marketer should know (e.g. a Meta list under 100 people).
+    pub warnings: Vec<String>,
+}
+
+/// One row of the export log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub id: i64,
+    pub campaign_id: i64,
+    pub at: String,
+    pub format: String,
+    pub path: String,
+    pub segment_id: i64,
+    pub segment_version: Option<i64>,
+    /// The segment definition used, as JSON text.
+    pub definition: Option<String>,
+    pub members: u64,
+    pub held_out: u64,
+    pub suppressed: u64,
+    pub suppressed_by_reason: BTreeMap<String, u64>,
+    pub exported: u64,
+    pub sha256: String,
+    pub bytes: u64,
+}
+
+/// Counts of one pass.
+#[derive(Debug, Default)]
+struct Tally {
+    members: u64,
+    held_out: u64,
+    by_reason: [u64; Reason::ALL.len()],
+    included: u64,
+    /// Held out by hash and not yet stored.
+    new_holdout: Vec<i64>,
+}
+
+impl Tally {
+    fn reasons(&self) -> BTreeMap<String, u64> {
+        Reason::ALL
+            .iter()
+            .zip(self.by_reason)
+            .map(|(r, n)| (r.as_str().to_owned(), n))
+            .collect()
+    }
+
+    fn suppressed(&self) -> u64 {
+        self.by_reason.iter().sum()
+    }
+}
+
+/// Members as an ascending, distinct list (copied only when they are not).
+fn ascending(members: &[i64]) -> Cow<'_, [i64]> {
+    if members.windows(2).all(|w| w[0] < w[1]) {
+        Cow::Borrowed(members)
+    } else {
+        let mut v = members.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        Cow::Owned(v)
+    }
+}
+
+const PROGRESS_EVERY: usize = 16_384;
+
+/// The one pass over the members: decides held out / suppressed /
+/// included, and hands each included profile to `include`.
+fn scan(
+    conn: &Connection,
+    campaign: &Campaign,
+    members: &[i64],
+    layout: Option<&Layout>,
+    progress: &mut dyn FnMut(u64, u64),
+    mut include: impl FnMut(&ProfileView<'_, '_>) -> Result<()>,
+) -> Result<Tally> {
+    let members = ascending(members);
+    let members: &[i64] = &members;
+    let total = members.len() as u64;
+    let holdout = Holdout::load(conn, campaign)?;
+    let evidence = Evidence::load(conn, members)?;
+    let mut tally = Tally {
+        members: total,
+        ..Tally::default()
+    };
+    progress(0, total);
+    if members.is_empty() {
+        return Ok(tally);
+    }
+    let mut select: Vec<String> = PROFILE_COLUMNS.iter().map(|c| format!("p.{c}")).collect();
+    let mut join = "";
+    if let Some(layout) = layout {
+        select.extend(layout.extra_sql.iter().cloned());
+        if layout.needs_traits {
+            join = "LEFT JOIN profile_traits t ON t.profile_id = p.id";
+        }
+    }
+    // Column names come from PROFILE_COLUMNS and the whitelist in Layout.
+    let query = format!(
+        "SELECT {} FROM profiles p {join} WHERE p.id BETWEEN ?1 AND ?2 ORDER BY p.id",
+        select.join(", ")
+    );
+    let mut stmt = conn.prepare(&query).map_err(sql("read the profiles"))?;
+    let mut rows = stmt
+        .query(params![members[0], members[members.len() - 1]])
+        .map_err(sql("read the profiles"))?;
+
+    let channel = campaign.channel;
+    let mut j = 0usize;
+    // A member without a profile (merged away since the segment was
+    // evaluated) has no address: held out if the hash says so, else
+    // missing_address.
+    let missing = |j: usize, tally: &mut Tally| {
+        let id = members[j];
+        if holdout.contains(id) {
+            tally.held_out += 1;
+            if holdout.is_new(id) {
+                tally.new_holdout.push(id);
+            }
+        } else {
+            tally.by_reason[Reason::MissingAddress as usize] += 1;
+        }
+    };
+    let tick = |j: usize, progress: &mut dyn FnMut(u64, u64)| {
+        if j % PROGRESS_EVERY == 0 {
+            progress(j as u64, total);
+        }
+    };
+    while let Some(row) = rows.next().map_err(sql("read the profiles"))? {
+        let id: i64 = row.get(0).map_err(sql("read the profiles"))?;
+        while j < members.len() && members[j] < id {
+            missing(j, &mut tally);
+            j += 1;
+            tick(j, progress);
+        }
+        if j == members.len() {
+            break;
+        }
+        if members[j] != id {
+            continue;
+        }
+        if holdout.contains(id) {
+            tally.held_out += 1;
+            if holdout.is_new(id) {
+                tally.new_holdout.push(id);
+            }
+        } else {
+            let view = ProfileView::read(row).map_err(sql("read the profiles"))?;
+            match evidence.reason(j, channel, view.fields[EMAIL], view.fields[PHONE]) {
+                Some(reason) => tally.by_reason[reason as usize] += 1,
+                None => {
+                    tally.included += 1;
+                    include(&view)?;
+                }
+            }
+        }
+        j += 1;
+        tick(j, progress);
+    }
+    while j < members.len() {
+        missing(j, &mut tally);
+        j += 1;
+    }
+    progress(total, total);
+    Ok(tally)
+}
+
+/// Who the campaign would reach, without writing anything.
+pub fn preview(conn: &Connection, campaign: &Campaign, members: &[i64]) -> Result<Audience> {
+    let tally = scan(conn, campaign, members, None, &mut |_, _| {}, |_| Ok(()))?;
+    Ok(Audience {
+        members: tally.members,
+        held_out: tally.held_out,
+        suppressed: tally.suppressed(),
+        suppressed_by_reason: tally.reasons(),
+        included: tally.included,
+    })
+}
+
+/// Rows rendered a chunk at a time into reused cells, hashed in parallel
+/// when the format hashes, then written.
+struct RowSink<'l, W: Write> {
+    wtr: csv::Writer<W>,
+    layout: &'l Layout,
+    hashed: Vec<usize>,
+    cells: Vec<String>,
+    rows: usize,
+}
+
+const CHUNK_ROWS: usize = 8192;
+
+impl<'l, W: Write> RowSink<'l, W> {
+    fn new(wtr: csv::Writer<W>, layout: &'l Layout) -> Self {
+        let hashed = (0..layout.columns.len())
+            .filter(|&c| layout.columns[c].hashed)
+            .collect();
+        let chunk = if layout.has_hashed() { CHUNK_ROWS } else { 1 };
+        RowSink {
+            wtr,
+            layout,
+            hashed,
+            cells: vec![String::new(); chunk * layout.columns.len()],
+            rows: 0,
+        }
+    }
+
+    fn header(&mut self) -> csv::Result<()> {
+        self.wtr
+            .write_record(self.layout.columns.iter().map(|c| c.header.as_bytes()))
+    }
+
+    fn push(&mut self, p: &ProfileView<'_, '_>) -> csv::Result<()> {
+        let n = self.layout.columns.len();
+        let row = &mut self.cells[self.rows * n..(self.rows + 1) * n];
+        for (cell, column) in row.iter_mut().zip(&self.layout.columns) {
+            cell.clear();
+            column.render(p, cell);
+        }
+        self.rows += 1;
+        if self.rows * n == self.cells.len() {
+            self.flush_chunk()?;
+        }
+        Ok(())
+    }
+
+    fn flush_chunk(&mut self) -> csv::Result<()> {
+        let n = self.layout.columns.len();
+        let used = &mut self.cells[..self.rows * n];
+        if !self.hashed.is_empty() {
+            let hashed = &self.hashed;
+            used.par_chunks_mut(n).for_each(|row| {
+                for &c in hashed {
+                    let cell = &mut row[c];
+                    if !cell.is_empty() {
+                        let digest = Sha256::digest(cell.as_bytes());
+                        cell.clear();
+                        cell.push_str(&hex(&digest));
+                    }
+                }
+            });
+        }
+        for row in used.chunks(n) {
+            for (cell, column) in row.iter().zip(&self.layout.columns) {
+                let safe = column.guard.apply(cell);
+                let safe = match column.max_bytes {
+                    Some(max) => truncate(&safe, max),
+                    None => &safe,
+                };
+                self.wtr.write_field(safe.as_bytes())?;
+            }
+            self.wtr.write_record(None::<&[u8]>)?;
+        }
+        self.rows = 0;
+        Ok(())
+    }
+
+    fn finish(mut self) -> csv::Result<W> {
+        self.flush_chunk()?;
+        self.wtr
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))
+    }
+}
+
+/// A temporary file next to `path`, removed on drop unless kept.
+struct TempFile {
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "export.csv".into());
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.{}-{n}.part", std::process::id()))
+}
+
+/// Writes the campaign's audience (members minus held-out and suppressed)
+/// to `request.path` in `request.format`, stores newly held-out members,
+/// logs the export, and reports what happened. `members` are the segment's
+/// profile ids (ascending), evaluated by the caller; `segment_version` and
+/// `definition_json` are logged with it. `progress(done, total)` is called
+/// every few thousand members.
+#[allow(clippy::too_many_arguments)]
+pub fn export(
+    conn: &mut Connection,
+    campaign: &Campaign,
+    members: &[i64],
+    request: &ExportRequest,
+    segment_version: Option<i64>,
+    definition_json: Option<String>,
+    now: &str,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportSummary> {
+    let format = request.format;
+    let layout = Layout::new(conn, format, campaign.channel, &request.columns)?;
+    let mut warnings = Vec::new();
+    if !request.columns.is_empty() && format != Format::Csv {
+        warnings.push(format!(
+            "{} files have fixed columns; the chosen columns were not used",
+            format.label()
+        ));
+    }
+    let path = &request.path;
+    let write_err = |source: std::io::Error| CampaignError::Write {
+        path: path.clone(),
+        source,
+    };
+    let csv_err = |e: csv::Error| {
+        write_err(match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            other => std::io::Error::other(format!("{other:?}")),
+        })
+    };
+
+    let temp = TempFile {
+        path: temp_path(path),
+        keep: false,
+    };
+    let file = File::create(&temp.path).map_err(write_err)?;
+    let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+    if request.bom {
+        if format.allows_bom() {
+            out.write_all(b"\xEF\xBB\xBF").map_err(write_err)?;
+        } else {
+            warnings.push(format!(
+                "no BOM written: {} wants plain UTF-8",
+                format.label()
+            ));
+        }
+    }
+    let wtr = csv::WriterBuilder::new()
+        .delimiter(format.delimiter())
+        .terminator(csv::Terminator::CRLF)
+        .buffer_capacity(1 << 16)
+        .from_writer(out);
+    let mut sink = RowSink::new(wtr, &layout);
+    sink.header().map_err(csv_err)?;
+    let tally = scan(conn, campaign, members, Some(&layout), progress, |p| {
+        sink.push(p).map_err(csv_err)
+    })?;
+    let out = sink.finish().map_err(csv_err)?;
+    let (buffered, sha256, bytes) = out.finish();
+    let file = buffered
+        .into_inner()
+        .map_err(|e| write_err(e.into_error()))?;
+    file.sync_all().map_err(write_err)?;
+    drop(file);
+
+    if format == Format::Meta && tally.included < META_MIN_ROWS {
+        warnings.push(format!(
+            "Meta does not use customer lists under {META_MIN_ROWS} people; this one has {}",
+            tally.included
+        ));
+    }
+
+    let reasons = tally.reasons();
+    let tx = conn.transaction().map_err(sql("log the export"))?;
+    holdout::store(&tx, campaign.id, &tally.new_holdout)?;
+    tx.execute(
+        "INSERT INTO campaign_exports (campaign_id, at, format, path, segment_id, segment_version,
+             definition, members, held_out, suppressed, suppressed_reasons, exported, file_sha256, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            campaign.id,
+            now,
+            format.as_str(),
+            path.to_string_lossy(),
+            campaign.segment_id,
+            segment_version,
+            definition_json,
+            tally.members as i64,
+            tally.held_out as i64,
+            tally.suppressed() as i64,
+            serde_json::to_string(&reasons).expect("a map of counts serialises"),
+            tally.included as i64,
+            sha256,
+            bytes as i64,
+        ],
+    )
+    .map_err(sql("log the export"))?;
+    let export_id = tx.last_insert_rowid();
+    std::fs::rename(&temp.path, path).map_err(write_err)?;
+    let mut temp = temp;
+    temp.keep = true;
+    if let Err(e) = tx.commit() {
+        let _ = std::fs::remove_file(path);
+        return Err(sql("log the export")(e));
+    }
+    Ok(ExportSummary {
+        export_id,
+        campaign_id: campaign.id,
+        format,
+        path: path.clone(),
+        members: tally.members,
+        held_out: tally.held_out,
+        suppressed: tally.suppressed(),
+        suppressed_by_reason: reasons,
+        exported: tally.included,
+        sha256,
+        bytes,
+        warnings,
+    })
+}
+
+/// The export log, newest first; all campaigns' or one's.
+pub fn exports(conn: &Connection, campaign_id: Option<i64>) -> Result<Vec<ExportRecord>> {
+    let mut stmt = conn
+        .prepare(
+            "SELECT id, campaign_id, at, format, path, segment_id, segment_version, definition,
+                    members, held_out, suppressed, suppressed_reasons, exported, file_sha256, bytes
+               FROM campaign_exports
+              WHERE ?1 IS NULL OR campaign_id = ?1
+              ORDER BY at DESC, id DESC",
+        )
+        .map_err(sql("list the exports"))?;
+    let rows = stmt
+        .query_map([campaign_id], |r| {
+            let reasons: String = r.get(11)?;
+            Ok(ExportRecord {
+                id: r.get(0)?,
+                campaign_id: r.get(1)?,
+                at: r.get(2)?,
+                format: r.get(3)?,
+                path: r.get(4)?,
+                segment_id: r.get(5)?,
+                segment_version: r.get(6)?,
+                definition: r.get(7)?,
+                members: r.get(8)?,
+                held_out: r.get(9)?,
+                suppressed: r.get(10)?,
+                suppressed_by_reason: serde_json::from_str(&reasons).unwrap_or_default(),
+                exported: r.get(12)?,
+                sha256: r.get(13)?,
+                bytes: r.get(14)?,
+            })
+        })
+        .map_err(sql("list the exports"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("list the exports"))?;
+    Ok(rows)
+}

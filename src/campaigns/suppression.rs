@@ -1,0 +1,479 @@
+//! Suppression: the members a campaign must not reach, each counted under
+//! one reason, in this priority:
+//!
+//! 1. `suppression_list`: an email or phone of the person is in an imported
+//!    suppression list (`suppressions`).
+//! 2. `bounced` (email channel): a source says the address bounced
+//!    (Mailchimp "cleaned"): email consent denied with raw text `cleaned` or
+//!    `bounced`, or a row of a Mailchimp export whose file name says cleaned.
+//! 3. `unsubscribed`: consent for the channel denied by any source.
+//! 4. `no_consent`: no source granted consent for the channel.
+//! 5. `missing_address`: no valid email (email), no E.164 phone (SMS), or
+//!    neither (ads) on the profile.
+//!
+//! Consent per person and channel: denied anywhere wins, else granted if
+//! any source granted, else unknown (which is `no_consent`).
+//!
+//! The evidence comes from two set-based queries over the whole workspace
+//! (contacts of all profiles, then suppression-list matches through the
+//! `identifiers` index), folded into one byte per member; nothing is looked
+//! up per profile.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+
+use super::safe_csv::is_e164;
+use super::{sql, CampaignError, Channel, Result};
+use crate::ingest::standardise;
+
+/// Why a member is not exported (holding out is counted separately).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    SuppressionList,
+    Bounced,
+    Unsubscribed,
+    NoConsent,
+    MissingAddress,
+}
+
+impl Reason {
+    /// In priority order.
+    pub const ALL: [Reason; 5] = [
+        Reason::SuppressionList,
+        Reason::Bounced,
+        Reason::Unsubscribed,
+        Reason::NoConsent,
+        Reason::MissingAddress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SuppressionList => "suppression_list",
+            Reason::Bounced => "bounced",
+            Reason::Unsubscribed => "unsubscribed",
+            Reason::NoConsent => "no_consent",
+            Reason::MissingAddress => "missing_address",
+        }
+    }
+}
+
+// Evidence bits, one byte per member.
+const EMAIL_GRANTED: u8 = 1;
+const EMAIL_DENIED: u8 = 1 << 1;
+const SMS_GRANTED: u8 = 1 << 2;
+const SMS_DENIED: u8 = 1 << 3;
+const ADS_GRANTED: u8 = 1 << 4;
+const ADS_DENIED: u8 = 1 << 5;
+const BOUNCED: u8 = 1 << 6;
+const LISTED: u8 = 1 << 7;
+
+/// What the workspace says about each member's consent and suppression,
+/// indexed like the (ascending) members.
+pub(crate) struct Evidence {
+    flags: Vec<u8>,
+    emails: HashSet<String>,
+    phones: HashSet<String>,
+}
+
+/// Consent of every contact record of every profile, in one pass. The bit
+/// arithmetic happens in SQL so a row is four small values (`<<` and `|`
+/// share one precedence in SQLite, hence the parentheses). The raw consent
+/// text (`raw.consent_email`, written by the importer when the clean value
+/// differs from the text, e.g. `cleaned` → denied; `email_opt_out` for
+/// opt-out columns) and the import's file name are only read for denied
+/// rows.
+const CONSENT_SQL: &str = "
+SELECT ir.profile_id,
+       (c.consent_email IS 'granted')
+     | ((c.consent_email IS 'denied') << 1)
+     | ((c.consent_sms IS 'granted') << 2)
+     | ((c.consent_sms IS 'denied') << 3)
+     | ((c.consent_ads IS 'granted') << 4)
+     | ((c.consent_ads IS 'denied') << 5),
+       CASE WHEN c.consent_email IS 'denied' AND json_valid(c.raw)
+            THEN coalesce(json_extract(c.raw, '$.consent_email'), json_extract(c.raw, '$.email_opt_out'))
+       END,
+       CASE WHEN c.consent_email IS 'denied'
+            THEN EXISTS (SELECT 1 FROM imports im
+                          WHERE im.id = c.import_id AND im.preset = 'mailchimp_audience'
+                            AND lower(im.file_name) LIKE '%cleaned%')
+            ELSE 0
+       END
+  FROM identity_records ir JOIN contacts c ON c.id = ir.row_id
+ WHERE ir.kind = 'contact' AND +ir.profile_id IS NOT NULL";
+
+/// Profiles with an email or phone (any record's, through `identifiers`) on
+/// a suppression list.
+const LISTED_SQL: &str = "
+SELECT DISTINCT ir.profile_id
+  FROM suppressions s
+  JOIN identifiers i ON i.kind = s.kind AND i.value = s.value
+  JOIN identity_records ir ON ir.id = i.record_id
+ WHERE ir.profile_id IS NOT NULL";
+
+/// Raw consent text that means the address bounced.
+fn says_bounced(raw: &str) -> bool {
+    let folded: String = raw
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect();
+    folded.contains("clean") || folded.contains("bounce")
+}
+
+impl Evidence {
+    /// Reads the evidence for `members` (ascending, distinct).
+    pub fn load(conn: &Connection, members: &[i64]) -> Result<Evidence> {
+        let mut flags = vec![0u8; members.len()];
+        let index = |id: i64| members.binary_search(&id).ok();
+        if !members.is_empty() {
+            let mut stmt = conn.prepare(CONSENT_SQL).map_err(sql("read consent"))?;
+            let mut rows = stmt.query([]).map_err(sql("read consent"))?;
+            while let Some(r) = rows.next().map_err(sql("read consent"))? {
+                let Some(i) = index(r.get(0).map_err(sql("read consent"))?) else {
+                    continue;
+                };
+                let mut f = r.get::<_, i64>(1).map_err(sql("read consent"))? as u8;
+                if f & EMAIL_DENIED != 0 {
+                    let raw = r
+                        .get_ref(2)
+                        .ok()
+                        .and_then(|v| v.as_str_or_null().ok().flatten());
+                    let cleaned_file: bool = r.get(3).map_err(sql("read consent"))?;
+                    let bounced = match raw {
+                        Some(raw) => says_bounced(raw),
+                        None => cleaned_file,
+                    };
+                    if bounced {
+                        f |= BOUNCED;
+                    }
+                }
+                flags[i] |= f;
+            }
+        }
+        let mut emails = HashSet::new();
+        let mut phones = HashSet::new();
+        {
+            let mut stmt = conn
+                .prepare("SELECT kind, value FROM suppressions")
+                .map_err(sql("read the suppression lists"))?;
+            let mut rows = stmt.query([]).map_err(sql("read the suppression lists"))?;
+            while let Some(r) = rows.next().map_err(sql("read the suppression lists"))? {
+                let kind: String = r.get(0).map_err(sql("read the suppression lists"))?;
+                let value: String = r.get(1).map_err(sql("read the suppression lists"))?;
+                if kind == "email" {
+                    emails.insert(value);
+                } else {
+                    phones.insert(value);
+                }
+            }
+        }
+        if !(emails.is_empty() && phones.is_empty()) {
+            let mut stmt = conn
+                .prepare(LISTED_SQL)
+                .map_err(sql("match the suppression lists"))?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, i64>(0))
+                .map_err(sql("match the suppression lists"))?;
+            for id in ids {
+                if let Some(i) = index(id.map_err(sql("match the suppression lists"))?) {
+                    flags[i] |= LISTED;
+                }
+            }
+        }
+        Ok(Evidence {
+            flags,
+            emails,
+            phones,
+        })
+    }
+
+    /// Why member number `i` (with the profile's email and phone) is not
+    /// sent to on `channel`, or `None` when it may be.
+    pub fn reason(
+        &self,
+        i: usize,
+        channel: Channel,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Option<Reason> {
+        let listed = email.is_some_and(|e| self.emails.contains(e))
+            || phone.is_some_and(|p| self.phones.contains(p));
+        let flags = self.flags[i] | if listed { LISTED } else { 0 };
+        classify(flags, channel, email, phone)
+    }
+}
+
+/// The one reason, by priority, from the evidence bits and the profile's
+/// addresses.
+fn classify(
+    flags: u8,
+    channel: Channel,
+    email: Option<&str>,
+    phone: Option<&str>,
+) -> Option<Reason> {
+    if flags & LISTED != 0 {
+        return Some(Reason::SuppressionList);
+    }
+    if channel == Channel::Email && flags & BOUNCED != 0 {
+        return Some(Reason::Bounced);
+    }
+    let (granted, denied) = match channel {
+        Channel::Email => (EMAIL_GRANTED, EMAIL_DENIED),
+        Channel::Sms => (SMS_GRANTED, SMS_DENIED),
+        Channel::Ads => (ADS_GRANTED, ADS_DENIED),
+    };
+    if flags & denied != 0 {
+        return Some(Reason::Unsubscribed);
+    }
+    if flags & granted == 0 {
+        return Some(Reason::NoConsent);
+    }
+    let email_ok = || email.is_some_and(valid_email);
+    let phone_ok = || phone.is_some_and(is_e164);
+    let reachable = match channel {
+        Channel::Email => email_ok(),
+        Channel::Sms => phone_ok(),
+        Channel::Ads => email_ok() || phone_ok(),
+    };
+    if reachable {
+        None
+    } else {
+        Some(Reason::MissingAddress)
+    }
+}
+
+/// A stored email that is a valid, already normalised address.
+pub(crate) fn valid_email(e: &str) -> bool {
+    standardise::email(e).is_ok_and(|clean| clean == e)
+}
+
+/// What [`import_suppression_list`] did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SuppressionImport {
+    /// Data rows read.
+    pub rows: u64,
+    /// Addresses added to the list.
+    pub added: u64,
+    /// Addresses that were already on a list.
+    pub already_listed: u64,
+    /// Rows that gave nothing: (row number as a spreadsheet shows it, the
+    /// header being row 1; why).
+    pub skipped_invalid: Vec<(u64, String)>,
+}
+
+const EMAIL_HEADERS: [&str; 4] = ["email", "emailaddress", "e-mail", "e-mailaddress"];
+const PHONE_HEADERS: [&str; 6] = [
+    "phone",
+    "phonenumber",
+    "mobile",
+    "mobilenumber",
+    "mobilephone",
+    "mobilephonenumber",
+];
+
+/// A header folded for matching: lowercase, without spaces and underscores.
+fn fold_header(h: &str) -> String {
+    h.trim()
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// Imports a suppression list: a CSV with an email and/or a phone column
+/// (found by header, case-insensitive: email / email address / e-mail,
+/// phone / phone number / mobile). Emails are trimmed and lowercased (and
+/// syntax-checked), phones read into E.164 with the workspace's default
+/// region; rows with neither are reported, not fatal. One transaction.
+pub fn import_suppression_list(
+    conn: &mut Connection,
+    path: &Path,
+    reason: &str,
+    now: &str,
+) -> Result<SuppressionImport> {
+    let read_err = |detail: String| CampaignError::ReadList {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let bytes = std::fs::read(path).map_err(|e| read_err(e.to_string()))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = match std::str::from_utf8(bytes) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => encoding_rs::WINDOWS_1252.decode(bytes).0,
+    };
+    let first_line = text.lines().next().unwrap_or("");
+    let delimiter = [b',', b';', b'\t', b'|']
+        .into_iter()
+        .max_by_key(|d| first_line.bytes().filter(|b| b == d).count())
+        .unwrap_or(b',');
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .map_err(|e| read_err(e.to_string()))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    let folded: Vec<String> = header.iter().map(|h| fold_header(h)).collect();
+    let email_col = folded
+        .iter()
+        .position(|h| EMAIL_HEADERS.contains(&h.as_str()));
+    let phone_col = folded
+        .iter()
+        .position(|h| PHONE_HEADERS.contains(&h.as_str()));
+    if email_col.is_none() && phone_col.is_none() {
+        return Err(CampaignError::NoAddressColumn {
+            path: path.to_path_buf(),
+            header: header.join(", "),
+        });
+    }
+    let region: String = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [crate::store::setting::DEFAULT_REGION.0],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|_| crate::store::setting::DEFAULT_REGION.1.to_owned());
+    let region: phonenumber::country::Id = region.parse().unwrap_or(phonenumber::country::Id::US);
+    let reason = match reason.trim() {
+        "" => "suppression list",
+        r => r,
+    };
+    let source = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+
+    let mut report = SuppressionImport::default();
+    let tx = conn
+        .transaction()
+        .map_err(sql("import the suppression list"))?;
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT OR IGNORE INTO suppressions (kind, value, reason, source, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .map_err(sql("import the suppression list"))?;
+        let mut record = csv::StringRecord::new();
+        let mut row = 1u64;
+        loop {
+            match rdr.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(read_err(format!("row {}: {e}", row + 1))),
+            }
+            row += 1;
+            report.rows += 1;
+            let cell = |c: Option<usize>| {
+                c.and_then(|c| record.get(c))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+            };
+            let mut values: Vec<(&str, String)> = Vec::with_capacity(2);
+            let mut problems: Vec<String> = Vec::new();
+            if let Some(e) = cell(email_col) {
+                match standardise::email(e) {
+                    Ok(clean) => values.push(("email", clean)),
+                    Err(invalid) => problems.push(invalid.message),
+                }
+            }
+            if let Some(p) = cell(phone_col) {
+                match standardise::phone(p, region) {
+                    Ok(clean) => values.push(("phone", clean)),
+                    Err(invalid) => problems.push(invalid.message),
+                }
+            }
+            if values.is_empty() && problems.is_empty() {
+                problems.push("no email or phone".into());
+            }
+            if !problems.is_empty() {
+                report.skipped_invalid.push((row, problems.join("; ")));
+            }
+            for (kind, value) in values {
+                let n = insert
+                    .execute(params![kind, value, reason, source, now])
+                    .map_err(sql("import the suppression list"))?;
+                if n == 1 {
+                    report.added += 1;
+                } else {
+                    report.already_listed += 1;
+                }
+            }
+        }
+    }
+    tx.commit().map_err(sql("import the suppression list"))?;
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_follow_priority() {
+        use Channel::*;
+        use Reason::*;
+        let e = Some("a@example.com");
+        let p = Some("+447911123456");
+        let all = EMAIL_DENIED | EMAIL_GRANTED | BOUNCED | LISTED;
+        assert_eq!(classify(all, Email, e, p), Some(SuppressionList));
+        assert_eq!(classify(all & !LISTED, Email, e, p), Some(Bounced));
+        // Bounced is an email fact; on SMS the SMS consent decides.
+        assert_eq!(classify(BOUNCED | SMS_GRANTED, Sms, e, p), None);
+        assert_eq!(
+            classify(EMAIL_DENIED | EMAIL_GRANTED, Email, e, p),
+            Some(Unsubscribed),
+            "denied anywhere wins over granted elsewhere"
+        );
+        assert_eq!(classify(0, Email, e, p), Some(NoConsent));
+        assert_eq!(classify(SMS_GRANTED, Email, e, p), Some(NoConsent));
+        assert_eq!(
+            classify(EMAIL_GRANTED, Email, None, p),
+            Some(MissingAddress)
+        );
+        assert_eq!(
+            classify(EMAIL_GRANTED, Email, Some("not an email"), p),
+            Some(MissingAddress)
+        );
+        assert_eq!(classify(EMAIL_GRANTED, Email, e, None), None);
+        assert_eq!(
+            classify(SMS_GRANTED, Sms, e, Some("07911 123456")),
+            Some(MissingAddress)
+        );
+        assert_eq!(classify(SMS_GRANTED, Sms, None, p), None);
+        assert_eq!(classify(ADS_GRANTED, Ads, None, p), None);
+        assert_eq!(classify(ADS_GRANTED, Ads, e, None), None);
+        assert_eq!(classify(ADS_GRANTED, Ads, None, None), Some(MissingAddress));
+        // No consent comes before a missing address.
+        assert_eq!(classify(0, Sms, None, None), Some(NoConsent));
+    }
+
+    #[test]
+    fn bounced_raw_texts() {
+        for s in ["cleaned", "Cleaned", "bounced", "Hard bounce", "CLEANED "] {
+            assert!(says_bounced(s), "{s}");
+        }
+        for s in ["unsubscribed", "no", "false", "opted out"] {
+            assert!(!says_bounced(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn headers_fold() {
+        assert!(EMAIL_HEADERS.contains(&fold_header(" Email Address ").as_str()));
+        assert!(EMAIL_HEADERS.contains(&fold_header("E-mail").as_str()));
+        assert!(EMAIL_HEADERS.contains(&fold_header("\u{feff}EMAIL").as_str()));
+        assert!(PHONE_HEADERS.contains(&fold_header("Phone Number").as_str()));
+        assert!(PHONE_HEADERS.contains(&fold_header("mobile_phone").as_str()));
+    }
+}
