@@ -12,6 +12,7 @@ mod insights;
 mod kill;
 mod presets;
 mod reimport;
+mod segments;
 mod serve;
 mod store;
 mod traits;

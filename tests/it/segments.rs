@@ -1,0 +1,195 @@
+//! Segments and campaigns end to end through the `cohort` binary on a demo
+//! business: a rule counted and saved, a dynamic segment that records who
+//! entered after an import, a campaign with a holdout exported for an
+//! email tool, a suppression list honoured, and the export log.
+
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+use crate::support::Scratch;
+
+fn cohort(ws: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(ws)
+        .arg("--json")
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "cohort {args:?}: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Progress lines may precede the JSON document on stdout.
+    let start = stdout.find(['{', '[']).unwrap_or(0);
+    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn rules_dynamic_segments_campaigns_and_exports() {
+    let s = Scratch::new();
+    let ws = s.path("ws.cohort");
+    let demo = s.path("demo");
+    cohort(
+        &ws,
+        &[
+            "demo",
+            "--customers",
+            "1000",
+            "--import",
+            "--out",
+            demo.to_str().unwrap(),
+        ],
+    );
+
+    // A rule with a behaviour window: counted, then saved as dynamic.
+    let rule = s.write(
+        "rule.json",
+        r#"{"version":1,"root":{"match":"any","conditions":[
+            {"type":"field","field":"first_name","op":"eq","value":"Zelda"},
+            {"type":"group","match":"all","conditions":[
+                {"type":"field","field":"country","op":"eq","value":"GB"},
+                {"type":"event","did":true,"event":"view_item","within_days":3650}]}]}}"#,
+    );
+    let counted = cohort(&ws, &["segment", "count", rule.to_str().unwrap()]);
+    let before = counted["count"].as_u64().unwrap();
+    assert!(before > 10, "{counted}");
+    assert!(
+        counted["description"].as_str().unwrap().contains("GB"),
+        "{counted}"
+    );
+    let saved = cohort(
+        &ws,
+        &[
+            "segment",
+            "save",
+            "Zelda or GB viewers",
+            rule.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(saved["members"].as_u64().unwrap(), before);
+    assert_eq!(saved["kind"], "dynamic");
+    let frozen = cohort(
+        &ws,
+        &[
+            "segment",
+            "save",
+            "Snapshot",
+            rule.to_str().unwrap(),
+            "--static",
+        ],
+    );
+    assert_eq!(frozen["members"].as_u64().unwrap(), before);
+
+    // An import brings a new person in: the dynamic segment records her
+    // entry; the static snapshot keeps its members.
+    let file = s.write(
+        "new.csv",
+        "email,first_name,last_name,country\nzelda.quint@shopmail.net,Zelda,Quint,FR\n",
+    );
+    cohort(&ws, &["import", file.to_str().unwrap()]);
+    let shown = cohort(&ws, &["segment", "show", "Zelda or GB viewers"]);
+    let history = shown["history"].as_array().unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(last["entered"], 1, "{shown}");
+    assert_eq!(last["members"].as_u64().unwrap(), before + 1);
+    let members = cohort(&ws, &["segment", "members", "Snapshot"]);
+    assert_eq!(members.as_array().unwrap().len() as u64, before);
+
+    // A campaign with a 20% holdout, then a suppression list with one
+    // member's address.
+    cohort(
+        &ws,
+        &[
+            "campaign",
+            "create",
+            "Spring",
+            "--segment",
+            "Zelda or GB viewers",
+            "--holdout",
+            "20",
+        ],
+    );
+    let audience = cohort(&ws, &["campaign", "audience", "Spring"]);
+    assert_eq!(audience["members"].as_u64().unwrap(), before + 1);
+    let held = audience["held_out"].as_u64().unwrap();
+    assert!(held > 0 && held < before, "{audience}");
+    let list = s.write("suppress.csv", "Email\nZELDA.QUINT@shopmail.net\n");
+    let added = cohort(&ws, &["suppress", list.to_str().unwrap()]);
+    assert_eq!(added["added"], 1, "{added}");
+
+    let out = s.path("spring.csv");
+    let summary = cohort(
+        &ws,
+        &[
+            "campaign",
+            "export",
+            "Spring",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+            "--bom",
+            "--columns",
+            "email,first_name,country,revenue",
+        ],
+    );
+    let bytes = std::fs::read(&out).unwrap();
+    assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "UTF-8 BOM for Excel");
+    let mut reader = csv::Reader::from_reader(&bytes[3..]);
+    let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, ["email", "first_name", "country", "revenue"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(rows.len() as u64, summary["exported"].as_u64().unwrap());
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r[0].eq_ignore_ascii_case("zelda.quint@shopmail.net")),
+        "the suppressed address is not exported"
+    );
+    let reasons = &summary["suppressed_by_reason"];
+    assert_eq!(reasons["suppression_list"], 1, "{summary}");
+    assert_eq!(
+        summary["exported"].as_u64().unwrap()
+            + summary["held_out"].as_u64().unwrap()
+            + summary["suppressed"].as_u64().unwrap(),
+        before + 1,
+        "every member is exported, held out or suppressed: {summary}"
+    );
+    for r in &rows {
+        for cell in r.iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "{cell} is not neutralised"
+            );
+        }
+    }
+
+    // The log names the file by its hash.
+    let log = cohort(&ws, &["campaign", "exports", "Spring"]);
+    let entry = &log.as_array().unwrap()[0];
+    let hash: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(entry["sha256"], hash.as_str());
+    assert_eq!(entry["segment_version"], 1);
+
+    // A second export holds back the same people.
+    let again = cohort(
+        &ws,
+        &[
+            "campaign",
+            "export",
+            "Spring",
+            "--format",
+            "mailchimp",
+            "--out",
+            s.path("mc.csv").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(again["held_out"], summary["held_out"]);
+}
