@@ -900,7 +900,9 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 columns,
                 bom,
-            } => segments_cli::campaign_export(&ws_path, &campaign, &format, &out, columns, bom, json)?,
+            } => segments_cli::campaign_export(
+                &ws_path, &campaign, &format, &out, columns, bom, json,
+            )?,
             CampaignCommand::Exports { campaign } => {
                 segments_cli::campaign_exports(&ws_path, campaign.as_deref(), json)?
             }
@@ -908,7 +910,9 @@ fn run(cli: Cli) -> Result<()> {
                 segments_cli::campaign_delete(&ws_path, &campaign)?
             }
         },
-        Command::Suppress { file, reason } => segments_cli::suppress(&ws_path, &file, &reason, json)?,
+        Command::Suppress { file, reason } => {
+            segments_cli::suppress(&ws_path, &file, &reason, json)?
+        }
         Command::Chart {
             name,
             run,

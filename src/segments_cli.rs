@@ -71,7 +71,10 @@ pub fn count(ws_path: &Path, rule: &Path, sample: usize, json: bool) -> Result<(
         if !ids.is_empty() {
             println!(
                 "e.g. profiles {}",
-                ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(", ")
+                ids.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
@@ -264,7 +267,10 @@ pub fn fields(json: bool) -> Result<()> {
             f.name.to_string(),
             f.label.to_string(),
             f.group.to_string(),
-            serde_json::to_value(f.kind)?.as_str().unwrap_or("").to_string(),
+            serde_json::to_value(f.kind)?
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
         ]);
     }
     println!("{t}");
@@ -330,7 +336,8 @@ pub fn campaign_list(ws_path: &Path, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&list)?);
         return Ok(());
     }
-    let mut t = table(["id", "name", "segment", "channel", "holdout %", "created"].map(String::from));
+    let mut t =
+        table(["id", "name", "segment", "channel", "holdout %", "created"].map(String::from));
     for c in &list {
         let segment = segments::get(ws.conn(), c.segment_id)?
             .map(|s| s.name)
@@ -350,7 +357,12 @@ pub fn campaign_list(ws_path: &Path, json: bool) -> Result<()> {
 
 fn campaign_members(ws: &Workspace, c: &Campaign) -> Result<Vec<i64>> {
     let (_, scale) = scale(ws)?;
-    Ok(segments::members_of(ws.conn(), c.segment_id, &now_iso(), scale)?)
+    Ok(segments::members_of(
+        ws.conn(),
+        c.segment_id,
+        &now_iso(),
+        scale,
+    )?)
 }
 
 pub fn campaign_audience(ws_path: &Path, what: &str, json: bool) -> Result<()> {
@@ -394,7 +406,12 @@ pub fn campaign_export(
     let request = campaigns::export::ExportRequest {
         format,
         columns: columns
-            .map(|c| c.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+            .map(|c| {
+                c.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
             .unwrap_or_default(),
         bom,
         path: PathBuf::from(out),
@@ -458,8 +475,17 @@ pub fn campaign_exports(ws_path: &Path, what: Option<&str>, json: bool) -> Resul
         return Ok(());
     }
     let mut t = table(
-        ["id", "at", "campaign", "format", "exported", "held out", "suppressed", "file"]
-            .map(String::from),
+        [
+            "id",
+            "at",
+            "campaign",
+            "format",
+            "exported",
+            "held out",
+            "suppressed",
+            "file",
+        ]
+        .map(String::from),
     );
     for e in &list {
         t.add_row(vec![
@@ -488,7 +514,8 @@ pub fn campaign_delete(ws_path: &Path, what: &str) -> Result<()> {
 /// `cohort suppress FILE`: adds a suppression list.
 pub fn suppress(ws_path: &Path, file: &Path, reason: &str, json: bool) -> Result<()> {
     let mut ws = Workspace::open_existing(ws_path)?;
-    let r = campaigns::suppression::import_suppression_list(ws.conn_mut(), file, reason, &now_iso())?;
+    let r =
+        campaigns::suppression::import_suppression_list(ws.conn_mut(), file, reason, &now_iso())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());

@@ -504,7 +504,12 @@ impl App {
             "segment_catalog" => out(segments::catalog(&self.workspace()?)?),
             "segment_preview" => {
                 let req: SegmentPreviewRequest = parse(payload)?;
-                out(segments::preview(&self.workspace()?, &self.live, &req, &now_iso())?)
+                out(segments::preview(
+                    &self.workspace()?,
+                    &self.live,
+                    &req,
+                    &now_iso(),
+                )?)
             }
             "segment_save" => {
                 let req: SegmentSaveRequest = parse(payload)?;
@@ -512,7 +517,12 @@ impl App {
             }
             "segment_detail" => {
                 let req: IdRequest = parse(payload)?;
-                out(segments::detail(&self.workspace()?, req.id, &now_iso())?)
+                out(segments::detail(
+                    &self.workspace()?,
+                    &self.live,
+                    req.id,
+                    &now_iso(),
+                )?)
             }
             "segment_delete" => {
                 let req: IdRequest = parse(payload)?;
@@ -521,7 +531,12 @@ impl App {
             }
             "segment_overlap" => {
                 let req: OverlapRequest = parse(payload)?;
-                out(segments::overlap(&self.workspace()?, &req, &now_iso())?)
+                out(segments::overlap(
+                    &self.workspace()?,
+                    &self.live,
+                    &req,
+                    &now_iso(),
+                )?)
             }
             "campaigns" => {
                 let ws = self.workspace()?;
@@ -534,7 +549,11 @@ impl App {
             "campaign_formats" => out(segments::formats()),
             "campaign_save" => {
                 let req: CampaignSaveRequest = parse(payload)?;
-                out(segments::campaign_save(&self.workspace()?, &req, &now_iso())?)
+                out(segments::campaign_save(
+                    &self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
             }
             "campaign_delete" => {
                 let req: IdRequest = parse(payload)?;
@@ -543,7 +562,12 @@ impl App {
             }
             "campaign_audience" => {
                 let req: IdRequest = parse(payload)?;
-                out(segments::audience(&self.workspace()?, req.id, &now_iso())?)
+                out(segments::audience(
+                    &self.workspace()?,
+                    &self.live,
+                    req.id,
+                    &now_iso(),
+                )?)
             }
             "campaign_exports" => {
                 let req: CampaignExportsRequest = parse(payload)?;
@@ -761,7 +785,13 @@ impl App {
             "campaign_export" => {
                 let req: CampaignExportRequest = parse(payload)?;
                 let mut ws = self.workspace()?;
-                out(segments::export(&mut ws, &req, &now_iso(), progress)?)
+                out(segments::export(
+                    &mut ws,
+                    &self.live,
+                    &req,
+                    &now_iso(),
+                    progress,
+                )?)
             }
             "traits_compute" => {
                 let req: TraitsComputeRequest = parse(payload)?;

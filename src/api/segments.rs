@@ -230,17 +230,17 @@ fn total_profiles(conn: &Connection, live: &LiveCounts, ws: &Workspace) -> Optio
 
 pub(super) fn overlap(
     ws: &Workspace,
+    live: &LiveCounts,
     req: &OverlapRequest,
     now: &str,
 ) -> Result<SegmentOverlap, ApiError> {
     let conn = ws.conn();
-    let scale = compile::scale_of(&compile::workspace_currency(conn).map_err(store)?);
     let mut list = Vec::new();
     let mut sets: Vec<roaring::RoaringTreemap> = Vec::new();
     for &id in &req.ids {
         let s = segments::get(conn, id)?
             .ok_or_else(|| ApiError::new("not_found", format!("There is no segment {id}.")))?;
-        let ids = segments::members_of(conn, id, now, scale)?;
+        let ids = live.segment_members(conn, ws.path(), id, now)?;
         sets.push(ids.into_iter().map(|i| i as u64).collect());
         list.push(Segment::from(s));
     }
@@ -297,7 +297,12 @@ pub(super) fn save(
     Ok(s.into())
 }
 
-pub(super) fn detail(ws: &Workspace, id: i64, now: &str) -> Result<SegmentDetail, ApiError> {
+pub(super) fn detail(
+    ws: &Workspace,
+    live: &LiveCounts,
+    id: i64,
+    now: &str,
+) -> Result<SegmentDetail, ApiError> {
     let conn = ws.conn();
     let s = segments::get(conn, id)?
         .ok_or_else(|| ApiError::new("not_found", format!("There is no segment {id}.")))?;
@@ -323,8 +328,7 @@ pub(super) fn detail(ws: &Workspace, id: i64, now: &str) -> Result<SegmentDetail
         })
         .collect();
     let history_chart = size_chart(&s.name, &history);
-    let scale = compile::scale_of(&compile::workspace_currency(conn).map_err(store)?);
-    let mut ids = segments::members_of(conn, id, now, scale)?;
+    let mut ids = live.segment_members(conn, ws.path(), id, now)?;
     ids.truncate(10);
     Ok(SegmentDetail {
         segment: s.into(),
@@ -423,18 +427,23 @@ fn find_campaign(conn: &Connection, id: i64) -> Result<crate::campaigns::Campaig
 
 /// The members of a campaign's segment now.
 fn campaign_members(
-    conn: &Connection,
+    ws: &Workspace,
+    live: &LiveCounts,
     c: &crate::campaigns::Campaign,
     now: &str,
 ) -> Result<Vec<i64>, ApiError> {
-    let scale = compile::scale_of(&compile::workspace_currency(conn).map_err(store)?);
-    Ok(segments::members_of(conn, c.segment_id, now, scale)?)
+    Ok(live.segment_members(ws.conn(), ws.path(), c.segment_id, now)?)
 }
 
-pub(super) fn audience(ws: &Workspace, id: i64, now: &str) -> Result<CampaignAudience, ApiError> {
+pub(super) fn audience(
+    ws: &Workspace,
+    live: &LiveCounts,
+    id: i64,
+    now: &str,
+) -> Result<CampaignAudience, ApiError> {
     let conn = ws.conn();
     let c = find_campaign(conn, id)?;
-    let members = campaign_members(conn, &c, now)?;
+    let members = campaign_members(ws, live, &c, now)?;
     let a = crate::campaigns::export::preview(conn, &c, &members)?;
     Ok(CampaignAudience {
         members: a.members,
@@ -486,7 +495,10 @@ fn export_view(
     }
 }
 
-pub(super) fn exports(ws: &Workspace, campaign_id: Option<i64>) -> Result<Vec<CampaignExport>, ApiError> {
+pub(super) fn exports(
+    ws: &Workspace,
+    campaign_id: Option<i64>,
+) -> Result<Vec<CampaignExport>, ApiError> {
     let conn = ws.conn();
     Ok(crate::campaigns::export::exports(conn, campaign_id)?
         .into_iter()
@@ -497,6 +509,7 @@ pub(super) fn exports(ws: &Workspace, campaign_id: Option<i64>) -> Result<Vec<Ca
 /// Writes a campaign's export; `default_dir` when the request names no path.
 pub(super) fn export(
     ws: &mut Workspace,
+    live: &LiveCounts,
     req: &CampaignExportRequest,
     now: &str,
     progress: &mut dyn crate::progress::Progress,
@@ -514,7 +527,11 @@ pub(super) fn export(
                 .unwrap_or_else(|| "exports".into());
             std::fs::create_dir_all(&dir)
                 .map_err(|e| ApiError::new("io", format!("{}: {e}", dir.display())))?;
-            let stamp: String = now.chars().filter(|c| c.is_ascii_digit()).take(14).collect();
+            let stamp: String = now
+                .chars()
+                .filter(|c| c.is_ascii_digit())
+                .take(14)
+                .collect();
             let safe: String = c
                 .name
                 .chars()
@@ -523,7 +540,7 @@ pub(super) fn export(
             dir.join(format!("{safe}-{}-{stamp}.csv", format.as_str()))
         }
     };
-    let members = campaign_members(ws.conn(), &c, now)?;
+    let members = campaign_members(ws, live, &c, now)?;
     let s = segments::get(ws.conn(), c.segment_id)?;
     let (version, definition) = s
         .map(|s| (s.version, s.definition.map(|d| d.to_string())))
@@ -576,10 +593,15 @@ pub(super) fn export_file(ws: &Workspace, id: i64) -> Result<ExportFile, ApiErro
     if size > 64 << 20 {
         return Err(ApiError::new(
             "too_large",
-            format!("The file is {} MB; open it from {}.", size >> 20, record.path),
+            format!(
+                "The file is {} MB; open it from {}.",
+                size >> 20,
+                record.path
+            ),
         ));
     }
-    let bytes = std::fs::read(path).map_err(|e| ApiError::new("io", format!("{}: {e}", record.path)))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ApiError::new("io", format!("{}: {e}", record.path)))?;
     Ok(ExportFile {
         file_name: path
             .file_name()

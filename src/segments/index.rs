@@ -444,6 +444,19 @@ impl SegmentIndex {
         })
     }
 
+    /// The members of saved segment `id` now (a static segment's stored
+    /// members, a dynamic one's rule), ascending profile ids.
+    pub fn segment_members(
+        &self,
+        conn: &Connection,
+        id: i64,
+        now: &str,
+    ) -> Result<Vec<i64>, IndexError> {
+        let today = day_of(now).unwrap_or(0);
+        let set = self.segment(conn, id, now, today, &mut Vec::new())?;
+        Ok(self.ids_of(&set).collect())
+    }
+
     fn segment(
         &self,
         conn: &Connection,
@@ -1065,7 +1078,10 @@ fn read_consent(
 
 /// Customer keys (to one profile, or `None` when several share the key)
 /// and devices `(source, anonymous id)`, to positions.
-type Owners = (FxHashMap<String, Option<u32>>, FxHashMap<(i64, String), u32>);
+type Owners = (
+    FxHashMap<String, Option<u32>>,
+    FxHashMap<(i64, String), u32>,
+);
 
 /// Who events belong to, as the traits scan decides: a customer key that
 /// names exactly one profile's contacts, else the device's profile.

@@ -31,6 +31,8 @@ pub enum LiveError {
     Index(#[from] IndexError),
     #[error("could not count the segment: {0}")]
     Sql(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Segment(String),
 }
 
 #[derive(Default)]
@@ -130,6 +132,27 @@ impl LiveCounts {
             });
         }
         Ok(None)
+    }
+
+    /// The members of saved segment `id`: from the index when it is
+    /// current (a behaviour rule over millions of events is seconds in
+    /// SQL), else from SQL.
+    pub fn segment_members(
+        &self,
+        conn: &Connection,
+        path: &Path,
+        id: i64,
+        now: &str,
+    ) -> Result<Vec<i64>, LiveError> {
+        if let Some(index) = self.current(conn, path)? {
+            return Ok(index.segment_members(conn, id, now)?);
+        }
+        let scale = compile::scale_of(&compile::workspace_currency(conn)?);
+        super::members_of(conn, id, now, scale).map_err(|e| match e {
+            super::SegmentError::Invalid(e) => LiveError::Invalid(e),
+            super::SegmentError::Sql { source, .. } => LiveError::Sql(source),
+            other => LiveError::Segment(other.to_string()),
+        })
     }
 
     /// Builds the index now, on this thread (CLI, tests, benchmarks).
