@@ -7,6 +7,7 @@
 // /usr/bin/chromium), E2E_KEEP=1 keeps the temp folder.
 // Screenshots go to e2e/artifacts/.
 import { spawn, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -234,6 +235,47 @@ function fold(s) {
   return s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
 }
 
+/** JSON with object keys sorted, to compare values regardless of key order. */
+function canon(v) {
+  if (Array.isArray(v)) return v.map(canon);
+  if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, canon(v[k])]));
+  return v;
+}
+
+/** RFC 4180 rows (quoted cells, doubled quotes, CRLF or LF). */
+function parseCsv(text) {
+  const rows = [];
+  let row = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else cell += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      row.push(cell);
+      cell = '';
+    } else if (ch === '\n') {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = '';
+    } else if (ch === '\r' && text[i + 1] === '\n') {
+      // the LF ends the row
+    } else cell += ch;
+  }
+  if (cell !== '' || row.length > 0) {
+    row.push(cell);
+    rows.push(row);
+  }
+  return rows;
+}
+
 // ---- the tests --------------------------------------------------------------
 
 async function main() {
@@ -346,11 +388,17 @@ async function main() {
   });
 
   await check('other sections show an honest empty state', async () => {
-    await $('nav-segments').click();
-    await $('empty-segments').waitFor();
-    const text = await $('empty-segments').innerText();
-    assert(/rules/i.test(text) && /later release/i.test(text), `empty state text: ${text}`);
+    await $('nav-recommendations').click();
+    await $('empty-recommendations').waitFor();
+    const text = await $('empty-recommendations').innerText();
+    assert(/product/i.test(text) && /later release/i.test(text), `empty state text: ${text}`);
     await axe('empty section');
+    await $('nav-segments').click();
+    await $('segments-no-data').waitFor();
+    assert(/Sources/.test(await $('segments-no-data').innerText()), 'segments point to Sources');
+    await $('nav-campaigns').click();
+    await $('campaigns-no-data').waitFor();
+    await axe('campaigns, no data');
     await $('nav-sources').click();
     await $('page-sources').waitFor();
   });
@@ -951,6 +999,260 @@ async function main() {
     assertEq((await api('survivorship')).rules, before.rules, 'the rules as before');
     await page.keyboard.press('Escape');
     await $('survivorship-dialog').waitFor({ state: 'hidden' });
+  });
+
+  // -- segments and campaigns (on the demo business) --
+  let segment = null;
+  let liveCount = null;
+  let ruleDefinition = null;
+  await check('segments: a two-condition rule is counted live, and the count equals the CLI\'s', async () => {
+    const catalog = await api('segment_catalog');
+    const country = catalog.fields.find((f) => f.name === 'country');
+    assert(country && country.choices.length > 0, `country choices in the catalogue: ${JSON.stringify(country)}`);
+    const top = country.choices[0];
+    assert(catalog.events.some((e) => e.name === 'view_item'), `view_item among the events: ${catalog.events.map((e) => e.name)}`);
+
+    await $('nav-segments').click();
+    await $('page-segments').waitFor();
+    await $('segment-new').click();
+    await $('segment-editor').waitFor();
+    assertEq(await page.evaluate(() => location.hash), '#/segments/new', 'the editor is in the address');
+    await page.locator('[data-testid="live-count"][data-state="ready"]').waitFor();
+    assertEq(Number(await $('segment-count').getAttribute('data-count')), catalog.profiles, 'no condition: everyone');
+    await axe('segment editor, empty');
+
+    // 1: country is the most common country.
+    await $('add-field').click();
+    const c1 = page.locator('[data-testid="condition"][data-path="1"]');
+    await c1.locator('[data-testid="field-pick"]').selectOption('country');
+    const ops = await c1.locator('[data-testid="op-pick"] option').evaluateAll((els) => els.map((e) => e.value));
+    assertEq(ops, country.ops, 'the operators of a choice field');
+    await c1.locator('[data-testid="op-pick"]').selectOption('eq');
+    await c1.locator('[data-testid="condition-value"]').selectOption(top);
+    // 2: viewed an item at least once in the last 365 days.
+    await $('add-event').click();
+    const c2 = page.locator('[data-testid="condition"][data-path="2"]');
+    await c2.locator('[data-testid="event-did"]').selectOption('did');
+    await c2.locator('[data-testid="event-pick"]').selectOption('view_item');
+    await c2.locator('[data-testid="event-count-op"]').selectOption('at_least');
+    await c2.locator('[data-testid="event-count"]').fill('1');
+    await c2.locator('[data-testid="event-window-kind"]').selectOption('last');
+    await c2.locator('[data-testid="event-window-days"]').fill('365');
+
+    // The count shown is the answer for exactly this definition.
+    await page.waitForFunction(() => {
+      const b = document.querySelector('[data-testid="rule-builder"]');
+      const l = document.querySelector('[data-testid="live-count"]');
+      return !!b && !!l && l.getAttribute('data-state') === 'ready' && l.getAttribute('data-for') === b.getAttribute('data-definition');
+    });
+    ruleDefinition = JSON.parse(await $('rule-builder').getAttribute('data-definition'));
+    assertEq(canon(ruleDefinition), canon({
+      version: 1,
+      root: {
+        match: 'all',
+        negate: false,
+        conditions: [
+          { type: 'field', field: 'country', op: 'eq', value: top },
+          { type: 'event', did: true, event: 'view_item', filters: [], count: { op: 'at_least', value: 1 }, within_days: 365 },
+        ],
+      },
+    }), 'the definition the builder made');
+    liveCount = Number(await $('segment-count').getAttribute('data-count'));
+    assert(liveCount > 0 && liveCount < catalog.profiles, `a live count between 0 and everyone: ${liveCount} of ${catalog.profiles}`);
+    assert((await $('segment-description').innerText()).trim().length > 10, 'a description in words');
+    assert(/\d ms/.test(await $('segment-engine').innerText()), `engine and time: ${await $('segment-engine').innerText()}`);
+    assert((await $('segment-sample-row').count()) > 0, 'sample members');
+    await shot('segment-builder');
+    await axe('segment builder');
+
+    // The CLI on the same workspace counts the same definition.
+    const ws = (await api('workspace_stats')).path;
+    const ruleFile = path.join(TMP, 'rule.json');
+    fs.writeFileSync(ruleFile, JSON.stringify(ruleDefinition, null, 2));
+    const r = spawnSync(BIN, ['--workspace', ws, 'segment', 'count', ruleFile, '--json'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, COHORT_DATA_DIR: path.join(TMP, 'data'), NO_COLOR: '1' },
+      timeout: 60_000,
+    });
+    assertEq(r.status, 0, `cohort segment count exit status (stderr: ${r.stderr})`);
+    const cli = JSON.parse(r.stdout);
+    assertEq(cli.count, liveCount, 'the CLI count = the live count');
+    console.log(`       live count ${liveCount} of ${catalog.profiles} = the CLI's (${top}, view_item in 365 days)`);
+  });
+
+  await check('segments: a problem is shown at the offending condition', async () => {
+    // A list operator with an empty list cannot be counted.
+    const c1 = page.locator('[data-testid="condition"][data-path="1"]');
+    await c1.locator('[data-testid="op-pick"]').selectOption('in');
+    await c1.locator('[data-testid="condition-value"]').fill('');
+    await page.locator('[data-testid="live-count"][data-state="problem"]').waitFor();
+    const problem = page.locator('[data-testid="condition-problem"][data-path="1"]');
+    await problem.waitFor();
+    assert((await problem.innerText()).trim().length > 5, 'a message at condition 1');
+    await axe('segment builder, problem');
+    // Back to "country is TOP".
+    const top = (ruleDefinition.root.conditions[0].value);
+    await c1.locator('[data-testid="op-pick"]').selectOption('eq');
+    await c1.locator('[data-testid="condition-value"]').selectOption(top);
+    await page.waitForFunction(() => {
+      const b = document.querySelector('[data-testid="rule-builder"]');
+      const l = document.querySelector('[data-testid="live-count"]');
+      return !!b && !!l && l.getAttribute('data-state') === 'ready' && l.getAttribute('data-for') === b.getAttribute('data-definition');
+    });
+    assertEq(canon(JSON.parse(await $('rule-builder').getAttribute('data-definition'))), canon(ruleDefinition), 'the same rule again');
+    assertEq(Number(await $('segment-count').getAttribute('data-count')), liveCount, 'the same count again');
+  });
+
+  await check('segments: save as dynamic; the detail shows its description, a version and members', async () => {
+    await $('segment-name').fill('E2E top-country viewers');
+    await $('segment-kind-dynamic').check();
+    await $('segment-save').click();
+    await $('segment-detail').waitFor();
+    segment = (await api('segments')).find((s) => s.name === 'E2E top-country viewers');
+    assert(segment, 'the segment is saved');
+    assertEq(segment.kind, 'dynamic', 'kind');
+    assertEq(await $('segment-detail').getAttribute('data-segment-id'), String(segment.id), 'the detail of the new segment');
+    assertEq(await page.evaluate(() => location.hash), `#/segments/${segment.id}`, 'the detail is in the address');
+    assertEq((await $('segment-detail-kind').innerText()).trim(), 'dynamic', 'kind shown');
+    assertEq(Number(await $('segment-detail-members').getAttribute('data-members')), liveCount, 'members = the live count');
+    assert((await $('segment-version-row').count()) >= 1, 'a version');
+    const detail = await api('segment_detail', { id: segment.id });
+    assertEq(canon(detail.definition), canon(ruleDefinition), 'the saved definition');
+    await shot('segment-detail');
+    await axe('segment detail');
+    // The list, and the overlap with the cluster saved from Insights.
+    await $('nav-segments').click();
+    await page.locator(`[data-testid="segment-row"][data-segment-id="${segment.id}"]`).waitFor();
+    const other = (await api('segments')).find((s) => s.id !== segment.id);
+    assert(other, 'another segment to compare with');
+    await page.locator(`[data-testid="segment-row"][data-segment-id="${segment.id}"] [data-testid="segment-compare"]`).check();
+    await page.locator(`[data-testid="segment-row"][data-segment-id="${other.id}"] [data-testid="segment-compare"]`).check();
+    await $('segment-overlap').click();
+    await $('overlap-matrix').waitFor();
+    const diag = page.locator(`[data-testid="overlap-cell"][data-row="${segment.id}"][data-col="${segment.id}"]`);
+    assertEq(Number(await diag.getAttribute('data-count')), liveCount, 'the diagonal is the size');
+    const both = Number(await page.locator(`[data-testid="overlap-cell"][data-row="${segment.id}"][data-col="${other.id}"]`).getAttribute('data-count'));
+    const back = Number(await page.locator(`[data-testid="overlap-cell"][data-row="${other.id}"][data-col="${segment.id}"]`).getAttribute('data-count'));
+    assert(both === back && both <= Math.min(liveCount, other.members), `overlap ${both}/${back} of ${liveCount} and ${other.members}`);
+    await axe('segment list and overlap');
+  });
+
+  let exported = null;
+  await check('campaigns: create one on the segment with a 10% holdout; the audience adds up', async () => {
+    await $('nav-campaigns').click();
+    await $('page-campaigns').waitFor();
+    await $('campaign-form').waitFor();
+    await $('campaign-name').fill('E2E campaign');
+    await $('campaign-segment').selectOption(String(segment.id));
+    await $('campaign-channel').selectOption('email');
+    assertEq(await $('campaign-holdout').inputValue(), '10', 'the default holdout');
+    await $('campaign-create').click();
+    await $('campaign-panel').waitFor();
+    await $('campaign-audience').waitFor();
+    const campaign = (await api('campaigns')).find((c) => c.name === 'E2E campaign');
+    assert(campaign && campaign.segment_id === segment.id && campaign.holdout_percent === 10, `campaign: ${JSON.stringify(campaign)}`);
+    const audience = await api('campaign_audience', { id: campaign.id });
+    assertEq(num(await $('audience-members').innerText()), audience.members, 'members shown');
+    assertEq(audience.members, liveCount, 'the audience is the segment');
+    assertEq(Number(await $('audience-included').getAttribute('data-count')), audience.included, 'included shown');
+    assertEq(audience.members, audience.held_out + audience.suppressed + audience.included, 'members = held out + suppressed + included');
+    assertEq(audience.suppressed_by_reason.reduce((n, [, k]) => n + k, 0), audience.suppressed, 'reasons add up');
+    if (audience.members >= 100) {
+      const held = audience.held_out / audience.members;
+      assert(held > 0.03 && held < 0.2, `about 10% held out: ${audience.held_out} of ${audience.members}`);
+    }
+    await shot('campaign');
+    await axe('campaign');
+  });
+
+  await check('campaigns: export as generic CSV; the file is what the page says, and safe for Excel', async () => {
+    const formats = await api('campaign_formats');
+    const generic = formats.find((f) => /^(generic|generic_csv|csv)$/i.test(f.name) || /generic/i.test(f.label));
+    assert(generic, `a generic CSV format: ${formats.map((f) => f.name)}`);
+    const emailFormats = await $('export-format').locator('option').evaluateAll((els) => els.map((e) => e.value));
+    assertEq(emailFormats.sort(), formats.filter((f) => f.channels.includes('email')).map((f) => f.name).sort(), 'formats for email');
+    await $('export-format').selectOption(generic.name);
+    await $('export-columns').waitFor();
+    const columns = ['email', 'first_name', 'last_name', 'phone', 'country'];
+    for (const c of await page.locator('[data-testid="export-column"]:checked').evaluateAll((els) => els.map((e) => e.value))) {
+      if (!columns.includes(c)) await page.locator(`[data-testid="export-column"][data-column="${c}"]`).uncheck();
+    }
+    for (const c of columns) await page.locator(`[data-testid="export-column"][data-column="${c}"]`).check();
+    await axe('export form');
+    const included = Number(await $('audience-included').getAttribute('data-count'));
+    await $('export-run').click();
+    await $('export-done').waitFor({ timeout: 60_000 });
+    exported = {
+      id: Number(await $('export-done').getAttribute('data-export-id')),
+      count: Number(await $('export-done').getAttribute('data-exported')),
+      file: await $('export-done').getAttribute('data-path'),
+      sha: (await $('export-sha256').innerText()).trim(),
+    };
+    assertEq(exported.count, included, 'exported = included shown before');
+    assertEq((await $('export-path').innerText()).trim(), exported.file, 'the path shown');
+    assert(fs.existsSync(exported.file), `the file exists: ${exported.file}`);
+
+    const bytes = fs.readFileSync(exported.file);
+    assertEq(crypto.createHash('sha256').update(bytes).digest('hex'), exported.sha.toLowerCase(), 'SHA-256 shown = the file\'s');
+    let text = bytes.toString('utf8');
+    assert(!text.startsWith('\ufeff'), 'no BOM unless asked');
+    const rows = parseCsv(text);
+    const header = rows[0].map((h) => h.trim().toLowerCase());
+    const fields = (await api('segment_catalog')).fields;
+    const at = {};
+    for (const c of columns) {
+      const label = fields.find((f) => f.name === c)?.label.toLowerCase();
+      const i = header.findIndex((h) => h === c || h === label);
+      assert(i >= 0, `column ${c} in the header: ${rows[0]}`);
+      at[c] = i;
+    }
+    const body = rows.slice(1).filter((r) => !(r.length === 1 && r[0] === ''));
+    assertEq(body.length, included, 'data rows = included');
+    assert(body.every((r) => r.length === rows[0].length), 'every row has every column');
+    for (const r of body) {
+      r.forEach((cell, i) => {
+        if (!/^[=+\-@\t\r]/.test(cell)) return;
+        assert(i === at.phone && /^\+[1-9]\d{6,14}$/.test(cell), `a cell that starts like a formula: ${JSON.stringify(cell)} in column ${rows[0][i]}`);
+      });
+    }
+    const log = await api('campaign_exports', { campaign_id: null });
+    const entry = log.find((x) => x.id === exported.id);
+    assert(entry && entry.exported === included && entry.path === exported.file, `the export is logged: ${JSON.stringify(entry)}`);
+    await page.locator(`[data-testid="export-log-row"][data-export-id="${exported.id}"]`).waitFor();
+
+    // "Save file" downloads the same bytes.
+    const [download] = await Promise.all([page.waitForEvent('download'), $('export-save').click()]);
+    const saved = fs.readFileSync(await download.path());
+    assert(saved.equals(bytes), 'the downloaded file = the file on disk');
+    console.log(`       exported ${body.length} rows of ${liveCount} members; ${Object.keys(at).length} columns`);
+    await shot('campaign-export');
+    await axe('campaign export');
+  });
+
+  await check('segments: "Edit" loads the rule into the builder; saving makes version 2', async () => {
+    await page.goto(`${base}/#/segments/${segment.id}`);
+    await $('segment-detail').waitFor();
+    await $('segment-edit').click();
+    await $('segment-editor').waitFor();
+    assertEq(await page.evaluate(() => location.hash), `#/segments/${segment.id}/edit`, 'the edit is in the address');
+    assertEq(canon(JSON.parse(await $('rule-builder').getAttribute('data-definition'))), canon(ruleDefinition), 'the saved rule in the builder');
+    assertEq(await $('segment-name').inputValue(), segment.name, 'the name');
+    await page.locator('[data-testid="condition"][data-path="2"] [data-testid="event-window-kind"]').selectOption('ever');
+    await page.waitForFunction(() => {
+      const b = document.querySelector('[data-testid="rule-builder"]');
+      const l = document.querySelector('[data-testid="live-count"]');
+      return !!b && !!l && l.getAttribute('data-state') === 'ready' && l.getAttribute('data-for') === b.getAttribute('data-definition');
+    });
+    const ever = Number(await $('segment-count').getAttribute('data-count'));
+    assert(ever >= liveCount, `ever (${ever}) counts at least the last 365 days (${liveCount})`);
+    await $('segment-save').click();
+    await page.locator(`[data-testid="segment-detail"][data-segment-id="${segment.id}"] [data-testid="segment-version-row"][data-version="2"]`).waitFor();
+    assertEq(await $('segment-version-row').count(), 2, 'two versions');
+    assertEq(Number(await $('segment-detail-members').getAttribute('data-members')), ever, 'members of the new version');
+    const detail = await api('segment_detail', { id: segment.id });
+    assertEq(detail.definition.root.conditions[1].within_days, null, 'the new rule is saved');
+    await axe('segment detail, two versions');
   });
 
   await check('no errors in the browser console', async () => {

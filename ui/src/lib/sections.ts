@@ -1,5 +1,6 @@
 // The sections of the app, in navigation order. Sources, Profiles, Identity
-// review and Insights exist today; the others say honestly what they will do.
+// review, Segments, Insights and Campaigns exist today; the others say
+// honestly what they will do.
 export type SectionId =
   | 'sources'
   | 'profiles'
@@ -43,9 +44,7 @@ export const SECTIONS: Section[] = [
   {
     id: 'segments',
     label: 'Segments',
-    summary: 'Groups of people defined by rules.',
-    planned:
-      'Groups of people defined by rules on their profiles, orders and behaviour ("bought twice, not in the last 90 days"), kept up to date as you import new data.',
+    summary: 'Groups of people defined by rules on their profiles, orders and behaviour.',
     icon: 'M12 3a9 9 0 1 0 9 9h-9V3Zm3 0v6h6a6 6 0 0 0-6-6Z',
   },
   {
@@ -73,9 +72,7 @@ export const SECTIONS: Section[] = [
   {
     id: 'campaigns',
     label: 'Campaigns',
-    summary: 'Send a segment the right message.',
-    planned:
-      'Send a segment the right template through your email or SMS tool, respecting consent, and see what happened afterwards.',
+    summary: 'Export a segment to the tool that sends: suppression, holdout and the file.',
     icon: 'M3 11l17-7-7 17-2-8-8-2Z',
   },
 ];
