@@ -11,6 +11,7 @@ const JOB_LABELS: Record<keyof Jobs, string> = {
   traits_compute: 'Traits are being computed',
   cluster_run: 'A clustering is running',
   survivorship_set: 'Profiles are being rebuilt',
+  campaign_export: 'A campaign is being exported',
 };
 
 /** "Identity resolution is running", for the job in the app's slot. */

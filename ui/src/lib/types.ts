@@ -6,6 +6,22 @@
 // UI-side helpers: the command map that types `call`/`runJob`, and the job
 // event variants.
 
+import type { Campaign } from './bindings/Campaign';
+import type { CampaignAudience } from './bindings/CampaignAudience';
+import type { CampaignExport } from './bindings/CampaignExport';
+import type { CampaignExportRequest } from './bindings/CampaignExportRequest';
+import type { CampaignExportsRequest } from './bindings/CampaignExportsRequest';
+import type { CampaignSaveRequest } from './bindings/CampaignSaveRequest';
+import type { ExportFile } from './bindings/ExportFile';
+import type { ExportFormat } from './bindings/ExportFormat';
+import type { IdRequest } from './bindings/IdRequest';
+import type { OverlapRequest } from './bindings/OverlapRequest';
+import type { SegmentCatalog } from './bindings/SegmentCatalog';
+import type { SegmentDetail } from './bindings/SegmentDetail';
+import type { SegmentOverlap } from './bindings/SegmentOverlap';
+import type { SegmentPreview } from './bindings/SegmentPreview';
+import type { SegmentPreviewRequest } from './bindings/SegmentPreviewRequest';
+import type { SegmentSaveRequest } from './bindings/SegmentSaveRequest';
 import type { AppInfo } from './bindings/AppInfo';
 import type { Catalog } from './bindings/Catalog';
 import type { DemoRequest } from './bindings/DemoRequest';
@@ -172,6 +188,19 @@ export interface Commands {
   cluster_rename: { payload: ClusterRenameRequest; result: ClusterRun };
   cluster_save_segment: { payload: ClusterSaveRequest; result: Segment };
   chart_file: { payload: ChartRequest; result: ChartFile };
+  segment_catalog: { payload: Empty; result: SegmentCatalog };
+  segment_preview: { payload: SegmentPreviewRequest; result: SegmentPreview };
+  segment_save: { payload: SegmentSaveRequest; result: Segment };
+  segment_detail: { payload: IdRequest; result: SegmentDetail };
+  segment_delete: { payload: IdRequest; result: Empty };
+  segment_overlap: { payload: OverlapRequest; result: SegmentOverlap };
+  campaigns: { payload: Empty; result: Campaign[] };
+  campaign_formats: { payload: Empty; result: ExportFormat[] };
+  campaign_save: { payload: CampaignSaveRequest; result: Campaign };
+  campaign_delete: { payload: IdRequest; result: Empty };
+  campaign_audience: { payload: IdRequest; result: CampaignAudience };
+  campaign_exports: { payload: CampaignExportsRequest; result: CampaignExport[] };
+  export_file: { payload: IdRequest; result: ExportFile };
 }
 
 /** Payload and result of every long job (`runJob`). */
@@ -182,4 +211,5 @@ export interface Jobs {
   traits_compute: { payload: TraitsComputeRequest; result: TraitsReport };
   cluster_run: { payload: ClusterRunRequest; result: ClusterRun };
   survivorship_set: { payload: SurvivorshipRules; result: SurvivorshipOutcome };
+  campaign_export: { payload: CampaignExportRequest; result: CampaignExport };
 }

@@ -2,34 +2,26 @@
 // about the JSON rule model (src/segments/rules.rs): defaults for each kind
 // of condition, the operators and the values they take.
 //
-// The commands go through the one client (`call`, `runJob` in lib/api);
-// this file only adds their payload and result types.
+// The commands go through the one client (`call`, `runJob` in lib/api).
 import { app } from '../../lib/app.svelte';
 import { call, runJob, saveText, transport } from '../../lib/api';
-import type { Empty, Jobs, ProgressEvent, Segment } from '../../lib/types';
+import type { Jobs } from '../../lib/types';
 import type { Campaign } from '../../lib/bindings/Campaign';
 import type { CampaignAudience } from '../../lib/bindings/CampaignAudience';
 import type { CampaignExport } from '../../lib/bindings/CampaignExport';
-import type { CampaignExportRequest } from '../../lib/bindings/CampaignExportRequest';
-import type { CampaignSaveRequest } from '../../lib/bindings/CampaignSaveRequest';
 import type { Condition } from '../../lib/bindings/Condition';
 import type { Count } from '../../lib/bindings/Count';
 import type { CountOp } from '../../lib/bindings/CountOp';
 import type { Definition } from '../../lib/bindings/Definition';
-import type { ExportFile } from '../../lib/bindings/ExportFile';
 import type { ExportFormat } from '../../lib/bindings/ExportFormat';
 import type { FieldType } from '../../lib/bindings/FieldType';
 import type { Group } from '../../lib/bindings/Group';
-import type { IdRequest } from '../../lib/bindings/IdRequest';
 import type { Op } from '../../lib/bindings/Op';
-import type { OverlapRequest } from '../../lib/bindings/OverlapRequest';
 import type { SegmentCatalog } from '../../lib/bindings/SegmentCatalog';
 import type { SegmentDetail } from '../../lib/bindings/SegmentDetail';
 import type { SegmentField } from '../../lib/bindings/SegmentField';
 import type { SegmentOverlap } from '../../lib/bindings/SegmentOverlap';
 import type { SegmentPreview } from '../../lib/bindings/SegmentPreview';
-import type { SegmentPreviewRequest } from '../../lib/bindings/SegmentPreviewRequest';
-import type { SegmentSaveRequest } from '../../lib/bindings/SegmentSaveRequest';
 
 export type {
   Campaign,
@@ -52,51 +44,13 @@ export type {
 
 // ---- commands -------------------------------------------------------------------
 
-export interface SegmentCommands {
-  segment_catalog: { payload: Empty; result: SegmentCatalog };
-  segment_preview: { payload: SegmentPreviewRequest; result: SegmentPreview };
-  segment_save: { payload: SegmentSaveRequest; result: Segment };
-  segment_detail: { payload: IdRequest; result: SegmentDetail };
-  segment_delete: { payload: IdRequest; result: Empty };
-  segment_overlap: { payload: OverlapRequest; result: SegmentOverlap };
-  segments: { payload: Empty; result: Segment[] };
-  campaigns: { payload: Empty; result: Campaign[] };
-  campaign_formats: { payload: Empty; result: ExportFormat[] };
-  campaign_save: { payload: CampaignSaveRequest; result: Campaign };
-  campaign_delete: { payload: IdRequest; result: Empty };
-  campaign_audience: { payload: IdRequest; result: CampaignAudience };
-  campaign_exports: { payload: { campaign_id: number | null }; result: CampaignExport[] };
-  export_file: { payload: IdRequest; result: ExportFile };
-}
-
-export interface SegmentJobs {
-  campaign_export: { payload: CampaignExportRequest; result: CampaignExport };
-}
-
-type AnyCall = (command: string, payload: unknown) => Promise<unknown>;
-type AnyJob = (command: string, payload: unknown, onProgress: (p: ProgressEvent) => void, signal?: AbortSignal) => Promise<unknown>;
-
-/** `call` for the segment and campaign commands. */
-export function cmd<C extends keyof SegmentCommands>(
-  command: C,
-  payload: SegmentCommands[C]['payload'],
-): Promise<SegmentCommands[C]['result']> {
-  return (call as unknown as AnyCall)(command, payload) as Promise<SegmentCommands[C]['result']>;
-}
-
-/** `runJob` for the campaign export. */
-export function job<J extends keyof SegmentJobs>(
-  command: J,
-  payload: SegmentJobs[J]['payload'],
-  onProgress: (p: ProgressEvent) => void,
-  signal?: AbortSignal,
-): Promise<SegmentJobs[J]['result']> {
-  return (runJob as unknown as AnyJob)(command, payload, onProgress, signal) as Promise<SegmentJobs[J]['result']>;
-}
+/** `call` and `runJob` of the one client; their types live in lib/types. */
+export const cmd = call;
+export const job = runJob;
 
 // ---- the app's job slot ----------------------------------------------------------
 
-const EXPORT_JOB = 'campaign_export' as keyof Jobs;
+const EXPORT_JOB: keyof Jobs = 'campaign_export';
 
 /** Takes the app's one job slot for an export; false when another job holds it. */
 export function holdExportJob(): boolean {
