@@ -115,6 +115,15 @@ impl Dict {
         Dict { codes, values }
     }
 
+    /// Positions whose value is at index `from..to` of the sorted values.
+    fn select_range(&self, from: usize, to: usize) -> RoaringBitmap {
+        let (lo, hi) = (from as u32, to as u32);
+        bitmap_where(self.codes.len(), |pos| {
+            let c = self.codes[pos];
+            c > lo && c <= hi
+        })
+    }
+
     /// Positions whose value passes `keep` (run once per distinct value).
     fn select(&self, keep: impl Fn(&str) -> bool, missing: bool) -> RoaringBitmap {
         let mut ok = Vec::with_capacity(self.values.len() + 1);
@@ -158,17 +167,27 @@ struct OrderLog {
 struct Names {
     ids: FxHashMap<String, u32>,
     values: Vec<String>,
+    /// The last code handed out: events come in runs of one device,
+    /// channel and country, so most lookups end here without hashing.
+    last: u32,
 }
 
 impl Names {
     fn id(&mut self, v: Option<&str>) -> u32 {
         let Some(v) = v else { return 0 };
-        if let Some(&id) = self.ids.get(v) {
-            return id;
+        if self.last != 0 && self.values[self.last as usize - 1] == v {
+            return self.last;
         }
-        self.values.push(v.to_owned());
-        let id = self.values.len() as u32;
-        self.ids.insert(v.to_owned(), id);
+        let id = match self.ids.get(v) {
+            Some(&id) => id,
+            None => {
+                self.values.push(v.to_owned());
+                let id = self.values.len() as u32;
+                self.ids.insert(v.to_owned(), id);
+                id
+            }
+        };
+        self.last = id;
         id
     }
 
@@ -628,35 +647,34 @@ impl SegmentIndex {
                 }
             }))
         };
-        let never: Keep = Box::new(|_: &str| false);
         let window = |v: &serde_json::Value| -> Option<String> {
             let days = v.as_u64()? as u32;
             Some(window_start_text(today, days)[..10].to_owned())
         };
-        let (keep, missing): (Keep, bool) = match f.op {
-            Op::IsEmpty => (Box::new(|v: &str| v.is_empty()), true),
-            Op::IsSet => (Box::new(|v: &str| !v.is_empty()), false),
-            Op::InLastDays => match window(&f.value) {
-                Some(c) => (Box::new(move |v: &str| day(v) >= c.as_str()), false),
-                None => (never, false),
-            },
-            Op::MoreThanDaysAgo => match window(&f.value) {
-                Some(c) => (Box::new(move |v: &str| day(v) < c.as_str()), false),
-                None => (never, false),
-            },
-            Op::Between => {
-                let sides = f
-                    .value
-                    .as_array()
-                    .and_then(|a| Some((side(Op::Ge, a.first()?)?, side(Op::Le, a.get(1)?)?)));
-                match sides {
-                    Some((lo, hi)) => (Box::new(move |v: &str| lo(v) && hi(v)), false),
-                    None => (never, false),
-                }
-            }
-            op => (side(op, &f.value).unwrap_or(never), false),
+        // The values are sorted, and so are their first ten characters:
+        // every comparison holds on one run of them, found by bisection.
+        let values = &dict.values;
+        let first_true = |keep: &dyn Fn(&str) -> bool| values.partition_point(|v| !keep(v));
+        let last_true = |keep: &dyn Fn(&str) -> bool| values.partition_point(|v| keep(v));
+        let all = values.len();
+        let range = match f.op {
+            Op::IsEmpty => return dict.select(|v: &str| v.is_empty(), true),
+            Op::IsSet => return dict.select(|v: &str| !v.is_empty(), false),
+            Op::InLastDays => window(&f.value).map(|c| (first_true(&|v| day(v) >= c.as_str()), all)),
+            Op::MoreThanDaysAgo => window(&f.value).map(|c| (0, last_true(&|v| day(v) < c.as_str()))),
+            Op::Between => f.value.as_array().and_then(|a| {
+                let lo = side(Op::Ge, a.first()?)?;
+                let hi = side(Op::Le, a.get(1)?)?;
+                Some((first_true(&*lo), last_true(&*hi)))
+            }),
+            Op::Gt | Op::Ge => side(f.op, &f.value).map(|k| (first_true(&*k), all)),
+            Op::Lt | Op::Le => side(f.op, &f.value).map(|k| (0, last_true(&*k))),
+            _ => None,
         };
-        dict.select(keep, missing)
+        match range {
+            Some((from, to)) if from < to => dict.select_range(from, to),
+            _ => RoaringBitmap::new(),
+        }
     }
 
     fn event(&self, e: &EventCondition, today: u32) -> RoaringBitmap {
@@ -790,6 +808,12 @@ impl SegmentIndex {
             .map_err(sql(WHAT))?;
         let mut rows = stmt.query([]).map_err(sql(WHAT))?;
         let mut device_key = (0i64, String::new());
+        // Events come in runs (one device's visit, one day, one name):
+        // remember the last answer of each lookup before hashing.
+        let mut last_device: Option<u32> = None;
+        let mut last_date = (String::new(), 0u32);
+        let mut names: Vec<(String, EventLog)> = Vec::new();
+        let mut last_name = usize::MAX;
         while let Some(r) = rows.next().map_err(sql(WHAT))? {
             let text = |i: usize| -> Result<Option<&str>, IndexError> {
                 Ok(r.get_ref(i)
@@ -805,28 +829,46 @@ impl SegmentIndex {
                 Some(p) => p,
                 None => {
                     let Some(anon) = text(1)? else { continue };
-                    device_key.0 = r.get(0).map_err(sql(WHAT))?;
-                    device_key.1.clear();
-                    device_key.1.push_str(anon);
-                    match devices.get(&device_key) {
-                        Some(&p) => p,
+                    let source: i64 = r.get(0).map_err(sql(WHAT))?;
+                    if source != device_key.0 || anon != device_key.1 {
+                        device_key.0 = source;
+                        device_key.1.clear();
+                        device_key.1.push_str(anon);
+                        last_device = devices.get(&device_key).copied();
+                    }
+                    match last_device {
+                        Some(p) => p,
                         None => continue,
                     }
                 }
             };
-            let Some(day) = text(4)?.and_then(day_of) else {
-                continue;
+            let Some(at) = text(4)? else { continue };
+            let date = at.get(..10).unwrap_or(at);
+            let day = if !last_date.0.is_empty() && date == last_date.0 && at.len() >= 10 {
+                last_date.1
+            } else {
+                let Some(day) = day_of(at) else { continue };
+                last_date.0.clear();
+                last_date.0.push_str(date);
+                last_date.1 = day;
+                day
             };
             let name = text(3)?.unwrap_or("");
+            if names.get(last_name).is_none_or(|(n, _)| n != name) {
+                last_name = match names.iter().position(|(n, _)| n == name) {
+                    Some(i) => i,
+                    None => {
+                        names.push((name.to_owned(), EventLog::default()));
+                        names.len() - 1
+                    }
+                };
+            }
             let sku = self.skus.id(text(5)?);
             let device = self.devices.id(text(6)?);
             let channel = self.channels.id(text(7)?);
             let country = self.countries.id(text(8)?);
             let value: Option<i64> = r.get(9).map_err(sql(WHAT))?;
-            let log = match self.events.get_mut(name) {
-                Some(log) => log,
-                None => self.events.entry(name.to_owned()).or_default(),
-            };
+            let log = &mut names[last_name].1;
             log.day.push(day);
             log.pos.push(pos);
             log.sku.push(sku);
@@ -835,8 +877,9 @@ impl SegmentIndex {
             log.country.push(country);
             log.value.push(value.unwrap_or(i64::MIN));
         }
-        for log in self.events.values_mut() {
-            sort_by_day(log);
+        for (name, mut log) in names {
+            sort_by_day(&mut log);
+            self.events.insert(name, log);
         }
         Ok(())
     }
@@ -905,11 +948,10 @@ impl SegmentIndex {
             log.net
                 .push(same.then(|| total.unwrap_or(0) - refunded.unwrap_or(0).max(0)));
         }
-        let mut order: Vec<usize> = (0..log.day.len()).collect();
-        order.sort_by_key(|&i| log.day[i]);
-        log.day = order.iter().map(|&i| log.day[i]).collect();
-        log.pos = order.iter().map(|&i| log.pos[i]).collect();
-        log.net = order.iter().map(|&i| log.net[i]).collect();
+        let order = counting_order(&log.day);
+        log.day = order.iter().map(|&i| log.day[i as usize]).collect();
+        log.pos = order.iter().map(|&i| log.pos[i as usize]).collect();
+        log.net = order.iter().map(|&i| log.net[i as usize]).collect();
         Ok(())
     }
 }
@@ -930,9 +972,10 @@ enum Filter {
     Value(NumTest),
 }
 
+/// Sorts a log by day with a counting sort: days span a few thousand
+/// values, so this is two passes instead of a comparison sort of millions.
 fn sort_by_day(log: &mut EventLog) {
-    let mut order: Vec<u32> = (0..log.day.len() as u32).collect();
-    order.sort_by_key(|&i| log.day[i as usize]);
+    let order = counting_order(&log.day);
     fn permute<T: Copy>(v: &[T], order: &[u32]) -> Vec<T> {
         order.iter().map(|&i| v[i as usize]).collect()
     }
@@ -943,6 +986,27 @@ fn sort_by_day(log: &mut EventLog) {
     log.channel = permute(&log.channel, &order);
     log.country = permute(&log.country, &order);
     log.value = permute(&log.value, &order);
+}
+
+/// The stable order of `days` ascending.
+fn counting_order(days: &[u32]) -> Vec<u32> {
+    let (Some(&lo), Some(&hi)) = (days.iter().min(), days.iter().max()) else {
+        return Vec::new();
+    };
+    let mut starts = vec![0u32; (hi - lo) as usize + 2];
+    for &d in days {
+        starts[(d - lo) as usize + 1] += 1;
+    }
+    for i in 1..starts.len() {
+        starts[i] += starts[i - 1];
+    }
+    let mut order = vec![0u32; days.len()];
+    for (i, &d) in days.iter().enumerate() {
+        let slot = &mut starts[(d - lo) as usize];
+        order[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+    order
 }
 
 /// The first day of "the last `days` days": today and the `days − 1`
@@ -1078,13 +1142,22 @@ fn text_test(op: Op, value: &serde_json::Value) -> (Box<dyn Fn(&str) -> bool>, b
         ),
         // Without allocating: this runs once per distinct value, which for
         // emails is once per profile.
-        Op::Contains => (
-            Box::new(move |v: &str| {
-                let (h, n) = (v.as_bytes(), one.as_bytes());
-                n.is_empty() || h.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
-            }),
-            false,
-        ),
+        Op::Contains => {
+            // Most stored text (emails above all) is lower case already:
+            // search it directly; fold only values with capitals.
+            let finder = memchr::memmem::Finder::new(one.as_bytes()).into_owned();
+            (
+                Box::new(move |v: &str| {
+                    let h = v.as_bytes();
+                    if h.iter().any(u8::is_ascii_uppercase) {
+                        finder.find(h.to_ascii_lowercase().as_slice()).is_some()
+                    } else {
+                        finder.find(h).is_some()
+                    }
+                }),
+                false,
+            )
+        }
         Op::StartsWith => (
             Box::new(move |v: &str| {
                 v.as_bytes()
