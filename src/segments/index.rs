@@ -346,7 +346,9 @@ impl SegmentIndex {
         };
         let mut clock = std::time::Instant::now();
         let mut lap = |index: &mut SegmentIndex, stage: &'static str| {
-            index.build_stages.push((stage, clock.elapsed().as_secs_f64()));
+            index
+                .build_stages
+                .push((stage, clock.elapsed().as_secs_f64()));
             clock = std::time::Instant::now();
         };
         lap(&mut index, "profiles, traits, consent, owners");
@@ -660,8 +662,12 @@ impl SegmentIndex {
         let range = match f.op {
             Op::IsEmpty => return dict.select(|v: &str| v.is_empty(), true),
             Op::IsSet => return dict.select(|v: &str| !v.is_empty(), false),
-            Op::InLastDays => window(&f.value).map(|c| (first_true(&|v| day(v) >= c.as_str()), all)),
-            Op::MoreThanDaysAgo => window(&f.value).map(|c| (0, last_true(&|v| day(v) < c.as_str()))),
+            Op::InLastDays => {
+                window(&f.value).map(|c| (first_true(&|v| day(v) >= c.as_str()), all))
+            }
+            Op::MoreThanDaysAgo => {
+                window(&f.value).map(|c| (0, last_true(&|v| day(v) < c.as_str())))
+            }
             Op::Between => f.value.as_array().and_then(|a| {
                 let lo = side(Op::Ge, a.first()?)?;
                 let hi = side(Op::Le, a.get(1)?)?;
@@ -691,7 +697,10 @@ impl SegmentIndex {
         };
         let from = e
             .within_days
-            .map(|d| log.day.partition_point(|&day| day < window_start_day(today, d)))
+            .map(|d| {
+                log.day
+                    .partition_point(|&day| day < window_start_day(today, d))
+            })
             .unwrap_or(0);
         let filters: Vec<Filter> = e.filters.iter().map(|f| self.filter(f)).collect();
         if filters.is_empty() {
@@ -1116,7 +1125,10 @@ fn number_bitmap(values: &[f64], t: NumTest) -> RoaringBitmap {
 }
 
 /// A text test ignoring ASCII case, and whether a missing value passes.
-fn text_test(op: Op, value: &serde_json::Value) -> (Box<dyn Fn(&str) -> bool>, bool) {
+/// A test on one text value.
+type TextTest = Box<dyn Fn(&str) -> bool>;
+
+fn text_test(op: Op, value: &serde_json::Value) -> (TextTest, bool) {
     let lower = |v: &serde_json::Value| -> Option<String> {
         match v {
             serde_json::Value::String(s) => Some(s.to_ascii_lowercase()),
