@@ -43,7 +43,16 @@ fn main() {
 
     let started = Instant::now();
     let index = SegmentIndex::build(&conn).unwrap();
-    eprintln!("index built in {:.2} s", started.elapsed().as_secs_f64());
+    let stages: Vec<String> = index
+        .build_stages
+        .iter()
+        .map(|(s, t)| format!("{s} {t:.2}"))
+        .collect();
+    eprintln!(
+        "index built in {:.2} s [{}]",
+        started.elapsed().as_secs_f64(),
+        stages.join(", ")
+    );
     let with_sql = std::env::var("SQL").map(|v| v != "0").unwrap_or(true);
     let scale = 100;
     let mut fast = Vec::new();

@@ -98,6 +98,17 @@ impl Fingerprint {
 struct Dict {
     codes: Vec<u32>,
     values: Vec<String>,
+    /// The values lower-cased and joined, built on the first substring
+    /// test: one SIMD search over a contiguous buffer instead of a million
+    /// small ones over scattered strings.
+    blob: std::sync::OnceLock<Blob>,
+}
+
+/// `\0v0\0v1\0…`: value `i` starts at `starts[i]`.
+#[derive(Debug, Default)]
+struct Blob {
+    bytes: Vec<u8>,
+    starts: Vec<usize>,
 }
 
 impl Dict {
@@ -105,14 +116,61 @@ impl Dict {
         let mut values: Vec<String> = raw.iter().flatten().cloned().collect();
         values.sort_unstable();
         values.dedup();
+        let code: FxHashMap<&str, u32> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.as_str(), i as u32 + 1))
+            .collect();
         let codes = raw
             .iter()
-            .map(|v| match v {
-                None => 0,
-                Some(v) => values.binary_search(v).map(|i| i as u32 + 1).unwrap_or(0),
-            })
+            .map(|v| v.as_deref().and_then(|v| code.get(v).copied()).unwrap_or(0))
             .collect();
-        Dict { codes, values }
+        drop(code);
+        Dict {
+            codes,
+            values,
+            blob: Default::default(),
+        }
+    }
+
+    fn blob(&self) -> &Blob {
+        self.blob.get_or_init(|| {
+            let mut b = Blob {
+                bytes: Vec::with_capacity(self.values.iter().map(|v| v.len() + 1).sum::<usize>() + 1),
+                starts: Vec::with_capacity(self.values.len()),
+            };
+            for v in &self.values {
+                b.bytes.push(0);
+                b.starts.push(b.bytes.len());
+                b.bytes.extend(v.bytes().map(|c| c.to_ascii_lowercase()));
+            }
+            b.bytes.push(0);
+            b
+        })
+    }
+
+    /// Positions whose value contains (or starts with) `needle`, ignoring
+    /// ASCII case. A value without NUL bytes keeps matches inside it.
+    fn select_substring(&self, needle: &str, starts_with: bool) -> RoaringBitmap {
+        let needle = needle.to_ascii_lowercase();
+        let mut ok = vec![false; self.values.len() + 1];
+        if needle.is_empty() {
+            ok[1..].iter_mut().for_each(|o| *o = true);
+        } else {
+            let blob = self.blob();
+            let pattern: Vec<u8> = if starts_with {
+                std::iter::once(0).chain(needle.bytes()).collect()
+            } else {
+                needle.into_bytes()
+            };
+            for at in memchr::memmem::find_iter(&blob.bytes, &pattern) {
+                let at = if starts_with { at + 1 } else { at };
+                // The value the match begins in.
+                let i = blob.starts.partition_point(|&s| s <= at).saturating_sub(1);
+                ok[i + 1] = true;
+            }
+        }
+        bitmap_where(self.codes.len(), |pos| ok[self.codes[pos] as usize])
     }
 
     /// Positions whose value is at index `from..to` of the sorted values.
@@ -596,6 +654,10 @@ impl SegmentIndex {
             Some(Column::Dict(dict)) => {
                 if field.kind == FieldType::Date {
                     self.date_field(dict, f, today, field.name == "birth_date")
+                } else if let (Op::Contains | Op::StartsWith, Some(needle)) =
+                    (f.op, text_value(&f.value))
+                {
+                    dict.select_substring(&needle, f.op == Op::StartsWith)
                 } else {
                     let (keep, missing) = text_test(f.op, &f.value);
                     dict.select(keep, missing)
@@ -1125,6 +1187,15 @@ fn number_bitmap(values: &[f64], t: NumTest) -> RoaringBitmap {
 }
 
 /// A text test ignoring ASCII case, and whether a missing value passes.
+/// A rule's value as text (numbers as written).
+fn text_value(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// A test on one text value.
 type TextTest = Box<dyn Fn(&str) -> bool>;
 
