@@ -136,7 +136,9 @@ impl Dict {
     fn blob(&self) -> &Blob {
         self.blob.get_or_init(|| {
             let mut b = Blob {
-                bytes: Vec::with_capacity(self.values.iter().map(|v| v.len() + 1).sum::<usize>() + 1),
+                bytes: Vec::with_capacity(
+                    self.values.iter().map(|v| v.len() + 1).sum::<usize>() + 1,
+                ),
                 starts: Vec::with_capacity(self.values.len()),
             };
             for v in &self.values {
@@ -322,99 +324,92 @@ impl SegmentIndex {
             .map_err(sql("read the workspace currency"))?;
         let currency_scale = crate::traits::currency_scale(&currency);
 
-        // Profiles and traits in one pass, ordered by id.
-        let select: Vec<String> = FIELDS
-            .iter()
-            .map(|f| format!("{}.{}", f.table, f.column))
-            .collect();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT p.id, t.profile_id IS NOT NULL, {} FROM profiles p
-                   LEFT JOIN profile_traits t ON t.profile_id = p.id ORDER BY p.id",
-                select.join(", ")
-            ))
-            .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
-        let mut ids = Vec::new();
-        let mut texts: Vec<Vec<Option<String>>> = vec![Vec::new(); FIELDS.len()];
-        let mut numbers: Vec<Vec<f64>> = vec![Vec::new(); FIELDS.len()];
-        let mut rows = stmt.query([]).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
-        while let Some(r) = rows.next().map_err(sql(TRAIT_FIELDS_SQL_WHAT))? {
-            ids.push(r.get::<_, i64>(0).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?);
-            let has_traits: bool = r.get(1).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
-            for (i, f) in FIELDS.iter().enumerate() {
-                let v = r.get_ref(i + 2).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
-                match f.kind {
-                    FieldType::Number | FieldType::Money => {
-                        let n = match v {
-                            rusqlite::types::ValueRef::Integer(n) => n as f64,
-                            rusqlite::types::ValueRef::Real(x) => x,
-                            _ if f.zero_when_missing && !has_traits => 0.0,
-                            _ => f64::NAN,
-                        };
-                        numbers[i].push(n);
-                    }
-                    _ => texts[i].push(match v {
-                        rusqlite::types::ValueRef::Text(t) => {
-                            Some(String::from_utf8_lossy(t).into_owned())
-                        }
-                        rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
-                        _ => None,
-                    }),
-                }
-            }
-        }
-        drop(rows);
-        drop(stmt);
-        let mut columns = HashMap::new();
-        for (i, f) in FIELDS.iter().enumerate() {
-            let column = match f.kind {
-                FieldType::Number | FieldType::Money => {
-                    Column::Number(std::mem::take(&mut numbers[i]))
-                }
-                _ => Column::Dict(Dict::build(std::mem::take(&mut texts[i]))),
-            };
-            columns.insert(f.name, column);
-        }
+        let mut stages = Vec::new();
+        let mut clock = std::time::Instant::now();
+        let mut lap = |stages: &mut Vec<(&'static str, f64)>, stage: &'static str| {
+            stages.push((stage, clock.elapsed().as_secs_f64()));
+            clock = std::time::Instant::now();
+        };
+        // Positions first: both readers below number profiles by them.
+        let ids: Vec<i64> = {
+            let mut stmt = conn
+                .prepare("SELECT id FROM profiles ORDER BY id")
+                .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+            let ids = stmt
+                .query_map([], |r| r.get(0))
+                .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?
+                .collect::<rusqlite::Result<Vec<i64>>>()
+                .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+            ids
+        };
         let position: FxHashMap<i64, u32> = ids
             .iter()
             .enumerate()
             .map(|(pos, &id)| (id, pos as u32))
             .collect();
+        lap(&mut stages, "profile ids");
 
-        let consent = read_consent(conn, &position, ids.len())?;
-        let (customers, devices) = record_owners(conn, &position)?;
+        // Events are most of the work: read them on a second connection
+        // while this one reads profiles, traits, consent and orders.
+        let path = conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(std::path::PathBuf::from);
+        let (columns, consent, orders, events) = std::thread::scope(|scope| {
+            let events = path.map(|path| {
+                let position = &position;
+                scope.spawn(move || -> Result<EventsPart, IndexError> {
+                    let c = Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(sql("open the workspace for the segment index"))?;
+                    let _ = c.busy_timeout(std::time::Duration::from_secs(30));
+                    let (customers, devices) = record_owners(&c, position)?;
+                    read_events(&c, &customers, &devices)
+                })
+            });
+            let columns = read_columns(conn, &position, ids.len());
+            let consent = columns
+                .as_ref()
+                .ok()
+                .map(|_| read_consent(conn, &position, ids.len()));
+            let orders = read_orders(conn, &position, &currency);
+            let events = match events {
+                Some(handle) => handle.join().expect("the events reader does not panic"),
+                None => record_owners(conn, &position)
+                    .and_then(|(customers, devices)| read_events(conn, &customers, &devices)),
+            };
+            (columns, consent, orders, events)
+        });
+        let columns = columns?;
+        let consent = consent.expect("read when the columns were")?;
+        let orders = orders?;
+        let events = events?;
+        lap(&mut stages, "profiles, traits, consent, orders ∥ events");
 
         let mut index = SegmentIndex {
             fingerprint,
             ids,
             columns,
             consent,
-            events: HashMap::new(),
-            skus: Names::default(),
-            devices: Names::default(),
-            channels: Names::default(),
-            countries: Names::default(),
+            events: events.logs,
+            skus: events.skus,
+            devices: events.devices,
+            channels: events.channels,
+            countries: events.countries,
             sku_category: Vec::new(),
             sku_brand: Vec::new(),
-            orders: OrderLog::default(),
+            orders,
             currency_scale,
             sql_answers: Mutex::new(HashMap::new()),
             build_seconds: 0.0,
             build_stages: Vec::new(),
         };
-        let mut clock = std::time::Instant::now();
-        let mut lap = |index: &mut SegmentIndex, stage: &'static str| {
-            index
-                .build_stages
-                .push((stage, clock.elapsed().as_secs_f64()));
-            clock = std::time::Instant::now();
-        };
-        lap(&mut index, "profiles, traits, consent, owners");
-        index.read_events(conn, &customers, &devices)?;
-        lap(&mut index, "events");
         index.read_products(conn)?;
-        index.read_orders(conn, &position, &currency)?;
-        lap(&mut index, "products, orders");
+        lap(&mut stages, "products");
+        index.build_stages = stages;
         index.build_seconds = started.elapsed().as_secs_f64();
         Ok(index)
     }
@@ -862,99 +857,108 @@ impl SegmentIndex {
             }
         }
     }
+}
 
-    fn read_events(
-        &mut self,
-        conn: &Connection,
-        customers: &FxHashMap<String, Option<u32>>,
-        devices: &FxHashMap<(i64, String), u32>,
-    ) -> Result<(), IndexError> {
-        const WHAT: &str = "read events for the segment index";
-        let mut stmt = conn
-            .prepare(
-                "SELECT source_id, anonymous_id, customer_key, name, occurred_at, sku, device,
+/// Every event with an owner, per name, sorted by day.
+fn read_events(
+    conn: &Connection,
+    customers: &FxHashMap<String, Option<u32>>,
+    devices: &FxHashMap<(i64, String), u32>,
+) -> Result<EventsPart, IndexError> {
+    let mut part = EventsPart {
+        logs: HashMap::new(),
+        skus: Names::default(),
+        devices: Names::default(),
+        channels: Names::default(),
+        countries: Names::default(),
+    };
+    const WHAT: &str = "read events for the segment index";
+    let mut stmt = conn
+        .prepare(
+            "SELECT source_id, anonymous_id, customer_key, name, occurred_at, sku, device,
                         channel, country, value
                    FROM events",
-            )
-            .map_err(sql(WHAT))?;
-        let mut rows = stmt.query([]).map_err(sql(WHAT))?;
-        let mut device_key = (0i64, String::new());
-        // Events come in runs (one device's visit, one day, one name):
-        // remember the last answer of each lookup before hashing.
-        let mut last_device: Option<u32> = None;
-        let mut last_date = (String::new(), 0u32);
-        let mut names: Vec<(String, EventLog)> = Vec::new();
-        let mut last_name = usize::MAX;
-        while let Some(r) = rows.next().map_err(sql(WHAT))? {
-            let text = |i: usize| -> Result<Option<&str>, IndexError> {
-                Ok(r.get_ref(i)
-                    .map_err(sql(WHAT))?
-                    .as_str_or_null()
-                    .ok()
-                    .flatten())
-            };
-            let by_customer = text(2)?
-                .filter(|c| !c.is_empty())
-                .and_then(|c| customers.get(c).copied().flatten());
-            let pos = match by_customer {
-                Some(p) => p,
+        )
+        .map_err(sql(WHAT))?;
+    let mut rows = stmt.query([]).map_err(sql(WHAT))?;
+    let mut device_key = (0i64, String::new());
+    // Events come in runs (one device's visit, one day, one name):
+    // remember the last answer of each lookup before hashing.
+    let mut last_device: Option<u32> = None;
+    let mut last_date = (String::new(), 0u32);
+    let mut names: Vec<(String, EventLog)> = Vec::new();
+    let mut last_name = usize::MAX;
+    while let Some(r) = rows.next().map_err(sql(WHAT))? {
+        let text = |i: usize| -> Result<Option<&str>, IndexError> {
+            Ok(r.get_ref(i)
+                .map_err(sql(WHAT))?
+                .as_str_or_null()
+                .ok()
+                .flatten())
+        };
+        let by_customer = text(2)?
+            .filter(|c| !c.is_empty())
+            .and_then(|c| customers.get(c).copied().flatten());
+        let pos = match by_customer {
+            Some(p) => p,
+            None => {
+                let Some(anon) = text(1)? else { continue };
+                let source: i64 = r.get(0).map_err(sql(WHAT))?;
+                if source != device_key.0 || anon != device_key.1 {
+                    device_key.0 = source;
+                    device_key.1.clear();
+                    device_key.1.push_str(anon);
+                    last_device = devices.get(&device_key).copied();
+                }
+                match last_device {
+                    Some(p) => p,
+                    None => continue,
+                }
+            }
+        };
+        let Some(at) = text(4)? else { continue };
+        let date = at.get(..10).unwrap_or(at);
+        let day = if !last_date.0.is_empty() && date == last_date.0 && at.len() >= 10 {
+            last_date.1
+        } else {
+            let Some(day) = day_of(at) else { continue };
+            last_date.0.clear();
+            last_date.0.push_str(date);
+            last_date.1 = day;
+            day
+        };
+        let name = text(3)?.unwrap_or("");
+        if names.get(last_name).is_none_or(|(n, _)| n != name) {
+            last_name = match names.iter().position(|(n, _)| n == name) {
+                Some(i) => i,
                 None => {
-                    let Some(anon) = text(1)? else { continue };
-                    let source: i64 = r.get(0).map_err(sql(WHAT))?;
-                    if source != device_key.0 || anon != device_key.1 {
-                        device_key.0 = source;
-                        device_key.1.clear();
-                        device_key.1.push_str(anon);
-                        last_device = devices.get(&device_key).copied();
-                    }
-                    match last_device {
-                        Some(p) => p,
-                        None => continue,
-                    }
+                    names.push((name.to_owned(), EventLog::default()));
+                    names.len() - 1
                 }
             };
-            let Some(at) = text(4)? else { continue };
-            let date = at.get(..10).unwrap_or(at);
-            let day = if !last_date.0.is_empty() && date == last_date.0 && at.len() >= 10 {
-                last_date.1
-            } else {
-                let Some(day) = day_of(at) else { continue };
-                last_date.0.clear();
-                last_date.0.push_str(date);
-                last_date.1 = day;
-                day
-            };
-            let name = text(3)?.unwrap_or("");
-            if names.get(last_name).is_none_or(|(n, _)| n != name) {
-                last_name = match names.iter().position(|(n, _)| n == name) {
-                    Some(i) => i,
-                    None => {
-                        names.push((name.to_owned(), EventLog::default()));
-                        names.len() - 1
-                    }
-                };
-            }
-            let sku = self.skus.id(text(5)?);
-            let device = self.devices.id(text(6)?);
-            let channel = self.channels.id(text(7)?);
-            let country = self.countries.id(text(8)?);
-            let value: Option<i64> = r.get(9).map_err(sql(WHAT))?;
-            let log = &mut names[last_name].1;
-            log.day.push(day);
-            log.pos.push(pos);
-            log.sku.push(sku);
-            log.device.push(device);
-            log.channel.push(channel);
-            log.country.push(country);
-            log.value.push(value.unwrap_or(i64::MIN));
         }
-        for (name, mut log) in names {
-            sort_by_day(&mut log);
-            self.events.insert(name, log);
-        }
-        Ok(())
+        let sku = part.skus.id(text(5)?);
+        let device = part.devices.id(text(6)?);
+        let channel = part.channels.id(text(7)?);
+        let country = part.countries.id(text(8)?);
+        let value: Option<i64> = r.get(9).map_err(sql(WHAT))?;
+        let log = &mut names[last_name].1;
+        log.day.push(day);
+        log.pos.push(pos);
+        log.sku.push(sku);
+        log.device.push(device);
+        log.channel.push(channel);
+        log.country.push(country);
+        log.value.push(value.unwrap_or(i64::MIN));
     }
+    for (name, mut log) in names {
+        sort_by_day(&mut log);
+        part.logs.insert(name, log);
+    }
+    Ok(part)
+}
 
+impl SegmentIndex {
     fn read_products(&mut self, conn: &Connection) -> Result<(), IndexError> {
         const WHAT: &str = "read products for the segment index";
         let mut by_sku: FxHashMap<String, (Option<String>, Option<String>)> = FxHashMap::default();
@@ -979,52 +983,137 @@ impl SegmentIndex {
         }
         Ok(())
     }
+}
 
-    fn read_orders(
-        &mut self,
-        conn: &Connection,
-        position: &FxHashMap<i64, u32>,
-        currency: &str,
-    ) -> Result<(), IndexError> {
-        const WHAT: &str = "read orders for the segment index";
-        let mut stmt = conn
-            .prepare(
-                "SELECT r.profile_id, o.ordered_at, o.currency, o.total, o.refunded,
+/// Orders that count, by position, sorted by day.
+fn read_orders(
+    conn: &Connection,
+    position: &FxHashMap<i64, u32>,
+    currency: &str,
+) -> Result<OrderLog, IndexError> {
+    const WHAT: &str = "read orders for the segment index";
+    let mut stmt = conn
+        .prepare(
+            "SELECT r.profile_id, o.ordered_at, o.currency, o.total, o.refunded,
                         o.cancelled_at, o.financial_status
                    FROM identity_records r JOIN orders o ON o.id = r.row_id
                   WHERE r.kind = 'order' AND r.profile_id IS NOT NULL",
-            )
-            .map_err(sql(WHAT))?;
-        let mut rows = stmt.query([]).map_err(sql(WHAT))?;
-        let log = &mut self.orders;
-        while let Some(r) = rows.next().map_err(sql(WHAT))? {
-            let Some(&pos) = position.get(&r.get::<_, i64>(0).map_err(sql(WHAT))?) else {
-                continue;
-            };
-            let at: Option<String> = r.get(1).map_err(sql(WHAT))?;
-            let Some(day) = at.as_deref().and_then(day_of) else {
-                continue;
-            };
-            let order_currency: Option<String> = r.get(2).map_err(sql(WHAT))?;
-            let total: Option<i64> = r.get(3).map_err(sql(WHAT))?;
-            let refunded: Option<i64> = r.get(4).map_err(sql(WHAT))?;
-            let cancelled_at: Option<String> = r.get(5).map_err(sql(WHAT))?;
-            let status: Option<String> = r.get(6).map_err(sql(WHAT))?;
-            if is_cancelled(cancelled_at.as_deref(), status.as_deref()) {
-                continue;
-            }
-            let same = order_currency.as_deref().is_none_or(|c| c == currency);
-            log.day.push(day);
-            log.pos.push(pos);
-            log.net
-                .push(same.then(|| total.unwrap_or(0) - refunded.unwrap_or(0).max(0)));
+        )
+        .map_err(sql(WHAT))?;
+    let mut rows = stmt.query([]).map_err(sql(WHAT))?;
+    let mut log = OrderLog::default();
+    while let Some(r) = rows.next().map_err(sql(WHAT))? {
+        let Some(&pos) = position.get(&r.get::<_, i64>(0).map_err(sql(WHAT))?) else {
+            continue;
+        };
+        let at: Option<String> = r.get(1).map_err(sql(WHAT))?;
+        let Some(day) = at.as_deref().and_then(day_of) else {
+            continue;
+        };
+        let order_currency: Option<String> = r.get(2).map_err(sql(WHAT))?;
+        let total: Option<i64> = r.get(3).map_err(sql(WHAT))?;
+        let refunded: Option<i64> = r.get(4).map_err(sql(WHAT))?;
+        let cancelled_at: Option<String> = r.get(5).map_err(sql(WHAT))?;
+        let status: Option<String> = r.get(6).map_err(sql(WHAT))?;
+        if is_cancelled(cancelled_at.as_deref(), status.as_deref()) {
+            continue;
         }
-        let order = counting_order(&log.day);
-        log.day = order.iter().map(|&i| log.day[i as usize]).collect();
-        log.pos = order.iter().map(|&i| log.pos[i as usize]).collect();
-        log.net = order.iter().map(|&i| log.net[i as usize]).collect();
-        Ok(())
+        let same = order_currency.as_deref().is_none_or(|c| c == currency);
+        log.day.push(day);
+        log.pos.push(pos);
+        log.net
+            .push(same.then(|| total.unwrap_or(0) - refunded.unwrap_or(0).max(0)));
     }
+    let order = counting_order(&log.day);
+    log.day = order.iter().map(|&i| log.day[i as usize]).collect();
+    log.pos = order.iter().map(|&i| log.pos[i as usize]).collect();
+    log.net = order.iter().map(|&i| log.net[i as usize]).collect();
+    Ok(log)
+}
+
+/// Every field of every profile, by position. A profile that appeared
+/// after the positions were read is left out (the index is then already
+/// stale and will be rebuilt).
+fn read_columns(
+    conn: &Connection,
+    position: &FxHashMap<i64, u32>,
+    n: usize,
+) -> Result<HashMap<&'static str, Column>, IndexError> {
+    let select: Vec<String> = FIELDS
+        .iter()
+        .map(|f| format!("{}.{}", f.table, f.column))
+        .collect();
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT p.id, t.profile_id IS NOT NULL, {} FROM profiles p
+               LEFT JOIN profile_traits t ON t.profile_id = p.id",
+            select.join(", ")
+        ))
+        .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+    let mut texts: Vec<Vec<Option<String>>> = FIELDS
+        .iter()
+        .map(|f| match f.kind {
+            FieldType::Number | FieldType::Money => Vec::new(),
+            _ => vec![None; n],
+        })
+        .collect();
+    let mut numbers: Vec<Vec<f64>> = FIELDS
+        .iter()
+        .map(|f| match f.kind {
+            FieldType::Number | FieldType::Money if f.zero_when_missing => vec![0.0; n],
+            FieldType::Number | FieldType::Money => vec![f64::NAN; n],
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut rows = stmt.query([]).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+    while let Some(r) = rows.next().map_err(sql(TRAIT_FIELDS_SQL_WHAT))? {
+        let id: i64 = r.get(0).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+        let Some(&pos) = position.get(&id) else {
+            continue;
+        };
+        let pos = pos as usize;
+        let has_traits: bool = r.get(1).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+        for (i, f) in FIELDS.iter().enumerate() {
+            let v = r.get_ref(i + 2).map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
+            match f.kind {
+                FieldType::Number | FieldType::Money => {
+                    numbers[i][pos] = match v {
+                        rusqlite::types::ValueRef::Integer(n) => n as f64,
+                        rusqlite::types::ValueRef::Real(x) => x,
+                        _ if f.zero_when_missing && !has_traits => 0.0,
+                        _ => f64::NAN,
+                    };
+                }
+                _ => {
+                    texts[i][pos] = match v {
+                        rusqlite::types::ValueRef::Text(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                        rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
+                        _ => None,
+                    }
+                }
+            }
+        }
+    }
+    let mut columns = HashMap::new();
+    for (i, f) in FIELDS.iter().enumerate() {
+        let column = match f.kind {
+            FieldType::Number | FieldType::Money => Column::Number(std::mem::take(&mut numbers[i])),
+            _ => Column::Dict(Dict::build(std::mem::take(&mut texts[i]))),
+        };
+        columns.insert(f.name, column);
+    }
+    Ok(columns)
+}
+
+/// What the events reader gathers.
+struct EventsPart {
+    logs: HashMap<String, EventLog>,
+    skus: Names,
+    devices: Names,
+    channels: Names,
+    countries: Names,
 }
 
 /// The traits' rule: a cancellation time, or a voided or cancelled status.
