@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use cohort::campaigns::{self, Campaign};
-use cohort::segments::{self, compile, describe, rules::Definition};
+use cohort::segments::{self, compile, describe, live, rules::Definition};
 use cohort::store::Workspace;
 use serde_json::json;
 
@@ -151,8 +151,8 @@ pub fn show(ws_path: &Path, what: &str, json: bool) -> Result<()> {
 pub fn members(ws_path: &Path, what: &str, limit: Option<usize>, json: bool) -> Result<()> {
     let ws = Workspace::open_existing(ws_path)?;
     let s = find_segment(&ws, what)?;
-    let (_, scale) = scale(&ws)?;
-    let mut ids = segments::members_of(ws.conn(), s.id, &now_iso(), scale)?;
+    let mut ids =
+        live::LiveCounts::new().segment_members_now(ws.conn(), ws.path(), s.id, &now_iso())?;
     if let Some(n) = limit {
         ids.truncate(n);
     }
@@ -226,7 +226,19 @@ pub fn refresh(ws_path: &Path, json: bool) -> Result<()> {
 
 /// After an import: dynamic segments record who entered and left.
 pub fn after_import(ws: &mut Workspace, import_id: i64, json: bool) -> Result<()> {
-    let r = segments::refresh_dynamic(ws.conn_mut(), &now_iso(), Some(import_id))?;
+    // A large workspace evaluates through the index (seconds to build,
+    // milliseconds per rule) rather than SQL (minutes for behaviour rules).
+    let index = if segments::has_dynamic(ws.conn())? && live::prefers_index(ws.conn())? {
+        Some(live::LiveCounts::new().build_now(ws.conn(), ws.path())?)
+    } else {
+        None
+    };
+    let r = segments::refresh_dynamic_with(
+        ws.conn_mut(),
+        &now_iso(),
+        Some(import_id),
+        index.as_deref(),
+    )?;
     if !json {
         for c in &r.refreshed {
             println!(
@@ -356,12 +368,11 @@ pub fn campaign_list(ws_path: &Path, json: bool) -> Result<()> {
 }
 
 fn campaign_members(ws: &Workspace, c: &Campaign) -> Result<Vec<i64>> {
-    let (_, scale) = scale(ws)?;
-    Ok(segments::members_of(
+    Ok(live::LiveCounts::new().segment_members_now(
         ws.conn(),
+        ws.path(),
         c.segment_id,
         &now_iso(),
-        scale,
     )?)
 }
 

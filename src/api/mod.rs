@@ -687,9 +687,23 @@ impl App {
                         crate::traits::refresh(&mut ws, now, progress)?;
                     }
                 }
-                // Dynamic segments record who entered and left.
+                // Dynamic segments record who entered and left; in a large
+                // workspace through a fresh index, which live counts then use.
                 if let Some(import_id) = report.import_id {
-                    crate::segments::refresh_dynamic(ws.conn_mut(), &now_iso(), Some(import_id))?;
+                    let index = if crate::segments::has_dynamic(ws.conn())?
+                        && crate::segments::live::prefers_index(ws.conn())
+                            .map_err(|e| ApiError::new("store", e.to_string()))?
+                    {
+                        Some(self.live.build_now(ws.conn(), ws.path())?)
+                    } else {
+                        None
+                    };
+                    crate::segments::refresh_dynamic_with(
+                        ws.conn_mut(),
+                        &now_iso(),
+                        Some(import_id),
+                        index.as_deref(),
+                    )?;
                 }
                 out(ImportReport::from(&report))
             }

@@ -240,7 +240,7 @@ pub(super) fn overlap(
     for &id in &req.ids {
         let s = segments::get(conn, id)?
             .ok_or_else(|| ApiError::new("not_found", format!("There is no segment {id}.")))?;
-        let ids = live.segment_members(conn, ws.path(), id, now)?;
+        let ids = live.segment_members_now(conn, ws.path(), id, now)?;
         sets.push(ids.into_iter().map(|i| i as u64).collect());
         list.push(Segment::from(s));
     }
@@ -328,7 +328,7 @@ pub(super) fn detail(
         })
         .collect();
     let history_chart = size_chart(&s.name, &history);
-    let mut ids = live.segment_members(conn, ws.path(), id, now)?;
+    let mut ids = live.segment_members_now(conn, ws.path(), id, now)?;
     ids.truncate(10);
     Ok(SegmentDetail {
         segment: s.into(),
@@ -432,7 +432,7 @@ fn campaign_members(
     c: &crate::campaigns::Campaign,
     now: &str,
 ) -> Result<Vec<i64>, ApiError> {
-    Ok(live.segment_members(ws.conn(), ws.path(), c.segment_id, now)?)
+    Ok(live.segment_members_now(ws.conn(), ws.path(), c.segment_id, now)?)
 }
 
 pub(super) fn audience(

@@ -1660,6 +1660,51 @@ mod tests {
         assert_eq!(fast, sql);
     }
 
+    /// A refresh of dynamic segments through the index leaves exactly the
+    /// members the SQL refresh would: the SQL refresh after it finds no
+    /// one to move.
+    #[test]
+    fn a_refresh_through_the_index_agrees_with_sql() {
+        let (_dir, mut ws) = testkit::demo();
+        let rules = [
+            all(vec![
+                json!({"type": "event", "did": true, "event": "view_item", "within_days": 120}),
+            ]),
+            all(vec![
+                json!({"type": "order", "did": true, "metric": "total", "op": "gt", "value": 80}),
+                json!({"type": "consent", "channel": "email", "status": "granted"}),
+            ]),
+        ];
+        for (i, rule) in rules.iter().enumerate() {
+            let empty = def(json!({"match": "any", "conditions": []}));
+            crate::segments::save_dynamic(ws.conn_mut(), &format!("S{i}"), &empty, None, NOW)
+                .unwrap();
+            let id: i64 = ws
+                .conn()
+                .query_row("SELECT max(id) FROM segments", [], |r| r.get(0))
+                .unwrap();
+            ws.conn()
+                .execute(
+                    "UPDATE segments SET definition = ?1 WHERE id = ?2",
+                    rusqlite::params![serde_json::to_string(rule).unwrap(), id],
+                )
+                .unwrap();
+        }
+        let index = SegmentIndex::build(ws.conn()).unwrap();
+        let fast =
+            crate::segments::refresh_dynamic_with(ws.conn_mut(), NOW, None, Some(&index)).unwrap();
+        assert_eq!(fast.refreshed.len(), 2);
+        assert!(fast.refreshed.iter().all(|r| r.entered > 0), "{fast:?}");
+        let again = crate::segments::refresh_dynamic(ws.conn_mut(), NOW, None).unwrap();
+        assert!(
+            again
+                .refreshed
+                .iter()
+                .all(|r| r.entered == 0 && r.exited == 0),
+            "{again:?}"
+        );
+    }
+
     /// Live counts answer with SQL while the index builds, then with the
     /// index, and notice when the workspace changes.
     #[test]

@@ -585,6 +585,19 @@ pub fn refresh_dynamic(
     now: &str,
     import_id: Option<i64>,
 ) -> Result<RefreshReport, SegmentError> {
+    refresh_dynamic_with(conn, now, import_id, None)
+}
+
+/// [`refresh_dynamic`], evaluating the rules with `index` when given (a
+/// current one: behaviour rules over millions of events take the index
+/// milliseconds and SQLite minutes). Rules are still compiled first, so
+/// invalid ones are skipped the same way.
+pub fn refresh_dynamic_with(
+    conn: &mut Connection,
+    now: &str,
+    import_id: Option<i64>,
+    index: Option<&index::SegmentIndex>,
+) -> Result<RefreshReport, SegmentError> {
     let tx = conn
         .transaction()
         .map_err(sql("refresh the dynamic segments"))?;
@@ -621,7 +634,27 @@ pub fn refresh_dynamic(
                 continue;
             }
         };
-        let members = match evaluate(&tx, &def, now, scale, Some(id)) {
+        let evaluated = match index {
+            Some(index) => compile::compile_as(&tx, &def, now, scale, Some(id))
+                .map_err(SegmentError::Invalid)
+                .and_then(|_| {
+                    index
+                        .evaluate(&tx, &def, now)
+                        .map(|set| index.ids_of(&set).collect())
+                        .map_err(|e| match e {
+                            index::IndexError::Invalid(e) => SegmentError::Invalid(e),
+                            index::IndexError::Sql { context, source } => {
+                                SegmentError::Sql { context, source }
+                            }
+                            e => SegmentError::Unreadable {
+                                name: name.clone(),
+                                detail: e.to_string(),
+                            },
+                        })
+                }),
+            None => evaluate(&tx, &def, now, scale, Some(id)),
+        };
+        let members = match evaluated {
             Ok(m) => m,
             Err(SegmentError::Invalid(e)) => {
                 report.skipped.push(Skipped {
@@ -645,6 +678,16 @@ pub fn refresh_dynamic(
     }
     tx.commit().map_err(sql("refresh the dynamic segments"))?;
     Ok(report)
+}
+
+/// Whether any segment is dynamic (so an import has something to refresh).
+pub fn has_dynamic(conn: &Connection) -> Result<bool, SegmentError> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM segments WHERE kind = 'dynamic')",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(sql("look for dynamic segments"))
 }
 
 /// A dynamic segment's size over time, oldest first.
