@@ -86,11 +86,9 @@ pub fn save(ws_path: &Path, name: &str, rule: &Path, is_static: bool, json: bool
     let mut ws = Workspace::open_existing(ws_path)?;
     let def = read_rule(rule)?;
     let now = now_iso();
-    let s = if is_static {
-        segments::save_static_from_rule(ws.conn_mut(), name, &def, None, &now)?
-    } else {
-        segments::save_dynamic(ws.conn_mut(), name, &def, None, &now)?
-    };
+    let index = live::LiveCounts::new().index_now(ws.conn(), ws.path())?;
+    let kind = if is_static { "static" } else { "dynamic" };
+    let s = segments::save_rule_with(ws.conn_mut(), name, kind, &def, &now, index.as_deref())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {

@@ -513,7 +513,12 @@ impl App {
             }
             "segment_save" => {
                 let req: SegmentSaveRequest = parse(payload)?;
-                out(segments::save(&mut self.workspace()?, &req, &now_iso())?)
+                out(segments::save(
+                    &mut self.workspace()?,
+                    &self.live,
+                    &req,
+                    &now_iso(),
+                )?)
             }
             "segment_detail" => {
                 let req: IdRequest = parse(payload)?;

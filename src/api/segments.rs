@@ -267,9 +267,12 @@ pub(super) fn reasons(by_reason: &std::collections::BTreeMap<String, u64>) -> Ve
 
 pub(super) fn save(
     ws: &mut Workspace,
+    live: &LiveCounts,
     req: &SegmentSaveRequest,
     now: &str,
 ) -> Result<Segment, ApiError> {
+    let index = live.index_now(ws.conn(), ws.path())?;
+    let index = index.as_deref();
     let conn = ws.conn_mut();
     let s = match (req.id, req.kind.as_str()) {
         (Some(id), _) => {
@@ -281,11 +284,10 @@ pub(super) fn save(
                     "A new version keeps the segment's name; save under a new name to make another segment.",
                 ));
             }
-            segments::update_definition(conn, id, &req.definition, now)?
+            segments::update_definition_with(conn, id, &req.definition, now, index)?
         }
-        (None, "dynamic") => segments::save_dynamic(conn, &req.name, &req.definition, None, now)?,
-        (None, "static") => {
-            segments::save_static_from_rule(conn, &req.name, &req.definition, None, now)?
+        (None, kind @ ("dynamic" | "static")) => {
+            segments::save_rule_with(conn, &req.name, kind, &req.definition, now, index)?
         }
         (None, other) => {
             return Err(ApiError::new(

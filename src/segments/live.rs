@@ -170,10 +170,23 @@ impl LiveCounts {
         Ok(None)
     }
 
-    /// The members of saved segment `id` for work that cannot wait for a
-    /// background build (an export from the command line): the current
-    /// index, else a new one when the workspace is large enough that SQL
-    /// would be slower than building it, else SQL.
+    /// The index for work that cannot wait for a background build (a
+    /// save, an export): the current one, else a new one when the
+    /// workspace is large enough that SQL would be slower than building
+    /// it, else none (SQL).
+    pub fn index_now(
+        &self,
+        conn: &Connection,
+        path: &Path,
+    ) -> Result<Option<Arc<SegmentIndex>>, LiveError> {
+        Ok(match self.fresh(conn, path)? {
+            Some(index) => Some(index),
+            None if prefers_index(conn)? => Some(self.build_now(conn, path)?),
+            None => None,
+        })
+    }
+
+    /// The members of saved segment `id` now, through [`Self::index_now`].
     pub fn segment_members_now(
         &self,
         conn: &Connection,
@@ -181,12 +194,7 @@ impl LiveCounts {
         id: i64,
         now: &str,
     ) -> Result<Vec<i64>, LiveError> {
-        let index = match self.fresh(conn, path)? {
-            Some(index) => Some(index),
-            None if prefers_index(conn)? => Some(self.build_now(conn, path)?),
-            None => None,
-        };
-        match index {
+        match self.index_now(conn, path)? {
             Some(index) => Ok(index.segment_members(conn, id, now)?),
             None => {
                 let scale = compile::scale_of(&compile::workspace_currency(conn)?);

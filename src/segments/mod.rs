@@ -261,15 +261,28 @@ fn definition_json(def: &Definition) -> String {
 }
 
 /// Compiles `def` (as segment `id` when it has one) and evaluates it.
+/// The members of `def`: compiled first (which validates it), then
+/// answered by `index` when given, else by SQL.
 fn evaluate(
     conn: &Connection,
     def: &Definition,
     now: &str,
     scale: i64,
     id: Option<i64>,
+    index: Option<&index::SegmentIndex>,
 ) -> Result<Vec<i64>, SegmentError> {
     let compiled = compile::compile_as(conn, def, now, scale, id)?;
-    compile::members(conn, &compiled).map_err(sql("evaluate a segment"))
+    match index {
+        Some(index) => index
+            .evaluate(conn, def, now)
+            .map(|set| index.ids_of(&set).collect())
+            .map_err(|e| match e {
+                index::IndexError::Invalid(e) => SegmentError::Invalid(e),
+                index::IndexError::Sql { context, source } => SegmentError::Sql { context, source },
+                index::IndexError::NoSegment(id) => SegmentError::NotFound(id),
+            }),
+        None => compile::members(conn, &compiled).map_err(sql("evaluate a segment")),
+    }
 }
 
 fn add_version(
@@ -430,7 +443,20 @@ pub fn save_dynamic(
     description: Option<&str>,
     now: &str,
 ) -> Result<Segment, SegmentError> {
-    save_rule(conn, name, "dynamic", definition, description, now)
+    save_rule(conn, name, "dynamic", definition, description, now, None)
+}
+
+/// [`save_dynamic`] (`kind` "dynamic") or [`save_static_from_rule`]
+/// ("static"), evaluating with `index` when given.
+pub fn save_rule_with(
+    conn: &mut Connection,
+    name: &str,
+    kind: &str,
+    definition: &Definition,
+    now: &str,
+    index: Option<&index::SegmentIndex>,
+) -> Result<Segment, SegmentError> {
+    save_rule(conn, name, kind, definition, None, now, index)
 }
 
 /// Saves a static segment from a rule: the members the rule gives now
@@ -443,7 +469,7 @@ pub fn save_static_from_rule(
     description: Option<&str>,
     now: &str,
 ) -> Result<Segment, SegmentError> {
-    save_rule(conn, name, "static", definition, description, now)
+    save_rule(conn, name, "static", definition, description, now, None)
 }
 
 fn save_rule(
@@ -453,11 +479,12 @@ fn save_rule(
     definition: &Definition,
     description: Option<&str>,
     now: &str,
+    index: Option<&index::SegmentIndex>,
 ) -> Result<Segment, SegmentError> {
     let tx = conn.transaction().map_err(sql("save a segment"))?;
     let name = free_name(&tx, name, None)?;
     let (currency, scale) = money_basics(&tx)?;
-    let members = evaluate(&tx, definition, now, scale, None)?;
+    let members = evaluate(&tx, definition, now, scale, None, index)?;
     let sentence = describe::describe(&tx, definition, &currency);
     let description = description
         .map(str::trim)
@@ -490,12 +517,23 @@ pub fn update_definition(
     definition: &Definition,
     now: &str,
 ) -> Result<Segment, SegmentError> {
+    update_definition_with(conn, id, definition, now, None)
+}
+
+/// [`update_definition`], evaluating with `index` when given.
+pub fn update_definition_with(
+    conn: &mut Connection,
+    id: i64,
+    definition: &Definition,
+    now: &str,
+    index: Option<&index::SegmentIndex>,
+) -> Result<Segment, SegmentError> {
     let tx = conn.transaction().map_err(sql("update a segment"))?;
     let Some(row) = compile::segment_row(&tx, id).map_err(sql("update a segment"))? else {
         return Err(SegmentError::NotFound(id));
     };
     let (currency, scale) = money_basics(&tx)?;
-    let members = evaluate(&tx, definition, now, scale, Some(id))?;
+    let members = evaluate(&tx, definition, now, scale, Some(id), index)?;
     let sentence = describe::describe(&tx, definition, &currency);
     let old_sentence: Option<String> = tx
         .query_row(
@@ -562,7 +600,7 @@ pub fn members_of(
             name: row.name.clone(),
             detail: "a dynamic segment without a rule".into(),
         })?;
-        return evaluate(conn, &def, now, scale, Some(id));
+        return evaluate(conn, &def, now, scale, Some(id), None);
     }
     let mut stmt = conn
         .prepare("SELECT profile_id FROM segment_members WHERE segment_id = ?1 ORDER BY profile_id")
@@ -634,26 +672,7 @@ pub fn refresh_dynamic_with(
                 continue;
             }
         };
-        let evaluated = match index {
-            Some(index) => compile::compile_as(&tx, &def, now, scale, Some(id))
-                .map_err(SegmentError::Invalid)
-                .and_then(|_| {
-                    index
-                        .evaluate(&tx, &def, now)
-                        .map(|set| index.ids_of(&set).collect())
-                        .map_err(|e| match e {
-                            index::IndexError::Invalid(e) => SegmentError::Invalid(e),
-                            index::IndexError::Sql { context, source } => {
-                                SegmentError::Sql { context, source }
-                            }
-                            e => SegmentError::Unreadable {
-                                name: name.clone(),
-                                detail: e.to_string(),
-                            },
-                        })
-                }),
-            None => evaluate(&tx, &def, now, scale, Some(id)),
-        };
+        let evaluated = evaluate(&tx, &def, now, scale, Some(id), index);
         let members = match evaluated {
             Ok(m) => m,
             Err(SegmentError::Invalid(e)) => {
