@@ -86,7 +86,7 @@ pub fn save(ws_path: &Path, name: &str, rule: &Path, is_static: bool, json: bool
     let mut ws = Workspace::open_existing(ws_path)?;
     let def = read_rule(rule)?;
     let now = now_iso();
-    let index = live::LiveCounts::new().index_now(ws.conn(), ws.path())?;
+    let index = live::LiveCounts::new().index_now(ws.conn(), ws.path(), &def)?;
     let kind = if is_static { "static" } else { "dynamic" };
     let s = segments::save_rule_with(ws.conn_mut(), name, kind, &def, &now, index.as_deref())?;
     if json {
@@ -226,7 +226,8 @@ pub fn refresh(ws_path: &Path, json: bool) -> Result<()> {
 pub fn after_import(ws: &mut Workspace, import_id: i64, json: bool) -> Result<()> {
     // A large workspace evaluates through the index (seconds to build,
     // milliseconds per rule) rather than SQL (minutes for behaviour rules).
-    let index = if segments::has_dynamic(ws.conn())? && live::prefers_index(ws.conn())? {
+    let index = if segments::dynamic_reads_behaviour(ws.conn())? && live::prefers_index(ws.conn())?
+    {
         Some(live::LiveCounts::new().build_now(ws.conn(), ws.path())?)
     } else {
         None

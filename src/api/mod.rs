@@ -695,7 +695,7 @@ impl App {
                 // Dynamic segments record who entered and left; in a large
                 // workspace through a fresh index, which live counts then use.
                 if let Some(import_id) = report.import_id {
-                    let index = if crate::segments::has_dynamic(ws.conn())?
+                    let index = if crate::segments::dynamic_reads_behaviour(ws.conn())?
                         && crate::segments::live::prefers_index(ws.conn())
                             .map_err(|e| ApiError::new("store", e.to_string()))?
                     {

@@ -271,7 +271,7 @@ pub(super) fn save(
     req: &SegmentSaveRequest,
     now: &str,
 ) -> Result<Segment, ApiError> {
-    let index = live.index_now(ws.conn(), ws.path())?;
+    let index = live.index_now(ws.conn(), ws.path(), &req.definition)?;
     let index = index.as_deref();
     let conn = ws.conn_mut();
     let s = match (req.id, req.kind.as_str()) {

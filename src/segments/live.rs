@@ -171,17 +171,20 @@ impl LiveCounts {
     }
 
     /// The index for work that cannot wait for a background build (a
-    /// save, an export): the current one, else a new one when the
-    /// workspace is large enough that SQL would be slower than building
-    /// it, else none (SQL).
+    /// save, an export) of `def`: the current one; else a new one when
+    /// the rule reads behaviour in a workspace large enough that SQL would
+    /// be slower than building the index; else none (SQL).
     pub fn index_now(
         &self,
         conn: &Connection,
         path: &Path,
+        def: &Definition,
     ) -> Result<Option<Arc<SegmentIndex>>, LiveError> {
         Ok(match self.fresh(conn, path)? {
             Some(index) => Some(index),
-            None if prefers_index(conn)? => Some(self.build_now(conn, path)?),
+            None if def.reads_behaviour() && prefers_index(conn)? => {
+                Some(self.build_now(conn, path)?)
+            }
             None => None,
         })
     }
@@ -194,7 +197,19 @@ impl LiveCounts {
         id: i64,
         now: &str,
     ) -> Result<Vec<i64>, LiveError> {
-        match self.index_now(conn, path)? {
+        let dynamic = super::get(conn, id)
+            .map_err(from_segment_error)?
+            .is_some_and(|s| s.kind == "dynamic");
+        // A static segment is its stored members, whatever its rule was.
+        let def = match dynamic {
+            true => super::definition(conn, id).map_err(from_segment_error)?,
+            false => None,
+        };
+        let index = match &def {
+            Some(def) => self.index_now(conn, path, def)?,
+            None => None,
+        };
+        match index {
             Some(index) => Ok(index.segment_members(conn, id, now)?),
             None => {
                 let scale = compile::scale_of(&compile::workspace_currency(conn)?);

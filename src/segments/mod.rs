@@ -699,14 +699,21 @@ pub fn refresh_dynamic_with(
     Ok(report)
 }
 
-/// Whether any segment is dynamic (so an import has something to refresh).
-pub fn has_dynamic(conn: &Connection) -> Result<bool, SegmentError> {
-    conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM segments WHERE kind = 'dynamic')",
-        [],
-        |r| r.get(0),
-    )
-    .map_err(sql("look for dynamic segments"))
+/// Whether a dynamic segment's rule reads events or orders (what an
+/// import's refresh may want the index for).
+pub fn dynamic_reads_behaviour(conn: &Connection) -> Result<bool, SegmentError> {
+    let mut stmt = conn
+        .prepare("SELECT definition FROM segments WHERE kind = 'dynamic'")
+        .map_err(sql("look for dynamic segments"))?;
+    let rules = stmt
+        .query_map([], |r| r.get::<_, Option<String>>(0))
+        .map_err(sql("look for dynamic segments"))?
+        .collect::<rusqlite::Result<Vec<_>>>()
+        .map_err(sql("look for dynamic segments"))?;
+    Ok(rules
+        .iter()
+        .flatten()
+        .any(|text| Definition::from_json(text).is_ok_and(|d| d.reads_behaviour())))
 }
 
 /// A dynamic segment's size over time, oldest first.

@@ -268,6 +268,22 @@ impl Definition {
         serde_json::from_value(value).map_err(|e| format!("not a segment definition: {e}"))
     }
 
+    /// Whether answering the rule reads events or orders (or another
+    /// segment, which might): what SQL is slow at in a large workspace.
+    pub fn reads_behaviour(&self) -> bool {
+        fn group(g: &Group) -> bool {
+            g.conditions.iter().any(|c| match c {
+                Condition::Group(g) => group(g),
+                Condition::Event(_)
+                | Condition::Order(_)
+                | Condition::Sequence(_)
+                | Condition::Segment(_) => true,
+                Condition::Field(_) | Condition::Cluster(_) | Condition::Consent(_) => false,
+            })
+        }
+        group(&self.root)
+    }
+
     /// An empty "all of" group: every profile.
     pub fn everyone() -> Definition {
         Definition {
@@ -304,6 +320,15 @@ mod tests {
         assert_eq!(d.root.conditions.len(), 2);
         let back = Definition::from_value(serde_json::to_value(&d).unwrap()).unwrap();
         assert_eq!(back, d);
+        assert!(d.reads_behaviour());
+        let plain = Definition::from_json(
+            r#"{"version":1,"root":{"match":"any","conditions":[
+                {"type":"group","match":"all","conditions":[
+                    {"type":"field","field":"country","op":"eq","value":"GB"}]},
+                {"type":"consent","channel":"sms","status":"granted"}]}}"#,
+        )
+        .unwrap();
+        assert!(!plain.reads_behaviour());
         assert!(Definition::from_json(r#"{"version":9,"root":{}}"#)
             .unwrap_err()
             .contains("newer Cohort"));
