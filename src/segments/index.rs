@@ -111,28 +111,53 @@ struct Blob {
     starts: Vec<usize>,
 }
 
-impl Dict {
-    fn build(raw: Vec<Option<String>>) -> Dict {
-        let mut values: Vec<String> = raw.iter().flatten().cloned().collect();
-        values.sort_unstable();
-        values.dedup();
-        let code: FxHashMap<&str, u32> = values
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.as_str(), i as u32 + 1))
-            .collect();
-        let codes = raw
-            .iter()
-            .map(|v| v.as_deref().and_then(|v| code.get(v).copied()).unwrap_or(0))
-            .collect();
-        drop(code);
-        Dict {
-            codes,
-            values,
-            blob: Default::default(),
+/// Builds a [`Dict`] row by row, keeping each distinct value once (a
+/// million rows of a column with a few hundred cities cost a few hundred
+/// strings, not a million).
+#[derive(Default)]
+struct DictBuilder {
+    seen: FxHashMap<Box<str>, u32>,
+    codes: Vec<u32>,
+}
+
+impl DictBuilder {
+    fn with_rows(n: usize) -> DictBuilder {
+        DictBuilder {
+            seen: FxHashMap::default(),
+            codes: vec![0; n],
         }
     }
 
+    fn set(&mut self, pos: usize, v: &str) {
+        let next = self.seen.len() as u32 + 1;
+        let code = match self.seen.get(v) {
+            Some(&c) => c,
+            None => {
+                self.seen.insert(v.into(), next);
+                next
+            }
+        };
+        self.codes[pos] = code;
+    }
+
+    /// Renumbers by sorted value.
+    fn finish(self) -> Dict {
+        let mut values: Vec<(Box<str>, u32)> = self.seen.into_iter().collect();
+        values.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut rank = vec![0u32; values.len() + 1];
+        for (i, (_, code)) in values.iter().enumerate() {
+            rank[*code as usize] = i as u32 + 1;
+        }
+        let codes = self.codes.into_iter().map(|c| rank[c as usize]).collect();
+        Dict {
+            codes,
+            values: values.into_iter().map(|(v, _)| v.into_string()).collect(),
+            blob: Default::default(),
+        }
+    }
+}
+
+impl Dict {
     fn blob(&self) -> &Blob {
         self.blob.get_or_init(|| {
             let mut b = Blob {
@@ -209,7 +234,8 @@ struct EventLog {
     device: Vec<u32>,
     channel: Vec<u32>,
     country: Vec<u32>,
-    /// Minor units; `i64::MIN` for missing.
+    /// Minor units; `i64::MIN` for missing; empty when no event of the
+    /// name has a value (most: page views, product views).
     value: Vec<i64>,
 }
 
@@ -774,7 +800,7 @@ impl SegmentIndex {
                     Filter::Channel(ok) => ok[log.channel[i] as usize],
                     Filter::Country(ok) => ok[log.country[i] as usize],
                     Filter::Value(test) => {
-                        let v = log.value[i];
+                        let v = log.value.get(i).copied().unwrap_or(i64::MIN);
                         test.test(if v == i64::MIN { f64::NAN } else { v as f64 })
                     }
                 };
@@ -1050,11 +1076,11 @@ fn read_columns(
             select.join(", ")
         ))
         .map_err(sql(TRAIT_FIELDS_SQL_WHAT))?;
-    let mut texts: Vec<Vec<Option<String>>> = FIELDS
+    let mut texts: Vec<DictBuilder> = FIELDS
         .iter()
         .map(|f| match f.kind {
-            FieldType::Number | FieldType::Money => Vec::new(),
-            _ => vec![None; n],
+            FieldType::Number | FieldType::Money => DictBuilder::default(),
+            _ => DictBuilder::with_rows(n),
         })
         .collect();
     let mut numbers: Vec<Vec<f64>> = FIELDS
@@ -1084,15 +1110,13 @@ fn read_columns(
                         _ => f64::NAN,
                     };
                 }
-                _ => {
-                    texts[i][pos] = match v {
-                        rusqlite::types::ValueRef::Text(t) => {
-                            Some(String::from_utf8_lossy(t).into_owned())
-                        }
-                        rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
-                        _ => None,
+                _ => match v {
+                    rusqlite::types::ValueRef::Text(t) => {
+                        texts[i].set(pos, &String::from_utf8_lossy(t))
                     }
-                }
+                    rusqlite::types::ValueRef::Integer(n) => texts[i].set(pos, &n.to_string()),
+                    _ => {}
+                },
             }
         }
     }
@@ -1100,7 +1124,7 @@ fn read_columns(
     for (i, f) in FIELDS.iter().enumerate() {
         let column = match f.kind {
             FieldType::Number | FieldType::Money => Column::Number(std::mem::take(&mut numbers[i])),
-            _ => Column::Dict(Dict::build(std::mem::take(&mut texts[i]))),
+            _ => Column::Dict(std::mem::take(&mut texts[i]).finish()),
         };
         columns.insert(f.name, column);
     }
@@ -1145,7 +1169,11 @@ fn sort_by_day(log: &mut EventLog) {
     log.device = permute(&log.device, &order);
     log.channel = permute(&log.channel, &order);
     log.country = permute(&log.country, &order);
-    log.value = permute(&log.value, &order);
+    log.value = if log.value.iter().all(|&v| v == i64::MIN) {
+        Vec::new()
+    } else {
+        permute(&log.value, &order)
+    };
 }
 
 /// The stable order of `days` ascending.
