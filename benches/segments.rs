@@ -48,8 +48,18 @@ fn main() {
         .iter()
         .map(|(s, t)| format!("{s} {t:.2}"))
         .collect();
+    // Peak memory of this process so far (the index, its build, the
+    // decoration above when it ran).
+    let peak = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(|l| l.trim_start_matches("VmHWM:").trim().to_owned())
+        })
+        .unwrap_or_default();
     eprintln!(
-        "index built in {:.2} s [{}]",
+        "index built in {:.2} s [{}], peak RSS {peak}",
         started.elapsed().as_secs_f64(),
         stages.join(", ")
     );
