@@ -110,6 +110,44 @@ pub(super) fn catalog(ws: &Workspace) -> Result<SegmentCatalog, ApiError> {
             choices,
         });
     }
+    // Columns of the export kept in the events' JSON, found in a sample.
+    let mut stmt = conn
+        .prepare(
+            "SELECT j.key, j.value, count(*) FROM
+                (SELECT properties FROM events WHERE json_valid(properties) LIMIT 20000) e,
+                json_each(e.properties) j
+              GROUP BY j.key, j.value ORDER BY j.key, count(*) DESC",
+        )
+        .map_err(store)?;
+    let mut custom: Vec<(String, Vec<String>)> = Vec::new();
+    let mut rows = stmt.query([]).map_err(store)?;
+    while let Some(r) = rows.next().map_err(store)? {
+        let key: String = r.get(0).map_err(store)?;
+        let value = match r.get_ref(1).map_err(store)? {
+            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+            rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+            rusqlite::types::ValueRef::Real(x) => x.to_string(),
+            _ => continue,
+        };
+        match custom.last_mut() {
+            Some((k, values)) if *k == key => {
+                if values.len() < 50 {
+                    values.push(value)
+                }
+            }
+            _ => custom.push((key, vec![value])),
+        }
+    }
+    drop(rows);
+    drop(stmt);
+    for (key, choices) in custom.into_iter().take(100) {
+        properties.push(EventProperty {
+            name: format!("{}{key}", fields::CUSTOM_PROPERTY),
+            label: key,
+            kind: FieldType::Text,
+            choices,
+        });
+    }
     let clusters = match crate::cluster::runs::latest(conn).ok().flatten() {
         Some(run) => run
             .result

@@ -792,23 +792,52 @@ impl Compiler<'_> {
         for (i, f) in c.filters.iter().enumerate() {
             let Some(kind) = fields::event_property(&f.property) else {
                 return Err(fail(format!(
-                    "events have no property “{}” (use one of {})",
+                    "events have no property “{}” (use one of {}, or {}NAME for a column of the export)",
                     f.property,
                     fields::EVENT_PROPERTIES
                         .iter()
                         .map(|p| p.0)
                         .collect::<Vec<_>>()
-                        .join(", ")
+                        .join(", "),
+                    fields::CUSTOM_PROPERTY
                 )));
             };
+            let problem =
+                |problem: String| fail(format!("filter {} on {}: {problem}", i + 1, f.property));
+            if let Some(key) = fields::custom_property(&f.property) {
+                // A custom property: its value through json_each, the key
+                // bound like every value. A missing property is a missing
+                // value (it passes `ne`, `not_in` and `is_empty` only).
+                let test = compare(
+                    "j.value", kind, false, f.op, &f.value, &self.now, self.scale,
+                )
+                .map_err(problem)?;
+                let has = |sql: Sql| {
+                    Sql::new("EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(e.properties) THEN e.properties END) j WHERE j.key = ")
+                        .p(key.to_owned())
+                        .a(sql)
+                        .s(")")
+                };
+                let missing_passes = matches!(f.op, Op::Ne | Op::NotIn | Op::IsEmpty);
+                let present = has(Sql::new(" AND ").a(test));
+                rows = if missing_passes {
+                    rows.s(" AND (NOT ")
+                        .a(has(Sql::default()))
+                        .s(" OR ")
+                        .a(present)
+                        .s(")")
+                } else {
+                    rows.s(" AND ").a(present)
+                };
+                continue;
+            }
             let col = match f.property.as_str() {
                 "category" => product_of("e.sku", "category"),
                 "brand" => product_of("e.sku", "brand"),
                 other => format!("e.{other}"),
             };
-            let test = compare(&col, kind, false, f.op, &f.value, &self.now, self.scale).map_err(
-                |problem| fail(format!("filter {} on {}: {problem}", i + 1, f.property)),
-            )?;
+            let test = compare(&col, kind, false, f.op, &f.value, &self.now, self.scale)
+                .map_err(problem)?;
             rows = rows.s(" AND ").a(test);
         }
         Ok(if c.did {

@@ -343,9 +343,15 @@ impl Describer<'_> {
                     let (label, kind) = fields::EVENT_PROPERTIES
                         .iter()
                         .find(|p| p.0 == f.property)
-                        .map_or((f.property.clone(), FieldType::Text), |p| {
-                            (lower_label(p.1), p.2)
-                        });
+                        .map_or(
+                            (
+                                fields::custom_property(&f.property)
+                                    .unwrap_or(&f.property)
+                                    .to_owned(),
+                                FieldType::Text,
+                            ),
+                            |p| (lower_label(p.1), p.2),
+                        );
                     format!("{label} {}", self.comparison(kind, f.op, &f.value))
                 })
                 .collect();

@@ -287,12 +287,24 @@ pub const EVENT_PROPERTIES: &[(&str, &str, FieldType)] = &[
     ("value", "Value", Money),
 ];
 
-/// The type of an event property, if it is one.
+/// How a filter names a property the export carried in its own column,
+/// kept in the event's `properties` JSON: `properties.geo.city`.
+pub const CUSTOM_PROPERTY: &str = "properties.";
+
+/// The key of a custom property filter (`properties.KEY` → `KEY`).
+pub fn custom_property(name: &str) -> Option<&str> {
+    name.strip_prefix(CUSTOM_PROPERTY)
+        .filter(|k| !k.trim().is_empty())
+}
+
+/// The type of an event property, if it is one: the canonical columns
+/// above, or any custom property (compared as text).
 pub fn event_property(name: &str) -> Option<FieldType> {
     EVENT_PROPERTIES
         .iter()
         .find(|(n, _, _)| *n == name)
         .map(|(_, _, t)| *t)
+        .or_else(|| custom_property(name).map(|_| Text))
 }
 
 pub const CHANNELS: &[&str] = &["email", "sms", "ads"];

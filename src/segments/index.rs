@@ -530,6 +530,14 @@ impl SegmentIndex {
         Ok(match c {
             Condition::Group(g) => self.group(conn, g, now, today, seen)?,
             Condition::Field(f) => self.field(f, today),
+            // Custom properties live in each event's JSON: SQL reads them.
+            Condition::Event(e)
+                if e.filters
+                    .iter()
+                    .any(|f| fields::custom_property(&f.property).is_some()) =>
+            {
+                self.by_sql(conn, c, now, today)?
+            }
             Condition::Event(e) => self.event(e, today),
             Condition::Order(o) if o.sku.is_none() && o.category.is_none() => self.order(o, today),
             Condition::Order(_) | Condition::Sequence(_) => self.by_sql(conn, c, now, today)?,
@@ -1471,6 +1479,7 @@ mod tests {
     use super::*;
     use crate::segments::testkit::{self, NOW};
     use serde_json::{json, Value};
+    use std::collections::HashMap;
 
     fn def(root: Value) -> Definition {
         Definition::from_value(json!({"version": 1, "root": root})).unwrap()
@@ -1609,6 +1618,13 @@ mod tests {
             json!({"type": "event", "did": true, "event": "purchase", "filters": [
                 {"property": "value", "op": "gt", "value": 50}]}),
             json!({"type": "event", "did": true, "event": "view_item", "filters": [
+                {"property": "properties.item_category", "op": "eq", "value": top(conn, "SELECT json_extract(properties, '$.item_category') FROM events WHERE name = 'view_item' LIMIT 1")}],
+                "count": {"op": "at_least", "value": 2}}),
+            json!({"type": "event", "did": true, "event": "page_view", "filters": [
+                {"property": "properties.geo.city", "op": "ne", "value": top(conn, "SELECT json_extract(properties, '$.\"geo.city\"') FROM events LIMIT 1")}], "within_days": 365}),
+            json!({"type": "event", "did": false, "event": "page_view", "filters": [
+                {"property": "properties.page_location", "op": "contains", "value": "PRODUCTS"}]}),
+            json!({"type": "event", "did": true, "event": "view_item", "filters": [
                 {"property": "sku", "op": "starts_with", "value": top(conn, "SELECT substr(sku, 1, 3) FROM events WHERE sku IS NOT NULL LIMIT 1")}]}),
             json!({"type": "order", "did": true, "metric": "count", "count": {"op": "at_least", "value": 2}, "within_days": 365}),
             json!({"type": "order", "did": false, "metric": "count", "within_days": 90}),
@@ -1660,6 +1676,61 @@ mod tests {
             "{nonempty} of {} non-empty",
             cases.len()
         );
+    }
+
+    /// Custom event properties (columns of the export kept as JSON) give
+    /// what a scan in Rust gives.
+    #[test]
+    fn custom_event_properties_match_a_count_in_rust() {
+        let (_dir, ws) = testkit::demo();
+        let conn = ws.conn();
+        let props: HashMap<i64, Value> = {
+            let mut stmt = conn
+                .prepare("SELECT id, properties FROM events WHERE properties IS NOT NULL")
+                .unwrap();
+            stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+                .unwrap()
+                .map(|r| r.unwrap())
+                .map(|(id, text)| (id, serde_json::from_str(&text).unwrap()))
+                .collect()
+        };
+        let events = testkit::events(conn);
+        let category = events
+            .iter()
+            .filter(|e| e.name == "view_item")
+            .find_map(|e| props.get(&e.id)?.get("item_category")?.as_str())
+            .expect("the demo's product views carry a category")
+            .to_owned();
+        let mut views: HashMap<i64, u32> = HashMap::new();
+        for e in &events {
+            let Some(p) = e.profile else { continue };
+            let cat = props
+                .get(&e.id)
+                .and_then(|v| v.get("item_category"))
+                .and_then(|v| v.as_str());
+            if e.name == "view_item" && cat.is_some_and(|c| c.eq_ignore_ascii_case(&category)) {
+                *views.entry(p).or_default() += 1;
+            }
+        }
+        let mut expected: Vec<i64> = views
+            .iter()
+            .filter(|(_, &n)| n >= 2)
+            .map(|(&p, _)| p)
+            .collect();
+        expected.sort_unstable();
+        assert!(!expected.is_empty());
+        let d = all(vec![
+            json!({"type": "event", "did": true, "event": "view_item",
+            "filters": [{"property": "properties.item_category", "op": "eq",
+                         "value": category.to_uppercase()}],
+            "count": {"op": "at_least", "value": 2}}),
+        ]);
+        let index = SegmentIndex::build(conn).unwrap();
+        let (sql, fast) = both(conn, &index, &d);
+        assert_eq!(sql, expected);
+        assert_eq!(fast, expected);
+        let sentence = crate::segments::describe::describe(conn, &d, "USD");
+        assert!(sentence.contains("item_category"), "{sentence}");
     }
 
     /// Segment conditions: static members, a dynamic segment's rule, and
