@@ -357,6 +357,14 @@ pub fn chart(
     let ws = Workspace::open_existing(ws_path)?;
     let charts = match run {
         Some(id) => cohort::cluster::runs::charts(&cohort::cluster::runs::get(ws.conn(), id)?),
+        None if name.starts_with("recommend_") => {
+            match cohort::recommend::latest_run(ws.conn())?.and_then(|r| r.evaluation) {
+                Some(e) => cohort::recommend::charts(&e),
+                None => anyhow::bail!(
+                    "no evaluated recommendation model yet: run `cohort recommend train`"
+                ),
+            }
+        }
         None => traits::charts(&traits::overview(ws.conn())?),
     };
     let names: Vec<&str> = charts.iter().map(|c| c.name).collect();

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod ingest;
 pub mod profiles;
 pub mod progress;
+pub mod recommend;
 pub mod segments;
 pub mod store;
 pub mod traits;

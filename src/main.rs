@@ -14,6 +14,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
 mod identity_cli;
 mod insights_cli;
+mod recommend_cli;
 mod segments_cli;
 mod serve;
 
@@ -177,6 +178,11 @@ enum Command {
         #[command(subcommand)]
         what: ClusterCommand,
     },
+    /// Product recommendations: train (popularity, item-item, ALS, content, hybrid), look up, similar products.
+    Recommend {
+        #[command(subcommand)]
+        what: RecommendCommand,
+    },
     /// Saved segments.
     Segments,
     /// Build, count, save and compare segments from rules (JSON, see `cohort segment fields`).
@@ -199,7 +205,8 @@ enum Command {
     /// Write a chart (RFM grid, CLV, churn, clusters…) as .svg or .png.
     Chart {
         /// rfm_grid, revenue_by_segment, clv_distribution, churn_risk; with --run:
-        /// cluster_scatter, cluster_sizes, cluster_profiles, k_selection.
+        /// cluster_scatter, cluster_sizes, cluster_profiles, k_selection;
+        /// recommend_ndcg, recommend_recall (the latest recommendation evaluation).
         name: String,
         /// A clustering run, for cluster charts.
         #[arg(long)]
@@ -385,12 +392,36 @@ enum ClusterCommand {
 }
 
 #[derive(Subcommand)]
+enum RecommendCommand {
+    /// Evaluate every model, tune it, and store each profile's top N with the chosen one.
+    Train {
+        #[command(flatten)]
+        args: recommend_cli::ModelArgs,
+    },
+    /// A profile's stored recommendations, with why.
+    Show { profile: i64 },
+    /// The products most similar to a product.
+    Similar { sku: String },
+    /// The latest training run and its evaluation.
+    Status,
+}
+
+#[derive(Subcommand)]
 enum EvalCommand {
     /// Pairwise precision, recall and F1 of the current profiles against a
     /// `file,source_key,person_id` CSV (the demo writes ground_truth.csv).
     Identity {
         #[arg(long)]
         truth: PathBuf,
+    },
+    /// Precision, recall, NDCG, MAP@k and coverage of every recommendation
+    /// model against popularity, on a temporal split (stores nothing).
+    Recommend {
+        #[command(flatten)]
+        args: recommend_cli::ModelArgs,
+        /// Also write the NDCG chart (.svg or .png).
+        #[arg(long)]
+        chart: Option<PathBuf>,
     },
 }
 
@@ -723,6 +754,21 @@ fn run(cli: Cli) -> Result<()> {
                 if !json {
                     insights_cli::print_traits_report(&traits, false)?;
                 }
+                // …and recommendations, so templates and exports have them.
+                let mut bar = Bar::new(json);
+                let run = cohort::recommend::train(
+                    &mut ws,
+                    &cohort::recommend::Settings::for_demo(output.people),
+                    &identity_cli::now_iso(),
+                    &mut bar,
+                )?;
+                bar.finish();
+                if !json {
+                    println!(
+                        "Recommendations: {} per profile for {} profiles ({}) in {:.2} s.",
+                        run.settings.n, run.profiles, run.label, run.seconds
+                    );
+                }
             }
             if json {
                 println!(
@@ -923,6 +969,15 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             what: EvalCommand::Identity { truth },
         } => identity_cli::eval_identity(&ws_path, &truth, json)?,
+        Command::Eval {
+            what: EvalCommand::Recommend { args, chart },
+        } => recommend_cli::eval(&ws_path, &args, chart.as_deref(), json)?,
+        Command::Recommend { what } => match what {
+            RecommendCommand::Train { args } => recommend_cli::train(&ws_path, &args, json)?,
+            RecommendCommand::Show { profile } => recommend_cli::show(&ws_path, profile, json)?,
+            RecommendCommand::Similar { sku } => recommend_cli::similar(&ws_path, &sku, json)?,
+            RecommendCommand::Status => recommend_cli::status(&ws_path, json)?,
+        },
         Command::Stats => {
             let ws = Workspace::open_existing(&ws_path)?;
             let s = ws.stats()?;

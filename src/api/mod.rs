@@ -6,6 +6,7 @@
 //! dispatcher is an edge: it reads the clock and keeps the list of recent
 //! workspaces, and hands everything else to the engine.
 
+mod recommend;
 mod segments;
 pub mod types;
 
@@ -113,6 +114,7 @@ pub const JOBS: &[&str] = &[
     "cluster_run",
     "survivorship_set",
     "campaign_export",
+    "recommend_train",
 ];
 
 pub fn is_job(command: &str) -> bool {
@@ -493,6 +495,26 @@ impl App {
                 let ws = self.workspace()?;
                 out(chart_file(&ws, &req)?)
             }
+            "recommend_status" => out(recommend::status(&self.workspace()?)?),
+            "recommend_profile" => {
+                let req: recommend::RecommendProfileRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                out(crate::recommend::for_profile(ws.conn(), req.profile_id)?)
+            }
+            "recommend_similar" => {
+                let req: recommend::RecommendSimilarRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                out(crate::recommend::similar_to(ws.conn(), req.sku.trim())?)
+            }
+            "product_search" => {
+                let req: recommend::ProductSearchRequest = parse(payload)?;
+                let ws = self.workspace()?;
+                out(crate::recommend::search_products(
+                    ws.conn(),
+                    &req.query,
+                    req.limit.unwrap_or(20).min(200),
+                )?)
+            }
             "segments" => {
                 let ws = self.workspace()?;
                 let list: Vec<Segment> = crate::segments::list(ws.conn())?
@@ -743,6 +765,12 @@ impl App {
                     crate::traits::TraitsOptions::default(),
                     progress,
                 )?;
+                crate::recommend::train(
+                    &mut ws,
+                    &crate::recommend::Settings::for_demo(output.people),
+                    &now_iso(),
+                    progress,
+                )?;
                 out(DemoResult {
                     folder: path_string(&folder),
                     people: output.people,
@@ -793,6 +821,11 @@ impl App {
                     profiles: report.written,
                     seconds: started.elapsed().as_secs_f64(),
                 })
+            }
+            "recommend_train" => {
+                let settings: crate::recommend::Settings = parse(payload)?;
+                let mut ws = self.workspace()?;
+                out(recommend::train(&mut ws, &settings, &now_iso(), progress)?)
             }
             "cluster_run" => {
                 let req: ClusterRunRequest = parse(payload)?;
@@ -990,6 +1023,10 @@ fn chart_file(ws: &Workspace, req: &ChartRequest) -> Result<ChartFile, ApiError>
     use base64::Engine as _;
     let charts = match req.run_id {
         Some(id) => crate::cluster::runs::charts(&crate::cluster::runs::get(ws.conn(), id)?),
+        None if req.name.starts_with("recommend_") => crate::recommend::latest_run(ws.conn())?
+            .and_then(|r| r.evaluation)
+            .map(|e| crate::recommend::charts(&e))
+            .unwrap_or_default(),
         None => crate::traits::charts(&crate::traits::overview(ws.conn())?),
     };
     let chart = charts

@@ -27,7 +27,7 @@
 use std::fmt::Write as _;
 
 use rusqlite::types::ValueRef;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::safe_csv::{is_e164, Guard};
@@ -292,7 +292,50 @@ pub fn available_columns(conn: &Connection) -> Result<Vec<String>> {
         .map(|c| c.to_string())
         .collect();
     out.extend(trait_columns(conn)?);
+    // Recommendations, once a model was trained: rec_1 … rec_N (SKUs) and
+    // rec_1_title … (product titles).
+    let n: Option<i64> = conn
+        .query_row(
+            "SELECT json_extract(settings, '$.n') FROM recommendation_runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("read the recommendation settings"))?
+        .flatten();
+    for i in 1..=n.unwrap_or(0) {
+        out.push(format!("rec_{i}"));
+        out.push(format!("rec_{i}_title"));
+    }
     Ok(out)
+}
+
+/// `rec_3` → (3, false), `rec_3_title` → (3, true): a stored
+/// recommendation's SKU or title as an export column.
+fn recommendation_column(key: &str) -> Option<(u32, bool)> {
+    let rest = key.strip_prefix("rec_")?;
+    let (n, title) = match rest.strip_suffix("_title") {
+        Some(n) => (n, true),
+        None => (rest, false),
+    };
+    let n: u32 = n.parse().ok().filter(|n| (1..=100).contains(n))?;
+    Some((n, title))
+}
+
+/// The SQL of a recommendation column. `rank` is a number parsed above, so
+/// writing it into the query cannot inject anything. A profile created
+/// since the training gets the stored popular list.
+fn recommendation_sql(rank: u32, title: bool) -> String {
+    let sku = format!(
+        "coalesce((SELECT r.sku FROM recommendations r WHERE r.profile_id = p.id AND r.rank = {rank}),
+                  (SELECT json_extract(popular, '$[{i}][0]') FROM recommendation_runs ORDER BY id DESC LIMIT 1))",
+        i = rank - 1
+    );
+    if title {
+        format!("(SELECT pr.title FROM products pr WHERE pr.sku = {sku} ORDER BY pr.id DESC LIMIT 1)")
+    } else {
+        sku
+    }
 }
 
 fn trait_columns(conn: &Connection) -> Result<Vec<String>> {
@@ -351,6 +394,9 @@ impl Layout {
                     } else if traits.contains(&key) {
                         needs_traits = true;
                         extra_sql.push(format!("t.\"{key}\""));
+                        columns.push(col(name, Extra(extra_sql.len() - 1), Text));
+                    } else if let Some((rank, title)) = recommendation_column(&key) {
+                        extra_sql.push(recommendation_sql(rank, title));
                         columns.push(col(name, Extra(extra_sql.len() - 1), Text));
                     } else {
                         return Err(CampaignError::UnknownColumn {

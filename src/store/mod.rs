@@ -17,12 +17,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0002_identity.sql")),
         M::up(include_str!("migrations/0003_traits.sql")),
         M::up(include_str!("migrations/0004_segments_campaigns.sql")),
+        M::up(include_str!("migrations/0005_recommendations.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    4
+    5
 }
 
 #[derive(Debug, thiserror::Error)]
