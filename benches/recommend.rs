@@ -19,10 +19,12 @@
 //! - `recommend_all`: top 10 for every user, excluding what it has seen;
 //! - item-kNN neighbours with `KnnParams::default()`.
 //!
-//!     cargo bench --bench recommend
-//!     COHORT_BENCH_DATA=/tmp/recommend.bin RUNS=3 cargo bench --bench recommend
-//!     USERS=10000 ITEMS=5000 INTERACTIONS=200000 cargo bench --bench recommend
-//!     ONLY=als cargo bench --bench recommend          # any of als,recommend,knn
+//! ```text
+//! cargo bench --bench recommend
+//! COHORT_BENCH_DATA=/tmp/recommend.bin RUNS=3 cargo bench --bench recommend
+//! USERS=10000 ITEMS=5000 INTERACTIONS=200000 cargo bench --bench recommend
+//! ONLY=als cargo bench --bench recommend          # any of als,recommend,knn
+//! ```
 //!
 //! Prints `name value` lines (`als_train_seconds 4.95`, ...).
 

@@ -389,8 +389,12 @@ async function main() {
 
   await check('other sections show an honest empty state', async () => {
     await $('nav-recommendations').click();
-    await $('empty-recommendations').waitFor();
-    const text = await $('empty-recommendations').innerText();
+    await $('recommend-no-data').waitFor();
+    assert(/Sources/.test(await $('recommend-no-data').innerText()), 'recommendations point to Sources');
+    await axe('recommendations, no data');
+    await $('nav-templates').click();
+    await $('empty-templates').waitFor();
+    const text = await $('empty-templates').innerText();
     assert(/product/i.test(text) && /later release/i.test(text), `empty state text: ${text}`);
     await axe('empty section');
     await $('nav-segments').click();
@@ -946,6 +950,174 @@ async function main() {
     assertEq(segment.members, biggest.size, 'members = the cluster size');
     await $('saved-segments').waitFor();
     assert(/E2E big spenders/.test(await $('saved-segments').innerText()), 'listed under saved segments');
+  });
+
+  // -- recommendations (the demo trains them as it loads) --
+  /** The NDCG@k a row of the evaluation table shows, as a number. */
+  const shownNdcg = async (model) =>
+    Number(
+      (await page.locator(`[data-testid="recommend-eval-row"][data-model="${model}"] [data-testid="recommend-eval-ndcg"]`).innerText())
+        .trim()
+        .replace(',', '.'),
+    );
+  await check('recommendations: the demo\'s run, 5 models evaluated (item-item beats popularity), the test period and the charts', async () => {
+    await $('nav-recommendations').click();
+    await $('page-recommendations').waitFor();
+    assertEq(await page.evaluate(() => location.hash), '#/recommendations', 'the page is in the address');
+    const status = await api('recommend_status');
+    assert(status.run && status.run.evaluation, `the demo trained a run with an evaluation: ${JSON.stringify(status.run?.id)}`);
+    const ev = status.run.evaluation;
+    await page.locator(`[data-testid="recommend-run"][data-run-id="${status.run.id}"]`).waitFor();
+    assertEq((await $('recommend-run-model').innerText()).trim(), status.run.label, 'the model in use');
+    assertEq(num(await $('recommend-run-profiles').innerText()), status.run.profiles, 'profiles of the run');
+    assertEq(num(await $('recommend-run-interactions').innerText()), status.run.interactions, 'interactions of the run');
+    await $('recommend-eval-table').waitFor();
+    const rows = await $('recommend-eval-row').evaluateAll((els) => els.map((e) => e.dataset.model));
+    assertEq(rows, ['popularity', 'item_knn', 'als', 'content', 'hybrid'], 'a row per model');
+    for (const m of ev.models) {
+      const shown = await shownNdcg(m.model);
+      assert(Math.abs(shown - m.test.ndcg) < 0.0006, `${m.model}: NDCG ${shown} on the page, ${m.test.ndcg} from the engine`);
+    }
+    const [knn, pop] = [await shownNdcg('item_knn'), await shownNdcg('popularity')];
+    assert(knn > pop, `item-item (${knn}) predicts better than popularity (${pop})`);
+    assertEq(
+      await page.locator('[data-testid="recommend-eval-row"][data-stored="true"]').evaluateAll((els) => els.map((e) => e.dataset.model)),
+      [status.run.model],
+      'the model in use is marked',
+    );
+    assertEq(
+      await page.locator('[data-testid="recommend-eval-row"][data-best="true"]').evaluateAll((els) => els.map((e) => e.dataset.model)),
+      [ev.best],
+      'the best on validation is marked',
+    );
+    const period = await $('recommend-test-period').innerText();
+    const tested = Math.max(...ev.models.map((m) => m.test.profiles));
+    const m = period.match(/tested on ([\d,.\s\u202f]+) profile/);
+    assert(tested > 0 && m && num(m[1]) === tested, `the test period: ${period} (${tested} profiles)`);
+    assert(period.includes(new Date(`${ev.test_from}T00:00:00`).getFullYear()), `the test period names its date: ${period}`);
+    if (ev.grid.length > 0) {
+      await $('recommend-grid').locator('summary').click();
+      assertEq(await $('recommend-grid-row').count(), ev.grid.length, 'grid search points');
+    }
+    await page.locator('[data-testid="chart"][data-chart="recommend_ndcg"] figure svg').waitFor();
+    assertEq(await $('chart').evaluateAll((els) => els.filter((e) => e.offsetParent).map((e) => e.dataset.chart)), ['recommend_ndcg', 'recommend_recall'], 'evaluation charts');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.locator('[data-testid="chart"][data-chart="recommend_ndcg"] [data-testid="save-png"]').click(),
+    ]);
+    assertEq(download.suggestedFilename(), 'recommend_ndcg.png', 'saved chart file');
+    assertEq([...fs.readFileSync(await download.path()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
+    await shot('recommendations');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('recommendations-view', false);
+    await axe('recommendations');
+  });
+
+  await check('recommendations: train "Bought together (item-item)" without grid search from the page: progress, a new run in use', async () => {
+    const before = (await api('recommend_status')).run.id;
+    if (!(await $('recommend-train-form').isVisible())) await $('recommend-train-open').click();
+    await $('recommend-train-form').waitFor();
+    await $('recommend-model').selectOption({ label: 'Bought together (item-item)' });
+    if (await $('recommend-grid').isChecked()) await $('recommend-grid').uncheck();
+    await $('recommend-advanced').locator('summary').click();
+    await axe('recommendations, training settings');
+    await $('recommend-train').click();
+    await $('recommend-progress').waitFor();
+    await $('recommend-progress').locator('[data-testid="progress-bar"]').waitFor();
+    assert(await $('recommend-train').isDisabled(), 'no second run while one is running');
+    await page.waitForFunction(
+      (b) => Number(document.querySelector('[data-testid="recommend-run"]')?.dataset.runId ?? 0) > b,
+      before,
+      { timeout: 120_000 },
+    );
+    await $('recommend-done').waitFor();
+    await page.waitForFunction(() => document.activeElement?.getAttribute('data-testid') === 'recommend-done');
+    assertEq(await $('recommend-progress').count(), 0, 'the progress bar is gone');
+    const after = await api('recommend_status');
+    assert(after.run.id > before, `a new run: ${after.run.id} after ${before}`);
+    assertEq(Number(await $('recommend-run').getAttribute('data-run-id')), after.run.id, 'the page shows the new run');
+    assertEq([after.run.model, after.run.settings.model, after.run.settings.grid_search], ['item_knn', 'item_knn', false], 'the run as asked');
+    assertEq(after.run.evaluation?.grid.length ?? 0, 0, 'no grid search');
+    assertEq((await $('recommend-run-model').innerText()).trim(), 'Bought together (item-item)', 'the header names the model');
+    assert(/Bought together \(item-item\)/.test(await $('recommend-done').innerText()), 'the confirmation names the model');
+    assertEq(
+      await page.locator('[data-testid="recommend-eval-row"][data-stored="true"]').evaluateAll((els) => els.map((e) => e.dataset.model)),
+      ['item_knn'],
+      'item-item is marked as in use',
+    );
+    await axe('recommendations, trained');
+  });
+
+  await check('recommendations: look up a person with purchases; their list in the engine\'s order, each with why', async () => {
+    let person = null;
+    let expected = null;
+    const list = await api('profiles_search', { query: '', limit: 100, offset: 0 });
+    for (const p of list.profiles) {
+      const recs = await api('recommend_profile', { profile_id: p.id });
+      if (p.email && recs.length > 0 && recs.some((r) => r.because)) {
+        person = p;
+        expected = recs;
+        break;
+      }
+    }
+    assert(person, 'a profile with recommendations from its history among the first 100');
+    await $('recommend-tab-profile').click();
+    await $('recommend-profile-search').fill(person.email);
+    const result = page.locator(`[data-testid="recommend-profile-result"][data-profile-id="${person.id}"]`);
+    await result.waitFor();
+    await result.focus();
+    await page.keyboard.press('Enter');
+    await page.locator(`[data-testid="recommend-profile-recs"][data-profile-id="${person.id}"] [data-testid="recommend-item"]`).first().waitFor();
+    assertEq(await page.evaluate(() => location.hash), `#/recommendations/profile/${person.id}`, 'the person is in the address');
+    await page.waitForFunction(() => document.activeElement?.id === 'recommend-profile-title');
+    const items = $('recommend-item');
+    const skus = await items.evaluateAll((els) => els.map((e) => e.dataset.sku));
+    assert(skus.length >= 1, 'at least one recommendation');
+    assertEq(skus, expected.map((r) => r.sku), 'the list in the engine\'s order');
+    const reasons = await texts($('recommend-profile-recs').locator('[data-testid="recommend-reason"]'));
+    assert(reasons.every((r) => r.length > 0), `every recommendation says why: ${JSON.stringify(reasons)}`);
+    assertEq(reasons, expected.map((r) => r.reason), 'the explanations');
+    const withBecause = expected.find((r) => r.because && r.because_title);
+    if (withBecause) assert(reasons.some((r) => r.includes(withBecause.because_title)), `an explanation names ${withBecause.because_title}`);
+    const first = expected[0];
+    if (first.price != null) assert(/\d/.test(await items.first().locator('[data-testid="recommend-item-price"]').innerText()), 'a price');
+    assertEq((await items.first().locator('[data-testid="recommend-item-title"]').innerText()).trim(), first.title ?? first.sku, 'the title');
+    await shot('recommendations-profile');
+    await axe('recommendations, a person');
+  });
+
+  await check('recommendations: similar products of a catalogue product, never the product itself', async () => {
+    let product = null;
+    let expected = null;
+    for (const p of await api('product_search', { query: '', limit: 50 })) {
+      const similar = await api('recommend_similar', { sku: p.sku });
+      if (similar.length > 0) {
+        product = p;
+        expected = similar;
+        break;
+      }
+    }
+    assert(product, 'a product with similar products among the first 50');
+    await $('recommend-tab-similar').click();
+    await $('recommend-product-search').fill(product.sku);
+    const result = page.locator(`[data-testid="recommend-product-result"][data-sku="${product.sku}"]`);
+    await result.waitFor();
+    await result.click();
+    await page.locator(`[data-testid="recommend-similar"][data-sku="${product.sku}"] [data-testid="recommend-similar-item"]`).first().waitFor();
+    assertEq(await page.evaluate(() => decodeURIComponent(location.hash)), `#/recommendations/similar/${product.sku}`, 'the product is in the address');
+    const skus = await $('recommend-similar-item').evaluateAll((els) => els.map((e) => e.dataset.sku));
+    assert(skus.length >= 1, 'at least one similar product');
+    assert(!skus.includes(product.sku), `the product itself is not among its similar products: ${product.sku} in ${skus}`);
+    assertEq(skus, expected.map((s) => s.sku), 'the engine\'s order');
+    const reasons = await texts($('recommend-similar').locator('[data-testid="recommend-reason"]'));
+    assert(reasons.every((r) => r.length > 0), 'every similar product says why');
+    // The person looked up before is still there on their tab.
+    await $('recommend-tab-profile').click();
+    assert(/^#\/recommendations\/profile\/\d+$/.test(await page.evaluate(() => location.hash)), 'back to the person looked up');
+    assert((await $('recommend-item').count()) > 0, 'their list is still shown');
+    await $('recommend-tab-similar').click();
+    await shot('recommendations-similar');
+    await axe('recommendations, similar products');
   });
 
   await check('a profile with orders shows its traits and RFM segment', async () => {

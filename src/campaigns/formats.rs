@@ -332,7 +332,9 @@ fn recommendation_sql(rank: u32, title: bool) -> String {
         i = rank - 1
     );
     if title {
-        format!("(SELECT pr.title FROM products pr WHERE pr.sku = {sku} ORDER BY pr.id DESC LIMIT 1)")
+        format!(
+            "(SELECT pr.title FROM products pr WHERE pr.sku = {sku} ORDER BY pr.id DESC LIMIT 1)"
+        )
     } else {
         sku
     }

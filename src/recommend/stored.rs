@@ -140,7 +140,10 @@ pub fn train(
         .or(evaluation.as_ref().map(|e| e.best))
         .unwrap_or(ModelKind::ItemKnn);
 
-    let matrix = data.matrix(&tuned.weights, now_secs, |_| true);
+    // Interactions are aged from the latest one, not from the clock: a
+    // retrain on the same data gives the same lists.
+    let as_of = data.latest().unwrap_or(now_secs).min(now_secs);
+    let matrix = data.matrix(&tuned.weights, as_of, |_| true);
     let fitted = Fitted::fit(
         kind,
         &matrix,
@@ -667,10 +670,17 @@ pub struct CatalogueProduct {
 
 /// Products whose SKU or title contains `query` (case-insensitive), SKU
 /// matches first; an empty query lists the catalogue.
-pub fn search_products(conn: &Connection, query: &str, limit: u32) -> Result<Vec<CatalogueProduct>, RecommendError> {
+pub fn search_products(
+    conn: &Connection,
+    query: &str,
+    limit: u32,
+) -> Result<Vec<CatalogueProduct>, RecommendError> {
     let q = query.trim().to_lowercase();
     // LIKE's wildcards in the query are literal text.
-    let escaped = q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = q
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     let mut stmt = conn
         .prepare_cached(
             "SELECT sku, title, category, brand, price, currency, in_stock FROM products

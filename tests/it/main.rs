@@ -11,6 +11,7 @@ mod identity;
 mod insights;
 mod kill;
 mod presets;
+mod recommend;
 mod reimport;
 mod segments;
 mod serve;

@@ -12,6 +12,7 @@ const JOB_LABELS: Record<keyof Jobs, string> = {
   cluster_run: 'A clustering is running',
   survivorship_set: 'Profiles are being rebuilt',
   campaign_export: 'A campaign is being exported',
+  recommend_train: 'Recommendations are being trained',
 };
 
 /** "Identity resolution is running", for the job in the app's slot. */

@@ -1,6 +1,6 @@
 // The sections of the app, in navigation order. Sources, Profiles, Identity
-// review, Segments, Insights and Campaigns exist today; the others say
-// honestly what they will do.
+// review, Segments, Insights, Recommendations and Campaigns exist today;
+// Templates says honestly what it will do.
 export type SectionId =
   | 'sources'
   | 'profiles'
@@ -56,9 +56,7 @@ export const SECTIONS: Section[] = [
   {
     id: 'recommendations',
     label: 'Recommendations',
-    summary: 'The next best product for each person.',
-    planned:
-      'The next best product and the right moment for each person, learned from the orders and events you import.',
+    summary: 'The next best product for each person, learned from the orders and events you import.',
     icon: 'M12 3l2.6 5.6 6.1.7-4.5 4.2 1.2 6L12 16.6 6.6 19.5l1.2-6L3.3 9.3l6.1-.7L12 3Z',
   },
   {

@@ -69,6 +69,14 @@ import type { SurvivorshipOutcome } from './bindings/SurvivorshipOutcome';
 import type { SurvivorshipRules } from './bindings/SurvivorshipRules';
 import type { TraitsComputeRequest } from './bindings/TraitsComputeRequest';
 import type { TraitsReport } from './bindings/TraitsReport';
+import type { CatalogueProduct } from './bindings/CatalogueProduct';
+import type { ProductSearchRequest } from './bindings/ProductSearchRequest';
+import type { RecommendedProduct } from './bindings/RecommendedProduct';
+import type { RecommendProfileRequest } from './bindings/RecommendProfileRequest';
+import type { RecommendSettings } from './bindings/RecommendSettings';
+import type { RecommendSimilarRequest } from './bindings/RecommendSimilarRequest';
+import type { RecommendStatus } from './bindings/RecommendStatus';
+import type { SimilarProduct } from './bindings/SimilarProduct';
 
 export type { ApiError as EngineError } from './bindings/ApiError';
 export type { ColumnMapping } from './bindings/ColumnMapping';
@@ -100,6 +108,17 @@ export type { ClusterInfo } from './bindings/ClusterInfo';
 export type { GammaGammaParams } from './bindings/GammaGammaParams';
 export type { SegmentFigures } from './bindings/SegmentFigures';
 export type { TraitsModel } from './bindings/TraitsModel';
+export type { AlsConfig } from './bindings/AlsConfig';
+export type { Boost } from './bindings/Boost';
+export type { Evaluation } from './bindings/Evaluation';
+export type { GridPoint } from './bindings/GridPoint';
+export type { InteractionWeights } from './bindings/InteractionWeights';
+export type { KnnParams } from './bindings/KnnParams';
+export type { ModelKind } from './bindings/ModelKind';
+export type { ModelScores } from './bindings/ModelScores';
+export type { RankingMetrics } from './bindings/RankingMetrics';
+export type { RecommendRules } from './bindings/RecommendRules';
+export type { RunSummary } from './bindings/RunSummary';
 export type {
   AppInfo,
   Catalog,
@@ -148,6 +167,14 @@ export type {
   SurvivorshipRules,
   TraitsComputeRequest,
   TraitsReport,
+  CatalogueProduct,
+  ProductSearchRequest,
+  RecommendedProduct,
+  RecommendProfileRequest,
+  RecommendSettings,
+  RecommendSimilarRequest,
+  RecommendStatus,
+  SimilarProduct,
 };
 
 /** `contacts`, `orders`, `order_lines`, `events` or `products` (see `catalog`). */
@@ -201,6 +228,10 @@ export interface Commands {
   campaign_audience: { payload: IdRequest; result: CampaignAudience };
   campaign_exports: { payload: CampaignExportsRequest; result: CampaignExport[] };
   export_file: { payload: IdRequest; result: ExportFile };
+  recommend_status: { payload: Empty; result: RecommendStatus };
+  recommend_profile: { payload: RecommendProfileRequest; result: RecommendedProduct[] };
+  recommend_similar: { payload: RecommendSimilarRequest; result: SimilarProduct[] };
+  product_search: { payload: ProductSearchRequest; result: CatalogueProduct[] };
 }
 
 /** Payload and result of every long job (`runJob`). */
@@ -212,4 +243,5 @@ export interface Jobs {
   cluster_run: { payload: ClusterRunRequest; result: ClusterRun };
   survivorship_set: { payload: SurvivorshipRules; result: SurvivorshipOutcome };
   campaign_export: { payload: CampaignExportRequest; result: CampaignExport };
+  recommend_train: { payload: RecommendSettings; result: RecommendStatus };
 }
