@@ -29,6 +29,20 @@ pub fn is_held_out(salt: &str, percent: f64, id: i64) -> bool {
     unit(salt, id) < percent / 100.0
 }
 
+/// The A/B variant (index into `variants`) a recipient who is not held
+/// out gets: a second hash of the salt and id, independent of the
+/// holdout's, so the variants split the non-held-out members evenly.
+pub fn variant_of(salt: &str, variants: usize, id: i64) -> usize {
+    if variants <= 1 {
+        return 0;
+    }
+    let mut h = Xxh3::new();
+    h.update(salt.as_bytes());
+    h.update(b"/variant/");
+    h.update(&id.to_le_bytes());
+    ((h.digest() >> 11) as f64 / (1u64 << 53) as f64 * variants as f64) as usize % variants
+}
+
 /// The hash of salt and profile id as a number in [0, 1).
 fn unit(salt: &str, id: i64) -> f64 {
     let mut h = Xxh3::new();
@@ -147,5 +161,23 @@ mod tests {
                 assert!(is_held_out("s", 20.0, i));
             }
         }
+    }
+
+    #[test]
+    fn variants_split_evenly_and_independently_of_the_holdout() {
+        let mut counts = [[0u32; 3]; 2];
+        for id in 0..30_000 {
+            let held = is_held_out("salt", 20.0, id) as usize;
+            counts[held][variant_of("salt", 3, id)] += 1;
+        }
+        for row in counts {
+            let total: u32 = row.iter().sum();
+            for c in row {
+                let share = f64::from(c) / f64::from(total);
+                assert!((share - 1.0 / 3.0).abs() < 0.02, "{counts:?}");
+            }
+        }
+        assert_eq!(variant_of("salt", 1, 7), 0);
+        assert_eq!(variant_of("salt", 3, 7), variant_of("salt", 3, 7));
     }
 }

@@ -18,12 +18,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0003_traits.sql")),
         M::up(include_str!("migrations/0004_segments_campaigns.sql")),
         M::up(include_str!("migrations/0005_recommendations.sql")),
+        M::up(include_str!("migrations/0006_templates_results.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    5
+    6
 }
 
 #[derive(Debug, thiserror::Error)]
