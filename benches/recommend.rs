@@ -9,10 +9,10 @@
 //! items, the rest from all items. Strengths are 1, 2, 3, ... (mostly 1).
 //! Repeated pairs are summed, so the matrix has somewhat fewer entries.
 //!
-//! With COHORT_BENCH_DATA=path it writes the matrix there: the 8 bytes
-//! `COHORTM1`, then rows, columns and entries as little-endian u64, then the
-//! entries' row indices (u32), column indices (u32) and values (f32), each
-//! as one little-endian array.
+//! With COHORT_BENCH_DATA=path (or a path argument after `--`) it writes
+//! the matrix there: the 8 bytes `COHORTM1`, then rows, columns and entries
+//! as little-endian u64, then the entries' row indices (u32), column
+//! indices (u32) and values (f32), each as one little-endian array.
 //!
 //! Then times, best of RUNS (default 1):
 //! - ALS training: 64 factors, 15 iterations, regularization 0.01, alpha 1;
@@ -71,7 +71,12 @@ fn main() {
     println!("entries {}", m.nnz());
     println!("groups {groups}");
     println!("threads {}", rayon::current_num_threads());
-    if let Ok(path) = std::env::var("COHORT_BENCH_DATA") {
+    // The data file: COHORT_BENCH_DATA, or the first argument that is not a
+    // flag (`cargo bench --bench recommend -- /tmp/recommend.bin`).
+    let path = std::env::var("COHORT_BENCH_DATA")
+        .ok()
+        .or_else(|| std::env::args().skip(1).find(|a| !a.starts_with('-')));
+    if let Some(path) = path {
         write_matrix(&path, &m).expect("write the data file");
         eprintln!("wrote {path}");
     }

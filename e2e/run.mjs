@@ -996,7 +996,7 @@ async function main() {
     assert(tested > 0 && m && num(m[1]) === tested, `the test period: ${period} (${tested} profiles)`);
     assert(period.includes(new Date(`${ev.test_from}T00:00:00`).getFullYear()), `the test period names its date: ${period}`);
     if (ev.grid.length > 0) {
-      await $('recommend-grid').locator('summary').click();
+      await $('recommend-grid-points').locator('summary').click();
       assertEq(await $('recommend-grid-row').count(), ev.grid.length, 'grid search points');
     }
     await page.locator('[data-testid="chart"][data-chart="recommend_ndcg"] figure svg').waitFor();
@@ -1063,6 +1063,8 @@ async function main() {
     assert(person, 'a profile with recommendations from its history among the first 100');
     await $('recommend-tab-profile').click();
     await $('recommend-profile-search').fill(person.email);
+    // The list narrows to the search (not just the first profiles, which the box lists when empty).
+    await page.waitForFunction((q) => document.querySelector('[data-testid="recommend-profile-range"]')?.textContent?.includes(q), person.email);
     const result = page.locator(`[data-testid="recommend-profile-result"][data-profile-id="${person.id}"]`);
     await result.waitFor();
     await result.focus();
@@ -1100,6 +1102,7 @@ async function main() {
     assert(product, 'a product with similar products among the first 50');
     await $('recommend-tab-similar').click();
     await $('recommend-product-search').fill(product.sku);
+    await page.waitForFunction((q) => document.querySelector('[data-testid="recommend-product-range"]')?.textContent?.includes(q), product.sku);
     const result = page.locator(`[data-testid="recommend-product-result"][data-sku="${product.sku}"]`);
     await result.waitFor();
     await result.click();

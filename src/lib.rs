@@ -16,4 +16,5 @@ pub mod progress;
 pub mod recommend;
 pub mod segments;
 pub mod store;
+pub mod templates;
 pub mod traits;

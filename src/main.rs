@@ -15,6 +15,7 @@ use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 mod identity_cli;
 mod insights_cli;
 mod recommend_cli;
+mod results_cli;
 mod segments_cli;
 mod serve;
 
@@ -311,6 +312,12 @@ enum CampaignCommand {
     },
     /// The export log (of one campaign, or all).
     Exports { campaign: Option<String> },
+    /// Results against the holdout: import the email tool's report (--import) and/or measure conversions from orders (--from-orders), then the report.
+    Results {
+        campaign: String,
+        #[command(flatten)]
+        args: results_cli::ResultsArgs,
+    },
     /// Delete a campaign and its export log.
     Delete { campaign: String },
 }
@@ -480,6 +487,10 @@ fn main() -> ExitCode {
             let code = e
                 .downcast_ref::<ingest::ImportError>()
                 .map(|e| e.code())
+                .or_else(|| {
+                    e.downcast_ref::<cohort::campaigns::results::ResultsError>()
+                        .map(|e| e.code())
+                })
                 .unwrap_or("error");
             if json {
                 println!(
@@ -949,6 +960,9 @@ fn run(cli: Cli) -> Result<()> {
             } => segments_cli::campaign_export(
                 &ws_path, &campaign, &format, &out, columns, bom, json,
             )?,
+            CampaignCommand::Results { campaign, args } => {
+                results_cli::results(&ws_path, &campaign, &args, json)?
+            }
             CampaignCommand::Exports { campaign } => {
                 segments_cli::campaign_exports(&ws_path, campaign.as_deref(), json)?
             }

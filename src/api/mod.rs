@@ -7,7 +7,9 @@
 //! workspaces, and hands everything else to the engine.
 
 mod recommend;
+mod results;
 mod segments;
+mod templates;
 pub mod types;
 
 use std::path::{Path, PathBuf};
@@ -604,6 +606,18 @@ impl App {
                 let req: IdRequest = parse(payload)?;
                 out(segments::export_file(&self.workspace()?, req.id)?)
             }
+            "campaign_results_import" => {
+                let req: results::CampaignResultsImportRequest = parse(payload)?;
+                out(results::import(&mut self.workspace()?, &req, &now_iso())?)
+            }
+            "campaign_results_from_orders" => {
+                let req: results::CampaignResultsFromOrdersRequest = parse(payload)?;
+                out(results::from_orders(&mut self.workspace()?, &req, &now_iso())?)
+            }
+            "campaign_report" => {
+                let req: results::CampaignReportRequest = parse(payload)?;
+                out(results::report(&self.workspace()?, &req)?)
+            }
             "review_queue" => {
                 let req: PageRequest = parse(payload)?;
                 let (total, pairs) = crate::identity::review_queue(
@@ -677,6 +691,13 @@ impl App {
                     .map(IdentityLogEntry::from)
                     .collect::<Vec<_>>())
             }
+            c if templates::COMMANDS.contains(&c) => templates::call(
+                &mut self.workspace()?,
+                &self.live,
+                c,
+                payload,
+                &now_iso(),
+            ),
             c if is_job(c) => Err(ApiError::new(
                 "bad_request",
                 format!("`{c}` runs long: start it as a job."),

@@ -556,6 +556,12 @@ pub(super) fn export(
 ) -> Result<CampaignExport, ApiError> {
     use crate::campaigns::export::ExportRequest;
     let format: crate::campaigns::formats::Format = req.format.parse()?;
+    let content: Option<crate::templates::Content> = req
+        .content
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(str::parse)
+        .transpose()?;
     let c = find_campaign(ws.conn(), req.campaign_id)?;
     let path = match req.path.as_deref().filter(|p| !p.trim().is_empty()) {
         Some(p) => std::path::PathBuf::from(p),
@@ -577,7 +583,12 @@ pub(super) fn export(
                 .chars()
                 .map(|ch| if ch.is_alphanumeric() { ch } else { '-' })
                 .collect();
-            dir.join(format!("{safe}-{}-{stamp}.csv", format.as_str()))
+            let ext = match content {
+                Some(crate::templates::Content::Eml) => "",
+                Some(crate::templates::Content::EmlZip) => ".zip",
+                _ => ".csv",
+            };
+            dir.join(format!("{safe}-{}-{stamp}{ext}", format.as_str()))
         }
     };
     let members = campaign_members(ws, live, &c, now)?;
@@ -592,11 +603,13 @@ pub(super) fn export(
         path,
     };
     let started = std::time::Instant::now();
-    let summary = crate::campaigns::export::export(
+    let summary = crate::templates::export_campaign(
         ws.conn_mut(),
         &c,
         &members,
         &request,
+        content,
+        req.from.as_deref(),
         version,
         definition,
         now,

@@ -1676,6 +1676,15 @@ pub struct CampaignExportRequest {
     /// Where to write; default: an `exports` folder beside the workspace.
     #[serde(default)]
     pub path: Option<String>,
+    /// Personalised content from the campaign's template: `columns`
+    /// (rendered subject, preheader, html, text, variant in the CSV), `eml`
+    /// (a folder of .eml files), `eml_zip`, or `merge_tags` (Mailchimp or
+    /// Klaviyo syntax beside the audience file). None: the audience only.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// The From of .eml messages (`Shop <news@shop.example>`).
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 /// One logged export.

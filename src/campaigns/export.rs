@@ -31,6 +31,53 @@ use super::{sql, Campaign, CampaignError, Result};
 /// Meta does not use customer lists smaller than this.
 pub const META_MIN_ROWS: u64 = 100;
 
+/// Personalised content for [`export_with`], implemented by
+/// `crate::templates::send`: the A/B variant each recipient gets, and
+/// either columns rendered per chunk of rows or files written instead of
+/// the CSV (one .eml per recipient). This module stays ignorant of
+/// templates; it only decides who is included and logs what was sent.
+pub trait Personalisation {
+    /// The variant name of an included recipient ("" without a template).
+    fn variant(&self, id: i64) -> String;
+    /// Headers of the columns added after the layout's (CSV output).
+    fn headers(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// Renders the added columns for `ids` (ascending) into `cells`,
+    /// row-major (`ids.len() × headers().len()`).
+    fn render(&mut self, _conn: &Connection, _ids: &[i64], _cells: &mut [String]) -> Result<()> {
+        Ok(())
+    }
+    /// Whether the export writes files (through the methods below) instead
+    /// of a CSV.
+    fn writes_files(&self) -> bool {
+        false
+    }
+    /// Writes the files of `ids` (ascending) to a temporary place.
+    fn write_files(&mut self, _conn: &Connection, _ids: &[i64]) -> Result<()> {
+        Ok(())
+    }
+    /// Completes the temporary output: its SHA-256 (hex) and size.
+    fn finish_files(&mut self) -> Result<(String, u64)> {
+        Ok((String::new(), 0))
+    }
+    /// Moves the finished output to `ExportRequest::path` (inside the
+    /// export's transaction, as the CSV's rename is).
+    fn publish_files(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Removes the published output when the transaction fails.
+    fn unpublish_files(&mut self) {}
+    /// The format the export log records, when not the request's (`eml`).
+    fn logged_format(&self) -> Option<&'static str> {
+        None
+    }
+}
+
+/// Rows rendered together when content columns are added (each row can
+/// carry a whole HTML body).
+const CONTENT_ROWS: usize = 512;
+
 /// What to write and where.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportRequest {
@@ -76,6 +123,10 @@ pub struct ExportSummary {
     pub bytes: u64,
     /// Things the marketer should know (e.g. a Meta list under 100 people).
     pub warnings: Vec<String>,
+    /// Recipients per A/B variant ("" without a template), as recorded in
+    /// `campaign_sends`.
+    #[serde(default)]
+    pub sent_by_variant: BTreeMap<String, u64>,
 }
 
 /// One row of the export log.
@@ -108,6 +159,8 @@ struct Tally {
     included: u64,
     /// Held out by hash and not yet stored.
     new_holdout: Vec<i64>,
+    /// The included members, ascending (one `campaign_sends` row each).
+    sent: Vec<i64>,
 }
 
 impl Tally {
@@ -224,6 +277,7 @@ fn scan(
                 Some(reason) => tally.by_reason[reason as usize] += 1,
                 None => {
                     tally.included += 1;
+                    tally.sent.push(id);
                     include(&view)?;
                 }
             }
@@ -252,43 +306,99 @@ pub fn preview(conn: &Connection, campaign: &Campaign, members: &[i64]) -> Resul
 }
 
 /// Rows rendered a chunk at a time into reused cells, hashed in parallel
-/// when the format hashes, then written.
-struct RowSink<'l, W: Write> {
+/// when the format hashes, personalised content rendered for the chunk
+/// when there is some, then written.
+struct RowSink<'l, 'c, 'p, W: Write> {
     wtr: csv::Writer<W>,
     layout: &'l Layout,
+    path: &'l Path,
     hashed: Vec<usize>,
     cells: Vec<String>,
     rows: usize,
+    content: Option<ContentCells<'c, 'p>>,
+}
+
+/// The personalised columns of a chunk of rows.
+struct ContentCells<'c, 'p> {
+    conn: &'c Connection,
+    source: &'c mut (dyn Personalisation + 'p),
+    headers: Vec<String>,
+    ids: Vec<i64>,
+    cells: Vec<String>,
 }
 
 const CHUNK_ROWS: usize = 8192;
 
-impl<'l, W: Write> RowSink<'l, W> {
-    fn new(wtr: csv::Writer<W>, layout: &'l Layout) -> Self {
+fn csv_error(path: &Path, e: csv::Error) -> CampaignError {
+    CampaignError::Write {
+        path: path.to_path_buf(),
+        source: match e.into_kind() {
+            csv::ErrorKind::Io(io) => io,
+            other => std::io::Error::other(format!("{other:?}")),
+        },
+    }
+}
+
+impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
+    fn new(
+        wtr: csv::Writer<W>,
+        layout: &'l Layout,
+        path: &'l Path,
+        content: Option<(&'c Connection, &'c mut (dyn Personalisation + 'p))>,
+    ) -> Self {
         let hashed = (0..layout.columns.len())
             .filter(|&c| layout.columns[c].hashed)
             .collect();
-        let chunk = if layout.has_hashed() { CHUNK_ROWS } else { 1 };
+        let content = content
+            .map(|(conn, source)| ContentCells {
+                conn,
+                headers: source.headers(),
+                source,
+                ids: Vec::new(),
+                cells: Vec::new(),
+            })
+            .filter(|c| !c.headers.is_empty());
+        let chunk = if layout.has_hashed() {
+            CHUNK_ROWS
+        } else if content.is_some() {
+            CONTENT_ROWS
+        } else {
+            1
+        };
         RowSink {
             wtr,
             layout,
+            path,
             hashed,
             cells: vec![String::new(); chunk * layout.columns.len()],
             rows: 0,
+            content,
         }
     }
 
-    fn header(&mut self) -> csv::Result<()> {
+    fn header(&mut self) -> Result<()> {
+        let extra = self.content.iter().flat_map(|c| c.headers.iter());
+        let headers: Vec<&[u8]> = self
+            .layout
+            .columns
+            .iter()
+            .map(|c| c.header.as_bytes())
+            .chain(extra.map(|h| h.as_bytes()))
+            .collect();
         self.wtr
-            .write_record(self.layout.columns.iter().map(|c| c.header.as_bytes()))
+            .write_record(headers)
+            .map_err(|e| csv_error(self.path, e))
     }
 
-    fn push(&mut self, p: &ProfileView<'_, '_>) -> csv::Result<()> {
+    fn push(&mut self, p: &ProfileView<'_, '_>) -> Result<()> {
         let n = self.layout.columns.len();
         let row = &mut self.cells[self.rows * n..(self.rows + 1) * n];
         for (cell, column) in row.iter_mut().zip(&self.layout.columns) {
             cell.clear();
             column.render(p, cell);
+        }
+        if let Some(c) = &mut self.content {
+            c.ids.push(p.extra.get(0).map_err(sql("read the profiles"))?);
         }
         self.rows += 1;
         if self.rows * n == self.cells.len() {
@@ -297,7 +407,7 @@ impl<'l, W: Write> RowSink<'l, W> {
         Ok(())
     }
 
-    fn flush_chunk(&mut self) -> csv::Result<()> {
+    fn flush_chunk(&mut self) -> Result<()> {
         let n = self.layout.columns.len();
         let used = &mut self.cells[..self.rows * n];
         if !self.hashed.is_empty() {
@@ -313,26 +423,51 @@ impl<'l, W: Write> RowSink<'l, W> {
                 }
             });
         }
-        for row in used.chunks(n) {
+        let mut width = 0;
+        if let Some(c) = &mut self.content {
+            width = c.headers.len();
+            c.cells.clear();
+            c.cells.resize(c.ids.len() * width, String::new());
+            if !c.ids.is_empty() {
+                c.source.render(c.conn, &c.ids, &mut c.cells)?;
+            }
+            c.ids.clear();
+        }
+        let path = self.path;
+        for (r, row) in used.chunks(n).enumerate() {
             for (cell, column) in row.iter().zip(&self.layout.columns) {
                 let safe = column.guard.apply(cell);
                 let safe = match column.max_bytes {
                     Some(max) => truncate(&safe, max),
                     None => &safe,
                 };
-                self.wtr.write_field(safe.as_bytes())?;
+                self.wtr
+                    .write_field(safe.as_bytes())
+                    .map_err(|e| csv_error(path, e))?;
             }
-            self.wtr.write_record(None::<&[u8]>)?;
+            if let Some(c) = &self.content {
+                for cell in &c.cells[r * width..(r + 1) * width] {
+                    // Rendered text is guarded like any text cell.
+                    let safe = super::safe_csv::Guard::Text.apply(cell);
+                    self.wtr
+                        .write_field(safe.as_bytes())
+                        .map_err(|e| csv_error(path, e))?;
+                }
+            }
+            self.wtr
+                .write_record(None::<&[u8]>)
+                .map_err(|e| csv_error(path, e))?;
         }
         self.rows = 0;
         Ok(())
     }
 
-    fn finish(mut self) -> csv::Result<W> {
+    fn finish(mut self) -> Result<W> {
         self.flush_chunk()?;
+        let path = self.path;
         self.wtr
             .into_inner()
-            .map_err(|e| csv::Error::from(e.into_error()))
+            .map_err(|e| csv_error(path, csv::Error::from(e.into_error())))
     }
 }
 
@@ -377,6 +512,36 @@ pub fn export(
     now: &str,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportSummary> {
+    export_with(
+        conn,
+        campaign,
+        members,
+        request,
+        None,
+        segment_version,
+        definition_json,
+        now,
+        progress,
+    )
+}
+
+/// [`export`] with personalised content: columns added to each row, or
+/// files written instead of the CSV (see [`Personalisation`]). Without
+/// content, recipients of a campaign with a template still get their A/B
+/// variant recorded. Every included recipient gets a `campaign_sends` row
+/// in the export's transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn export_with(
+    conn: &mut Connection,
+    campaign: &Campaign,
+    members: &[i64],
+    request: &ExportRequest,
+    mut content: Option<&mut dyn Personalisation>,
+    segment_version: Option<i64>,
+    definition_json: Option<String>,
+    now: &str,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<ExportSummary> {
     let format = request.format;
     let layout = Layout::new(conn, format, campaign.channel, &request.columns)?;
     let mut warnings = Vec::new();
@@ -391,46 +556,72 @@ pub fn export(
         path: path.clone(),
         source,
     };
-    let csv_err = |e: csv::Error| {
-        write_err(match e.into_kind() {
-            csv::ErrorKind::Io(io) => io,
-            other => std::io::Error::other(format!("{other:?}")),
-        })
-    };
 
-    let temp = TempFile {
-        path: temp_path(path),
-        keep: false,
-    };
-    let file = File::create(&temp.path).map_err(write_err)?;
-    let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
-    if request.bom {
-        if format.allows_bom() {
-            out.write_all(b"\xEF\xBB\xBF").map_err(write_err)?;
-        } else {
-            warnings.push(format!(
-                "no BOM written: {} wants plain UTF-8",
-                format.label()
-            ));
+    let files = content.as_deref().is_some_and(|c| c.writes_files());
+    let mut temp = None;
+    let (tally, sha256, bytes) = if files {
+        // One file per recipient, rendered a chunk of recipients at a time.
+        let c = content
+            .as_deref_mut()
+            .expect("files are written by the content");
+        let shared: &Connection = conn;
+        let mut chunk: Vec<i64> = Vec::with_capacity(CONTENT_ROWS);
+        let tally = scan(shared, campaign, members, None, progress, |p| {
+            chunk.push(p.extra.get(0).map_err(sql("read the profiles"))?);
+            if chunk.len() == CONTENT_ROWS {
+                c.write_files(shared, &chunk)?;
+                chunk.clear();
+            }
+            Ok(())
+        })?;
+        if !chunk.is_empty() {
+            c.write_files(shared, &chunk)?;
         }
-    }
-    let wtr = csv::WriterBuilder::new()
-        .delimiter(format.delimiter())
-        .terminator(csv::Terminator::CRLF)
-        .buffer_capacity(1 << 16)
-        .from_writer(out);
-    let mut sink = RowSink::new(wtr, &layout);
-    sink.header().map_err(csv_err)?;
-    let tally = scan(conn, campaign, members, Some(&layout), progress, |p| {
-        sink.push(p).map_err(csv_err)
-    })?;
-    let out = sink.finish().map_err(csv_err)?;
-    let (buffered, sha256, bytes) = out.finish();
-    let file = buffered
-        .into_inner()
-        .map_err(|e| write_err(e.into_error()))?;
-    file.sync_all().map_err(write_err)?;
-    drop(file);
+        let (sha256, bytes) = c.finish_files()?;
+        (tally, sha256, bytes)
+    } else {
+        let t = TempFile {
+            path: temp_path(path),
+            keep: false,
+        };
+        let file = File::create(&t.path).map_err(write_err)?;
+        let mut out = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        if request.bom {
+            if format.allows_bom() {
+                out.write_all(b"\xEF\xBB\xBF").map_err(write_err)?;
+            } else {
+                warnings.push(format!(
+                    "no BOM written: {} wants plain UTF-8",
+                    format.label()
+                ));
+            }
+        }
+        let wtr = csv::WriterBuilder::new()
+            .delimiter(format.delimiter())
+            .terminator(csv::Terminator::CRLF)
+            .buffer_capacity(1 << 16)
+            .from_writer(out);
+        let shared: &Connection = conn;
+        let mut sink = RowSink::new(
+            wtr,
+            &layout,
+            path,
+            content.as_deref_mut().map(|c| (shared, c)),
+        );
+        sink.header()?;
+        let tally = scan(shared, campaign, members, Some(&layout), progress, |p| {
+            sink.push(p)
+        })?;
+        let out = sink.finish()?;
+        let (buffered, sha256, bytes) = out.finish();
+        let file = buffered
+            .into_inner()
+            .map_err(|e| write_err(e.into_error()))?;
+        file.sync_all().map_err(write_err)?;
+        drop(file);
+        temp = Some(t);
+        (tally, sha256, bytes)
+    };
 
     if format == Format::Meta && tally.included < META_MIN_ROWS {
         warnings.push(format!(
@@ -439,7 +630,28 @@ pub fn export(
         ));
     }
 
+    // Who gets which variant: from the content, else from the campaign's
+    // template (hashed ad lists carry no message).
+    let template_variants = match &content {
+        Some(_) => Vec::new(),
+        None if format.is_hashed() => Vec::new(),
+        None => crate::templates::send::variant_names(conn, campaign)?,
+    };
+    let variant_of = |id: i64| -> String {
+        match &content {
+            Some(c) => c.variant(id),
+            None if template_variants.is_empty() => String::new(),
+            None => template_variants
+                [holdout::variant_of(&campaign.salt, template_variants.len(), id)]
+            .clone(),
+        }
+    };
+
     let reasons = tally.reasons();
+    let logged_format = content
+        .as_deref()
+        .and_then(|c| c.logged_format())
+        .unwrap_or(format.as_str());
     let tx = conn.transaction().map_err(sql("log the export"))?;
     holdout::store(&tx, campaign.id, &tally.new_holdout)?;
     tx.execute(
@@ -449,7 +661,7 @@ pub fn export(
         params![
             campaign.id,
             now,
-            format.as_str(),
+            logged_format,
             path.to_string_lossy(),
             campaign.segment_id,
             segment_version,
@@ -465,11 +677,49 @@ pub fn export(
     )
     .map_err(sql("log the export"))?;
     let export_id = tx.last_insert_rowid();
-    std::fs::rename(&temp.path, path).map_err(write_err)?;
-    let mut temp = temp;
-    temp.keep = true;
+    // One row per recipient; a later export of the same campaign replaces
+    // it (same variant: the split is a hash of salt and id).
+    let mut sent_by_variant: BTreeMap<String, u64> = BTreeMap::new();
+    {
+        let mut insert = tx
+            .prepare_cached(
+                "INSERT INTO campaign_sends (campaign_id, profile_id, variant, export_id, sent_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (campaign_id, profile_id) DO UPDATE
+                    SET variant = excluded.variant, export_id = excluded.export_id,
+                        sent_at = excluded.sent_at",
+            )
+            .map_err(sql("record who was sent what"))?;
+        for &id in &tally.sent {
+            let variant = variant_of(id);
+            insert
+                .execute(params![campaign.id, id, variant, export_id, now])
+                .map_err(sql("record who was sent what"))?;
+            *sent_by_variant.entry(variant).or_default() += 1;
+        }
+    }
+    match temp.as_mut() {
+        Some(t) => {
+            std::fs::rename(&t.path, path).map_err(write_err)?;
+            t.keep = true;
+        }
+        None => {
+            if let Some(c) = content.as_deref_mut() {
+                c.publish_files()?;
+            }
+        }
+    }
     if let Err(e) = tx.commit() {
-        let _ = std::fs::remove_file(path);
+        match temp {
+            Some(_) => {
+                let _ = std::fs::remove_file(path);
+            }
+            None => {
+                if let Some(c) = content.as_deref_mut() {
+                    c.unpublish_files();
+                }
+            }
+        }
         return Err(sql("log the export")(e));
     }
     Ok(ExportSummary {
@@ -485,6 +735,7 @@ pub fn export(
         sha256,
         bytes,
         warnings,
+        sent_by_variant,
     })
 }
 

@@ -13,6 +13,8 @@
 //! - `safe_csv.rs`: spreadsheet-safe cells (OWASP CSV injection) and the
 //!   hashing writer.
 //! - `export.rs`: [`export`], [`preview`] and the export log.
+//! - `results.rs`: results from the email tool or from orders, and the
+//!   report against the holdout; `stats.rs`: the tests and intervals.
 //!
 //! **Architecture invariant:** the members of a campaign's segment are
 //! evaluated by the caller and passed in (ascending profile ids); this
@@ -22,7 +24,9 @@
 pub mod export;
 pub mod formats;
 pub mod holdout;
+pub mod results;
 pub mod safe_csv;
+pub mod stats;
 pub mod suppression;
 
 use std::path::PathBuf;
@@ -30,7 +34,10 @@ use std::path::PathBuf;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-pub use export::{export, exports, preview, Audience, ExportRecord, ExportRequest, ExportSummary};
+pub use export::{
+    export, export_with, exports, preview, Audience, ExportRecord, ExportRequest, ExportSummary,
+    Personalisation,
+};
 pub use formats::Format;
 pub use holdout::{holdout_members, is_held_out};
 pub use suppression::{import_suppression_list, Reason, SuppressionImport};
@@ -72,6 +79,10 @@ pub enum CampaignError {
         #[source]
         source: rusqlite::Error,
     },
+    /// Personalised content (templates) that could not be rendered or
+    /// written; the message names the variant, part, line and recipient.
+    #[error("{message}")]
+    Content { code: &'static str, message: String },
 }
 
 impl CampaignError {
@@ -90,6 +101,7 @@ impl CampaignError {
             CampaignError::NotFound(_) => "not_found",
             CampaignError::Write { .. } | CampaignError::ReadList { .. } => "io",
             CampaignError::Sql { .. } => "store",
+            CampaignError::Content { code, .. } => code,
         }
     }
 }

@@ -680,6 +680,7 @@ unsafe fn solve_rows<K: Kernels>(job: &SolveJob, first: usize, xs: &mut [f32], s
                 &gathered,
                 kp,
                 &batch,
+                true,
                 &mut xs[start * kp..(start + 1) * kp],
                 s,
             );
@@ -706,6 +707,7 @@ unsafe fn solve_rows<K: Kernels>(job: &SolveJob, first: usize, xs: &mut [f32], s
             job.y,
             kp,
             &batch[..end - start],
+            false,
             &mut xs[start * kp..end * kp],
             s,
         );
@@ -728,6 +730,7 @@ unsafe fn cg_batch<K: Kernels>(
     y: &[f32],
     kp: usize,
     rows: &[(&[u32], &[f32])],
+    contiguous: bool,
     xs: &mut [f32],
     s: &mut Scratch,
 ) {
@@ -757,7 +760,9 @@ unsafe fn cg_batch<K: Kernels>(
         for v in rb.iter_mut() {
             *v = -*v;
         }
-        K::dots(y, idx, x, d);
+        // The first pass brings the rows into cache; the later ones find
+        // them there (or stream a long row's copy in order).
+        K::dots(y, idx, x, d, !contiguous);
         for (dj, &wj) in d.iter_mut().zip(w) {
             *dj = 1.0 + wj - wj * *dj;
         }
@@ -784,7 +789,7 @@ unsafe fn cg_batch<K: Kernels>(
             let rb = &mut r[b * kp..(b + 1) * kp];
             let pb = &mut p[b * kp..(b + 1) * kp];
             let apb = &mut ap[b * kp..(b + 1) * kp];
-            K::dots(y, idx, pb, d);
+            K::dots(y, idx, pb, d, false);
             for (dj, &wj) in d.iter_mut().zip(w) {
                 *dj *= wj;
             }
@@ -827,8 +832,9 @@ trait Kernels {
     unsafe fn symv(g: &[f32], v: &[f32], out: &mut [f32]);
     /// `out = y[idx[0]], y[idx[1]], ...` (rows of `n = out.len() / idx.len()`).
     unsafe fn gather(y: &[f32], idx: &[u32], out: &mut [f32]);
-    /// `d[j] = y[idx[j]]·v`, rows of `y` being `v.len()` long.
-    unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32]);
+    /// `d[j] = y[idx[j]]·v`, rows of `y` being `v.len()` long; `prefetch`
+    /// when the rows are likely not in cache yet.
+    unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32], prefetch: bool);
     /// `out += Σ_j d[j]·y[idx[j]]`.
     unsafe fn axpys(y: &[f32], idx: &[u32], d: &[f32], out: &mut [f32]);
     unsafe fn dot(a: &[f32], b: &[f32]) -> f32;
@@ -894,7 +900,7 @@ impl Kernels for Portable {
     }
 
     #[inline(always)]
-    unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32]) {
+    unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32], _prefetch: bool) {
         let n = v.len();
         for (dj, &i) in d.iter_mut().zip(idx) {
             let i = i as usize;
@@ -1030,12 +1036,6 @@ mod avx2 {
         let m = idx.len();
         let mut acc: [__m256; N] = std::array::from_fn(|h| _mm256_loadu_ps(op.add(8 * h)));
         for j in 0..m {
-            if j + AHEAD < m {
-                prefetch_row(
-                    yp.add(*idx.get_unchecked(j + AHEAD) as usize * n + c),
-                    8 * N,
-                );
-            }
             let r = yp.add(*idx.get_unchecked(j) as usize * n + c);
             let wj = _mm256_broadcast_ss(&*dp.add(j));
             for (h, a) in acc.iter_mut().enumerate() {
@@ -1140,7 +1140,7 @@ mod avx2 {
         }
 
         #[inline(always)]
-        unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32]) {
+        unsafe fn dots(y: &[f32], idx: &[u32], v: &[f32], d: &mut [f32], prefetch: bool) {
             let n = v.len();
             debug_assert!(n % 8 == 0 && d.len() >= idx.len());
             let (yp, vp, dp) = (y.as_ptr(), v.as_ptr(), d.as_mut_ptr());
@@ -1150,7 +1150,7 @@ mod avx2 {
             // horizontal reduction.
             while j + 4 <= m {
                 for t in 0..4 {
-                    if j + t + AHEAD < m {
+                    if prefetch && j + t + AHEAD < m {
                         prefetch_row(yp.add(*idx.get_unchecked(j + t + AHEAD) as usize * n), n);
                     }
                 }

@@ -19,12 +19,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0004_segments_campaigns.sql")),
         M::up(include_str!("migrations/0005_recommendations.sql")),
         M::up(include_str!("migrations/0006_templates_results.sql")),
+        M::up(include_str!("migrations/0007_results_by_source.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    6
+    7
 }
 
 #[derive(Debug, thiserror::Error)]

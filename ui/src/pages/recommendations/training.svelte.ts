@@ -18,12 +18,15 @@ class Training {
   result = $state<RecommendStatus | null>(null);
   /** Bumped when a run succeeded: the page shows its result. */
   finished = $state(0);
+  /** The settings of the run started last, for the form when the page is opened again. */
+  settings: RecommendSettings | null = null;
   private controller: AbortController | null = null;
 
   /** Starts a run; false when another job holds the app's slot. */
   start(settings: RecommendSettings): boolean {
     if (this.running || app.job !== null) return false;
     app.job = JOB;
+    this.settings = settings;
     this.running = true;
     this.cancelling = false;
     this.progress = null;
@@ -65,6 +68,7 @@ class Training {
     this.error = null;
     this.notice = null;
     this.result = null;
+    this.settings = null;
   }
 }
 
