@@ -393,10 +393,10 @@ async function main() {
     assert(/Sources/.test(await $('recommend-no-data').innerText()), 'recommendations point to Sources');
     await axe('recommendations, no data');
     await $('nav-templates').click();
-    await $('empty-templates').waitFor();
-    const text = await $('empty-templates').innerText();
-    assert(/product/i.test(text) && /later release/i.test(text), `empty state text: ${text}`);
-    await axe('empty section');
+    await $('templates-no-data').waitFor();
+    const text = await $('templates-no-data').innerText();
+    assert(/Sources/.test(text), `templates point to Sources: ${text}`);
+    await axe('templates, no data');
     await $('nav-segments').click();
     await $('segments-no-data').waitFor();
     assert(/Sources/.test(await $('segments-no-data').innerText()), 'segments point to Sources');
@@ -1428,6 +1428,306 @@ async function main() {
     const detail = await api('segment_detail', { id: segment.id });
     assertEq(detail.definition.root.conditions[1].within_days, null, 'the new rule is saved');
     await axe('segment detail, two versions');
+  });
+
+  // -- templates, and a campaign's results (on the demo business) --
+  const CHAMPION_TEXT = 'Thanks, champion!';
+  const OTHER_TEXT = 'We miss you';
+  const RFM_TEXT = `{% if profile.rfm_segment == "Champions" %}${CHAMPION_TEXT}{% else %}${OTHER_TEXT}{% endif %}`;
+  const TEMPLATE_NAME = 'E2E RFM thanks';
+  let template = null;
+  let people = null;
+
+  /** Two named profiles, one in the RFM segment Champions and one in another, each found by searching its name. */
+  async function championAndOther() {
+    let champion = null;
+    let other = null;
+    for (let offset = 0; !(champion && other); offset += 200) {
+      const list = await api('profiles_search', { query: '', limit: 200, offset });
+      for (const p of list.profiles) {
+        if (champion && other) break;
+        if (!p.name) continue;
+        const want = !champion ? 'champion' : !other ? 'other' : null;
+        const t = await api('profile_traits', { id: p.id });
+        if (!t?.rfm_segment) continue;
+        const isChampion = t.rfm_segment === 'Champions';
+        if ((isChampion && champion) || (!isChampion && other) || !want) continue;
+        // The preview's search lists 6 people: the name must find this one.
+        const found = await api('profiles_search', { query: p.name, limit: 6, offset: 0 });
+        if (!found.profiles.some((f) => f.id === p.id)) continue;
+        if (isChampion) champion = { ...p, rfm: t.rfm_segment };
+        else other = { ...p, rfm: t.rfm_segment };
+      }
+      if (list.profiles.length < 200) break;
+    }
+    assert(champion && other, `a Champion and someone else with names (found ${champion?.id}, ${other?.id})`);
+    return { champion, other };
+  }
+
+  /** Waits for the preview to show exactly the request the page has now, for `id`. */
+  async function previewOf(id) {
+    const recipient = page.locator(`[data-testid="preview-recipient"][data-profile-id="${id}"]`);
+    await recipient.waitFor();
+    await page.locator('[data-testid="template-preview"][data-state="ready"][data-for="current"]').waitFor();
+    return recipient;
+  }
+
+  await check('templates: a conditional on the RFM segment, a save error at its line, saved; previewed as a Champion and as someone else in a sandboxed frame', async () => {
+    const variables = await api('template_variables');
+    assert(variables.some((v) => v.path === 'profile.rfm_segment'), `profile.rfm_segment among the variables: ${variables.map((v) => v.path)}`);
+    assert(variables.some((v) => v.path === 'profile.first_name'), 'profile.first_name among the variables');
+    people = await championAndOther();
+
+    await $('nav-templates').click();
+    await $('page-templates').waitFor();
+    await $('template-new').click();
+    await $('template-editor').waitFor();
+    assertEq(await page.evaluate(() => location.hash), '#/templates/new', 'the new template is in the address');
+    await $('template-name').fill(TEMPLATE_NAME);
+    // The variable picker inserts at the cursor.
+    await $('template-subject').fill('Hello ');
+    await $('template-subject').press('End');
+    await page.locator('[data-testid="variable-option"][data-path="profile.first_name"]').click();
+    assertEq(await $('template-subject').inputValue(), 'Hello {{ profile.first_name | default("there") }}', 'the snippet is inserted at the cursor');
+    await $('template-preheader').fill('A note from the E2E shop');
+    // A tag left open: the save error points at the HTML body's line.
+    await $('template-html').fill('<p>Hello {{ profile.first_name | default("there") }},</p>\n{% if profile.rfm_segment == "Champions" %}<p>Thanks!</p>\n');
+    await $('template-text').fill(RFM_TEXT);
+    assert((await page.locator('pre:has(+ [data-testid="template-text"]) .tk-stmt').count()) >= 3, 'the {% %} tags are highlighted');
+    await $('template-save').click();
+    const fieldError = page.locator('[data-testid="template-field-error"][data-part="html"]');
+    await fieldError.waitFor();
+    assert(/line \d/i.test(await fieldError.innerText()), `the error names the line: ${await fieldError.innerText()}`);
+    assert(/variant A/i.test(await $('template-save-error').innerText()), 'the summary names the variant');
+    assertEq(await $('template-html').getAttribute('aria-invalid'), 'true', 'the HTML body is marked invalid');
+    assert(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'template-html'), 'the focus is on the HTML body');
+    assertEq((await api('templates')).filter((t) => t.name === TEMPLATE_NAME).length, 0, 'nothing saved');
+    await axe('template editor, save error');
+
+    await $('template-html').fill(`<p>Hello {{ profile.first_name | default("there") }},</p>\n{% if profile.rfm_segment == "Champions" %}<p>${CHAMPION_TEXT}</p>{% else %}<p>${OTHER_TEXT}</p>{% endif %}\n`);
+    // Variant B: a copy of A with a long subject and a first name without a default (lint finds both).
+    await $('template-add-variant').click();
+    await page.locator('[data-testid="template-variant-tab"][data-variant="B"][aria-selected="true"]').waitFor();
+    await $('template-subject').fill('{{ profile.first_name }}, we kept a seat for you at our spring event: come and see everything that is new this season');
+    await $('template-save').click();
+    await page.waitForFunction(() => /^#\/templates\/\d+$/.test(location.hash));
+    await page.locator('[data-testid="template-status"][data-dirty="false"]').waitFor();
+    assertEq(await $('template-field-error').count(), 0, 'no field error left');
+    template = (await api('templates')).find((t) => t.name === TEMPLATE_NAME);
+    assert(template, 'the template is saved');
+    assertEq(template.variants.map((v) => v.name), ['A', 'B'], 'variants');
+    assertEq(template.variants[0].text, RFM_TEXT, 'the text body as typed');
+    assertEq(await page.evaluate(() => location.hash), `#/templates/${template.id}`, 'the saved template is in the address');
+    await page.locator(`[data-testid="template-row"][data-template-id="${template.id}"]`).waitFor();
+
+    // Preview as the Champion, found by name.
+    await $('template-tab-preview').click();
+    for (const [who, expected, not] of [
+      [people.champion, CHAMPION_TEXT, OTHER_TEXT],
+      [people.other, OTHER_TEXT, CHAMPION_TEXT],
+    ]) {
+      await $('preview-profile-search').fill(who.name);
+      const result = page.locator(`[data-testid="preview-profile-result"][data-profile-id="${who.id}"]`);
+      await result.waitFor();
+      await result.click();
+      const recipient = await previewOf(who.id);
+      const variants = recipient.locator('[data-testid="preview-variant"]');
+      assertEq(await variants.evaluateAll((els) => els.map((e) => e.dataset.variant)), ['A', 'B'], 'the variants side by side');
+      const textA = (await variants.first().locator('[data-testid="preview-text"]').innerText()).trim();
+      assertEq(textA, expected, `the plain text for ${who.name} (${who.rfm})`);
+      assert(!textA.includes(not), 'not the other branch');
+      const subject = (await variants.first().locator('[data-testid="preview-subject"]').innerText()).trim();
+      assert(subject.startsWith('Hello ') && !subject.includes('{{'), `a rendered subject: ${subject}`);
+      const frame = variants.first().locator('[data-testid="preview-frame"]');
+      const body = await page.frameLocator(`[data-testid="preview-recipient"][data-profile-id="${who.id}"] [data-testid="preview-variant"][data-variant="A"] [data-testid="preview-frame"]`).locator('body').innerText();
+      assert(body.includes(expected) && !body.includes(not), `the HTML body in the frame: ${body}`);
+      console.log(`       ${who.name} (${who.rfm}): “${textA}”`);
+      if (who === people.champion) {
+        assertEq(await frame.getAttribute('sandbox'), '', 'the frame is sandboxed with no permission');
+        const srcdoc = await frame.getAttribute('srcdoc');
+        assert(srcdoc.includes(`content="default-src 'none'; img-src data: https:; style-src 'unsafe-inline'"`), 'a strict CSP in the frame');
+        assert(/^<!doctype html><html><head><meta http-equiv="Content-Security-Policy"/i.test(srcdoc), 'the CSP comes first');
+      }
+    }
+    const sandboxes = await $('preview-frame').evaluateAll((els) => els.map((e) => e.getAttribute('sandbox')));
+    assert(sandboxes.length >= 2 && sandboxes.every((s) => s === ''), `every frame sandboxed without allow-scripts: ${JSON.stringify(sandboxes)}`);
+    // Mobile width.
+    await $('preview-width-mobile').check();
+    const box = await $('preview-frame').first().boundingBox();
+    assert(Math.abs(box.width - 375) <= 2, `mobile frame width: ${box.width}`);
+    await $('preview-width-desktop').check();
+    assert(Math.abs((await $('preview-frame').first().boundingBox()).width - 600) <= 2, 'desktop frame width');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await shot('templates');
+    await axe('templates, editor and preview');
+  });
+
+  await check('templates: lint over a segment lists the issues by severity with their counts', async () => {
+    const segmentInfo = (await api('segments')).find((s) => s.id === segment.id);
+    const expected = await api('template_lint', { variants: template.variants, segment_id: segment.id });
+    assert(expected.issues.length > 0, `the engine finds issues: ${JSON.stringify(expected)}`);
+    await $('template-tab-lint').click();
+    await $('lint-segment').selectOption(String(segment.id));
+    await $('lint-run').click();
+    await $('lint-summary').waitFor({ timeout: 60_000 });
+    assertEq(Number(await $('lint-summary').getAttribute('data-recipients')), segmentInfo.members, 'checked every member of the segment');
+    assertEq(Number(await $('lint-summary').getAttribute('data-warnings')), expected.warnings, 'warnings');
+    assertEq(Number(await $('lint-summary').getAttribute('data-errors')), expected.errors, 'errors');
+    const shown = await $('lint-issue').evaluateAll((els) => els.map((e) => ({ severity: e.dataset.severity, code: e.dataset.code, count: Number(e.dataset.count), text: e.innerText })));
+    assertEq(shown.map(({ severity, code, count }) => ({ severity, code, count })), expected.issues.map(({ severity, code, count }) => ({ severity, code, count })), 'the issues, in the engine\'s order');
+    assert(shown.some((i) => i.code === 'subject_too_long' && i.severity === 'warning' && i.count > 0), `the long subject of B: ${JSON.stringify(shown)}`);
+    for (const i of shown) assert(i.text.length > 10, `a message: ${i.text}`);
+    const empty = shown.find((i) => i.code === 'empty_value');
+    console.log(`       ${shown.length} issues over ${segmentInfo.members} members${empty ? `; ${empty.count} would get an empty first name in B` : ''}`);
+    // "Show in the editor" goes to the variant and part.
+    await page.locator('[data-testid="lint-issue"][data-code="subject_too_long"] [data-testid="lint-goto"]').first().click();
+    await page.locator('[data-testid="template-variant-tab"][data-variant="B"][aria-selected="true"]').waitFor();
+    assert(await page.evaluate(() => document.activeElement?.getAttribute('data-testid') === 'template-subject'), 'the subject of B has the focus');
+    await shot('template-lint');
+    await axe('templates, lint');
+  });
+
+  await check('templates: Mailchimp merge tags, with the condition reported as untranslatable', async () => {
+    await $('template-tab-translate').click();
+    await $('translate-tool').selectOption('mailchimp');
+    await $('translate-run').click();
+    await $('translate-result').waitFor();
+    assertEq(await $('translate-result').getAttribute('data-complete'), 'false', 'not everything translates');
+    const rows = await $('translate-untranslatable-row').allInnerTexts();
+    assert(rows.some((r) => r.includes('{% if profile.rfm_segment')), `the condition is listed: ${rows}`);
+    await page.locator('[data-testid="translate-variant"][data-variant="A"] summary').click();
+    assert((await page.locator('[data-testid="translate-variant"][data-variant="A"] [data-testid="translate-subject"]').innerText()).includes('*|'), 'Mailchimp merge tags in the subject');
+    await axe('templates, merge tags');
+  });
+
+  await check('templates: a content block by segment, inserted into the draft, shows in the preview', async () => {
+    await $('content-block-new').click();
+    await $('content-block-dialog').waitFor({ state: 'visible' });
+    await $('content-block-name').fill('e2e-signoff');
+    await $('content-block-body').fill('See you soon');
+    await $('content-block-add-rule').click();
+    await page.locator('[data-testid="content-block-rule-segment"]').selectOption(String(segment.id));
+    await page.locator('[data-testid="content-block-rule-body"]').fill('See you soon, neighbour');
+    await axe('content block dialog');
+    await $('content-block-save').click();
+    await $('content-block-dialog').waitFor({ state: 'hidden' });
+    await page.locator('[data-testid="content-block-row"][data-name="e2e-signoff"]').waitFor();
+    const block = (await api('content_blocks')).find((b) => b.name === 'e2e-signoff');
+    assertEq(block?.rules.map((r) => r.segment_id), [segment.id], 'the rule is saved');
+    // Insert at the end of A's plain text.
+    await page.locator('[data-testid="template-variant-tab"][data-variant="A"]').click();
+    await $('template-text').focus();
+    await $('template-text').press('Control+End');
+    await $('template-text').press('Enter');
+    await page.locator('[data-testid="content-block-row"][data-name="e2e-signoff"] [data-testid="content-block-insert"]').click();
+    assertEq(await $('template-text').inputValue(), `${RFM_TEXT}\n{{ block("e2e-signoff") }}`, 'the block is inserted at the cursor');
+    await $('template-tab-preview').click();
+    const probe = await api('template_preview', {
+      variants: [{ name: 'A', subject: 'x', preheader: '', html: '', text: '' }],
+      profile_id: people.other.id,
+      segment_id: null,
+      sample: null,
+      seed: null,
+      campaign_id: null,
+    });
+    const inSegment = probe.recipients[0].segments.includes(segment.name);
+    const recipient = await previewOf(people.other.id);
+    const text = (await recipient.locator('[data-testid="preview-variant"][data-variant="A"] [data-testid="preview-text"]').innerText()).trim();
+    assert(text.startsWith(OTHER_TEXT) && /See you soon/.test(text), `the block in the preview: ${text}`);
+    assertEq(/neighbour/.test(text), inSegment, `the rule follows the segment (${people.other.name} ${inSegment ? 'is' : 'is not'} in it)`);
+    await $('template-save').click();
+    await page.locator('[data-testid="template-status"][data-dirty="false"]').waitFor();
+    template = (await api('templates')).find((t) => t.id === template.id);
+  });
+
+  let templateCampaign = null;
+  await check('campaigns: a campaign with the template, exported with rendered columns', async () => {
+    await $('nav-campaigns').click();
+    await $('campaign-form').waitFor();
+    await $('campaign-name').fill('E2E template campaign');
+    await $('campaign-segment').selectOption(String(segment.id));
+    await $('campaign-channel').selectOption('email');
+    await $('campaign-template').selectOption(TEMPLATE_NAME);
+    await $('campaign-create').click();
+    await $('campaign-panel').waitFor();
+    templateCampaign = (await api('campaigns')).find((c) => c.name === 'E2E template campaign');
+    assert(templateCampaign && templateCampaign.template === TEMPLATE_NAME, `the campaign has the template: ${JSON.stringify(templateCampaign)}`);
+    await page.locator(`[data-testid="campaign-panel"][data-campaign-id="${templateCampaign.id}"]`).waitFor();
+    await $('export-format').selectOption('csv');
+    await $('export-content').waitFor();
+    const options = await $('export-content-option').evaluateAll((els) => els.map((e) => e.dataset.content));
+    assert(options.includes('columns') && options.includes('eml') && options.includes('eml_zip'), `content choices: ${options}`);
+    await page.locator('[data-testid="export-content-option"][data-content="columns"]').check();
+    for (const c of await page.locator('[data-testid="export-column"]:checked').evaluateAll((els) => els.map((e) => e.value))) {
+      if (c !== 'email') await page.locator(`[data-testid="export-column"][data-column="${c}"]`).uncheck();
+    }
+    await page.locator('[data-testid="export-column"][data-column="email"]').check();
+    await axe('campaign export with content');
+    await $('export-run').click();
+    await $('export-done').waitFor({ timeout: 60_000 });
+    const file = await $('export-done').getAttribute('data-path');
+    const rows = parseCsv(fs.readFileSync(file, 'utf8'));
+    const header = rows[0];
+    for (const c of ['subject', 'preheader', 'html', 'text', 'variant']) assert(header.includes(c), `column ${c} in ${header}`);
+    const at = Object.fromEntries(header.map((h, i) => [h, i]));
+    const body = rows.slice(1).filter((r) => !(r.length === 1 && r[0] === ''));
+    assertEq(body.length, Number(await $('export-done').getAttribute('data-exported')), 'a row per person exported');
+    const variants = new Set(body.map((r) => r[at.variant]));
+    assert([...variants].every((v) => v === 'A' || v === 'B') && variants.size === 2, `both variants: ${[...variants]}`);
+    for (const r of body) {
+      const t = r[at.text];
+      assert(t.startsWith(CHAMPION_TEXT) || t.startsWith(OTHER_TEXT) || r[at.variant] === 'B', `a rendered text: ${JSON.stringify(t)}`);
+      assert(!/\{\{|\{%/.test(r[at.subject] + r[at.html] + t), 'nothing left unrendered');
+    }
+    console.log(`       ${body.length} rows: ${body.filter((r) => r[at.variant] === 'A').length} A, ${body.filter((r) => r[at.variant] === 'B').length} B; ${body.filter((r) => r[at.text].startsWith(CHAMPION_TEXT)).length} champions`);
+    templateCampaign.file = file;
+    templateCampaign.rows = body.map((r) => r[at.email]);
+  });
+
+  await check('campaign results: measured from orders in the page, the report shows every group with the holdout, a verdict and the chart', async () => {
+    await $('campaign-tab-results').click();
+    await $('campaign-results').waitFor();
+    assertEq(await page.evaluate(() => location.hash), `#/campaigns/${templateCampaign.id}/results`, 'the results are in the address');
+    await $('results-verdict').waitFor();
+    assert(/No results yet/.test(await $('results-verdict').innerText()), 'no results before measuring');
+    await $('results-window').fill('30');
+    assert(/30 days/.test(await $('results-from-orders').innerText()), 'the button names the window');
+    await $('results-from-orders').click();
+    await $('results-attributed').waitFor({ timeout: 60_000 });
+    await page.locator('[data-testid="results-report"][data-has-orders="true"]').waitFor();
+    const report = await api('campaign_report', { campaign_id: templateCampaign.id, confidence: 0.95 });
+    assertEq(report.window_days, 30, 'the window measured');
+    const groups = await $('results-group').evaluateAll((els) => els.map((e) => ({ kind: e.dataset.kind, name: e.dataset.name, recipients: Number(e.dataset.recipients) })));
+    assertEq(groups, report.groups.map((g) => ({ kind: g.kind, name: g.name, recipients: g.recipients })), 'the groups');
+    assert(groups.some((g) => g.kind === 'holdout' && g.name === 'Holdout' && g.recipients > 0), `a holdout group: ${JSON.stringify(groups)}`);
+    assertEq(groups.filter((g) => g.kind === 'variant').map((g) => g.name), ['A', 'B'], 'a group per variant');
+    const verdict = (await $('results-verdict').innerText()).trim();
+    assertEq(verdict, report.verdict, 'the verdict');
+    assert(/holdout/i.test(verdict) && /\.$/.test(verdict), `a verdict sentence about the holdout: ${verdict}`);
+    assertEq(await $('results-comparison').count(), report.comparisons.length, 'a row per comparison');
+    assert(report.comparisons.some((c) => c.against === 'Holdout'), 'compared with the holdout');
+    assertEq(await $('results-revenue-row').count(), report.revenue.length, 'a row per revenue comparison');
+    await $('results-chart').locator('svg').waitFor();
+    console.log(`       ${verdict}`);
+    await shot('campaign-results');
+    await axe('campaign results, from orders');
+  });
+
+  await check('campaign results: the email tool\'s results CSV uploaded from the page adds opens and clicks', async () => {
+    const csv = path.join(TMP, 'email-results.csv');
+    const lines = ['Email Address,Delivered,Opened,Clicked'];
+    templateCampaign.rows.forEach((email, i) => lines.push(`${email},yes,${i % 3 === 0 ? 'yes' : 'no'},${i % 9 === 0 ? 'yes' : 'no'}`));
+    fs.writeFileSync(csv, lines.join('\n') + '\n');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), $('results-import').click()]);
+    await chooser.setFiles(csv);
+    await $('results-imported').waitFor({ timeout: 60_000 });
+    assertEq(Number(await $('results-imported').getAttribute('data-matched')), templateCampaign.rows.length, 'every row matched a recipient');
+    await page.locator('[data-testid="results-report"][data-has-email="true"]').waitFor();
+    const report = await api('campaign_report', { campaign_id: templateCampaign.id, confidence: 0.95 });
+    assert(report.email_tool && report.comparisons.some((c) => c.metric === 'open'), 'open rates compared');
+    assertEq((await $('results-verdict').innerText()).trim(), report.verdict, 'the verdict follows');
+    assert((await page.locator('[data-testid="results-comparison"][data-metric="click"]').count()) > 0, 'click rates compared in the page');
+    await axe('campaign results, email tool');
   });
 
   await check('no errors in the browser console', async () => {

@@ -18,6 +18,7 @@ mod recommend_cli;
 mod results_cli;
 mod segments_cli;
 mod serve;
+mod templates_cli;
 
 // Imports allocate on one thread and free on another; glibc malloc spends a
 // quarter of an import in its arena locks, mimalloc a fraction of that.
@@ -225,6 +226,16 @@ enum Command {
         #[command(subcommand)]
         what: EvalCommand,
     },
+    /// Personalised message templates: save, preview, lint, translate to an email tool's merge tags.
+    Template {
+        #[command(subcommand)]
+        what: templates_cli::TemplateCommand,
+    },
+    /// Reusable content blocks for templates: snippets, or content chosen by segment.
+    Block {
+        #[command(subcommand)]
+        what: templates_cli::BlockCommand,
+    },
     /// Serve the app in a browser, on this computer only (127.0.0.1), behind a per-launch token.
     Serve {
         /// Port (0: any free port).
@@ -309,6 +320,12 @@ enum CampaignCommand {
         /// Start the file with a UTF-8 byte order mark (for Excel).
         #[arg(long)]
         bom: bool,
+        /// Personalised content from the campaign's template: columns (csv), eml (a folder at --out), eml_zip (a zip at --out), merge_tags (mailchimp, klaviyo).
+        #[arg(long)]
+        content: Option<String>,
+        /// Sender of .eml messages, e.g. "Shop <news@shop.example>".
+        #[arg(long)]
+        from: Option<String>,
     },
     /// The export log (of one campaign, or all).
     Exports { campaign: Option<String> },
@@ -489,6 +506,10 @@ fn main() -> ExitCode {
                 .map(|e| e.code())
                 .or_else(|| {
                     e.downcast_ref::<cohort::campaigns::results::ResultsError>()
+                        .map(|e| e.code())
+                })
+                .or_else(|| {
+                    e.downcast_ref::<cohort::templates::TemplateError>()
                         .map(|e| e.code())
                 })
                 .unwrap_or("error");
@@ -792,6 +813,8 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
         }
+        Command::Template { what } => templates_cli::template(&ws_path, what, json)?,
+        Command::Block { what } => templates_cli::block(&ws_path, what, json)?,
         Command::Serve { port, ui } => {
             let data = data_dir();
             // Scratch space (uploads, demo exports) lives beside the workspace.
@@ -957,8 +980,17 @@ fn run(cli: Cli) -> Result<()> {
                 out,
                 columns,
                 bom,
+                content,
+                from,
             } => segments_cli::campaign_export(
-                &ws_path, &campaign, &format, &out, columns, bom, json,
+                &ws_path,
+                &campaign,
+                &format,
+                &out,
+                columns,
+                bom,
+                (content.as_deref(), from.as_deref()),
+                json,
             )?,
             CampaignCommand::Results { campaign, args } => {
                 results_cli::results(&ws_path, &campaign, &args, json)?

@@ -18,9 +18,9 @@ pub struct ResultsArgs {
     /// Compute conversions and revenue from the orders placed after the send, for recipients and holdout.
     #[arg(long)]
     from_orders: bool,
-    /// With --from-orders: days after the send an order counts.
-    #[arg(long, default_value_t = results::DEFAULT_WINDOW_DAYS)]
-    window_days: u32,
+    /// With --from-orders: days after the send an order counts (default 14).
+    #[arg(long, value_name = "DAYS")]
+    window_days: Option<u32>,
     /// Confidence level of intervals and tests (0.95 = 95%).
     #[arg(long, default_value_t = results::DEFAULT_CONFIDENCE)]
     confidence: f64,
@@ -59,6 +59,11 @@ pub fn results(ws_path: &Path, what: &str, args: &ResultsArgs, json: bool) -> Re
         }),
         None => None,
     };
+    if args.window_days.is_some() && !args.from_orders {
+        anyhow::bail!(
+            "--window-days is the attribution window of --from-orders; add --from-orders"
+        );
+    }
     let mut ws = Workspace::open_existing(ws_path)?;
     let c = find_campaign(&ws, what)?;
     let imported = match &args.import {
@@ -74,13 +79,14 @@ pub fn results(ws_path: &Path, what: &str, args: &ResultsArgs, json: bool) -> Re
         Some(results::results_from_orders(
             ws.conn_mut(),
             c.id,
-            args.window_days,
+            args.window_days.unwrap_or(results::DEFAULT_WINDOW_DAYS),
             &now_iso(),
         )?)
     } else {
         None
     };
     let report = results::report(ws.conn(), c.id, args.confidence, args.seed)?;
+    let mut written = None;
     if let (Some(path), Some(output)) = (&args.chart, output) {
         let chart = results::chart(&report).with_context(|| {
             format!(
@@ -91,7 +97,7 @@ pub fn results(ws_path: &Path, what: &str, args: &ResultsArgs, json: bool) -> Re
         let bytes = cohort::charts::render(&chart.spec, &chart.options, output)?;
         std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))?;
         if !json {
-            println!("Wrote {} ({})", path.display(), chart.options.title);
+            written = Some(format!("{} ({})", path.display(), chart.options.title));
         }
     }
     if json {
@@ -103,15 +109,18 @@ pub fn results(ws_path: &Path, what: &str, args: &ResultsArgs, json: bool) -> Re
                 "report": report,
             }))?
         );
-        return Ok(());
+    } else {
+        if let (Some(r), Some(file)) = (&imported, &args.import) {
+            print_import(r, file);
+        }
+        if let Some(a) = &attributed {
+            print_attribution(a);
+        }
+        print_report(&report);
     }
-    if let (Some(r), Some(file)) = (&imported, &args.import) {
-        print_import(r, file);
+    if let Some(written) = written {
+        println!("Wrote {written}");
     }
-    if let Some(a) = &attributed {
-        print_attribution(a);
-    }
-    print_report(&report);
     Ok(())
 }
 
@@ -127,16 +136,21 @@ fn count(n: u64) -> String {
     out
 }
 
+/// "1 row", "2 rows".
+fn rows(n: u64) -> String {
+    format!("{} row{}", count(n), if n == 1 { "" } else { "s" })
+}
+
 fn money(minor: i64, currency: &str) -> String {
     let scale = 10f64.powi(cohort::ingest::standardise::minor_unit_exponent(currency) as i32);
-    cohort::charts::Unit::money(currency).format(minor as f64 / scale)
+    results::money_text(minor as f64 / scale, currency)
 }
 
 fn print_import(r: &results::ResultsImport, file: &Path) {
     println!(
-        "Imported {}: {} rows, {} stored for {} recipients{}.",
+        "Imported {}: {} read, {} stored for {} recipients{}.",
         file.display(),
-        count(r.rows),
+        rows(r.rows),
         count(r.matched),
         count(r.recipients),
         if r.replaced > 0 {
@@ -172,21 +186,21 @@ fn print_import(r: &results::ResultsImport, file: &Path) {
     };
     list(
         format!(
-            "{} rows rejected for a value that cannot be read (nothing stored from them)",
-            count(r.rejected_rows)
+            "{} rejected for a value that cannot be read (nothing stored from them)",
+            rows(r.rejected_rows)
         ),
         &r.rejected,
         r.rejected_rows,
     );
     list(
-        format!("{} rows of unknown recipients", count(r.unknown_recipients)),
+        format!("{} of unknown recipients", rows(r.unknown_recipients)),
         &r.unknown,
         r.unknown_recipients,
     );
     list(
         format!(
-            "{} rows of people who were not sent the campaign",
-            count(r.not_sent)
+            "{} of people who were not sent the campaign",
+            rows(r.not_sent)
         ),
         &r.not_sent_rows,
         r.not_sent,
@@ -230,10 +244,7 @@ fn rate(r: Option<Rate>) -> String {
 fn print_report(r: &results::CampaignReport) {
     let conf = format!("{}%", r.confidence * 100.0);
     println!();
-    println!(
-        "Campaign “{}”, first sent {}.",
-        r.campaign_name, r.sent_at
-    );
+    println!("Campaign “{}”, first sent {}.", r.campaign_name, r.sent_at);
     match &r.email_tool {
         Some(i) => println!(
             "  Email results: {} (imported {}).",
@@ -274,7 +285,7 @@ fn print_report(r: &results::CampaignReport) {
             rate(e.and_then(|e| e.clicked)),
             rate(e.and_then(|e| e.converted)),
             rate(o.map(|o| o.converted)),
-            o.map(|o| cohort::charts::Unit::money(&r.currency).format(o.revenue_per_recipient))
+            o.map(|o| results::money_text(o.revenue_per_recipient, &r.currency))
                 .unwrap_or_else(|| "–".to_owned()),
         ]);
     }
@@ -307,18 +318,26 @@ fn print_report(r: &results::CampaignReport) {
                 metric.to_owned(),
                 format!("{:.2}%", c.rate * 100.0),
                 format!("{:.2}%", c.baseline_rate * 100.0),
-                format!("{:+.2}{}", c.uplift_points, if c.significant { " *" } else { "" }),
+                format!(
+                    "{:+.2}{}",
+                    c.uplift_points,
+                    if c.significant { " *" } else { "" }
+                ),
                 format!("{:.2} to {:.2}", c.ci_low, c.ci_high),
                 c.uplift_relative
                     .map(|u| format!("{:+.0}%", u * 100.0))
                     .unwrap_or_else(|| "–".to_owned()),
-                format!("{:.4}", c.p_value),
+                if c.p_value < 1e-4 {
+                    "< 0.0001".to_owned()
+                } else {
+                    format!("{:.4}", c.p_value)
+                },
             ]);
         }
         println!("{t}");
     }
     if !r.revenue.is_empty() {
-        let show = |v: f64| cohort::charts::Unit::money(&r.currency).format(v);
+        let show = |v: f64| results::money_text(v, &r.currency);
         let mut t = table(
             [
                 "Group",

@@ -404,11 +404,13 @@ pub fn campaign_export(
     out: &Path,
     columns: Option<String>,
     bom: bool,
+    (content, from): (Option<&str>, Option<&str>),
     json: bool,
 ) -> Result<()> {
     let mut ws = Workspace::open_existing(ws_path)?;
     let c = find_campaign(&ws, what)?;
     let format: campaigns::formats::Format = format.parse()?;
+    let content: Option<cohort::templates::Content> = content.map(str::parse).transpose()?;
     let members = campaign_members(&ws, &c)?;
     let (version, definition) = segments::get(ws.conn(), c.segment_id)?
         .map(|s| (s.version, s.definition.map(|d| d.to_string())))
@@ -428,11 +430,13 @@ pub fn campaign_export(
     };
     let mut bar = crate::Bar::new(json);
     let started = std::time::Instant::now();
-    let summary = campaigns::export::export(
+    let summary = cohort::templates::export_campaign(
         ws.conn_mut(),
         &c,
         &members,
         &request,
+        content,
+        from,
         version,
         definition,
         &now_iso(),
@@ -465,6 +469,12 @@ pub fn campaign_export(
     for (reason, n) in &summary.suppressed_by_reason {
         if *n > 0 {
             println!("  suppressed, {reason}: {n}");
+        }
+    }
+    // Only worth a line when there is an A/B split.
+    if summary.sent_by_variant.len() > 1 {
+        for (variant, n) in &summary.sent_by_variant {
+            println!("  variant {variant}: {n}");
         }
     }
     for w in &summary.warnings {

@@ -612,7 +612,11 @@ impl App {
             }
             "campaign_results_from_orders" => {
                 let req: results::CampaignResultsFromOrdersRequest = parse(payload)?;
-                out(results::from_orders(&mut self.workspace()?, &req, &now_iso())?)
+                out(results::from_orders(
+                    &mut self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
             }
             "campaign_report" => {
                 let req: results::CampaignReportRequest = parse(payload)?;
@@ -691,13 +695,9 @@ impl App {
                     .map(IdentityLogEntry::from)
                     .collect::<Vec<_>>())
             }
-            c if templates::COMMANDS.contains(&c) => templates::call(
-                &mut self.workspace()?,
-                &self.live,
-                c,
-                payload,
-                &now_iso(),
-            ),
+            c if templates::COMMANDS.contains(&c) => {
+                templates::call(&mut self.workspace()?, &self.live, c, payload, &now_iso())
+            }
             c if is_job(c) => Err(ApiError::new(
                 "bad_request",
                 format!("`{c}` runs long: start it as a job."),

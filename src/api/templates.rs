@@ -169,14 +169,19 @@ pub(super) fn call(
         "template_variables" => out(templates::variables(ws.conn())?),
         "template_preview" => {
             let req: TemplatePreviewRequest = parse(payload)?;
-            let n = req.sample.unwrap_or(3).clamp(1, templates::preview::MAX_SAMPLE as u32) as usize;
+            let n = req
+                .sample
+                .unwrap_or(3)
+                .clamp(1, templates::preview::MAX_SAMPLE as u32) as usize;
             let seed = req.seed.unwrap_or(0);
             let ids = match (req.profile_id, req.segment_id) {
                 (Some(id), _) => vec![id],
                 (None, Some(s)) => templates::preview::sample(&members(ws, live, s, now)?, n, seed),
-                (None, None) => {
-                    templates::preview::sample(&templates::preview::all_profiles(ws.conn())?, n, seed)
-                }
+                (None, None) => templates::preview::sample(
+                    &templates::preview::all_profiles(ws.conn())?,
+                    n,
+                    seed,
+                ),
             };
             let campaign = match req.campaign_id {
                 Some(id) => Some(crate::campaigns::get(ws.conn(), id)?.ok_or_else(|| {

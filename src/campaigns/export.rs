@@ -398,7 +398,8 @@ impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
             column.render(p, cell);
         }
         if let Some(c) = &mut self.content {
-            c.ids.push(p.extra.get(0).map_err(sql("read the profiles"))?);
+            c.ids
+                .push(p.extra.get(0).map_err(sql("read the profiles"))?);
         }
         self.rows += 1;
         if self.rows * n == self.cells.len() {

@@ -451,11 +451,15 @@ fn push_listed(list: &mut Vec<RowProblem>, p: RowProblem) {
 const EMAIL: &str = "email";
 const PHONE: &str = "phone";
 
+/// Recipient profile ids by (kind, normalised address).
+type ByAddress = HashMap<(&'static str, String), Vec<i64>>;
+
 /// The people of a campaign: recipients by address, and the holdout.
 struct Audience {
-    /// (kind, normalised address) → recipient profile id. The address the
-    /// export wrote (the profile's) wins over another record's.
-    by_address: HashMap<(&'static str, String), i64>,
+    /// The addresses the export wrote (the profiles' own).
+    exported: ByAddress,
+    /// Every address of the recipients' records (a second email, say).
+    records: ByAddress,
     recipients: u64,
     holdout: HashSet<i64>,
 }
@@ -463,39 +467,37 @@ struct Audience {
 impl Audience {
     fn load(conn: &Connection, campaign_id: i64) -> Result<Audience> {
         const WHAT: &str = "read the campaign's recipients";
-        let mut by_address = HashMap::new();
-        let mut stmt = conn
-            .prepare(
-                "SELECT i.kind, i.value, s.profile_id
-                   FROM campaign_sends s
-                   JOIN identity_records r ON r.profile_id = s.profile_id
-                   JOIN identifiers i ON i.record_id = r.id AND i.kind IN ('email', 'phone')
-                  WHERE s.campaign_id = ?1",
-            )
-            .map_err(sql(WHAT))?;
-        let mut rows = stmt.query([campaign_id]).map_err(sql(WHAT))?;
-        while let Some(r) = rows.next().map_err(sql(WHAT))? {
-            let kind: String = r.get(0).map_err(sql(WHAT))?;
-            let kind = if kind == EMAIL { EMAIL } else { PHONE };
-            by_address.insert((kind, r.get(1).map_err(sql(WHAT))?), r.get(2).map_err(sql(WHAT))?);
-        }
-        let mut stmt = conn
-            .prepare(
-                "SELECT p.email, p.phone, s.profile_id
-                   FROM campaign_sends s JOIN profiles p ON p.id = s.profile_id
-                  WHERE s.campaign_id = ?1",
-            )
-            .map_err(sql(WHAT))?;
-        let mut rows = stmt.query([campaign_id]).map_err(sql(WHAT))?;
-        while let Some(r) = rows.next().map_err(sql(WHAT))? {
-            let id: i64 = r.get(2).map_err(sql(WHAT))?;
-            if let Some(e) = r.get::<_, Option<String>>(0).map_err(sql(WHAT))? {
-                by_address.insert((EMAIL, e.to_lowercase()), id);
+        let read = |query: &str| -> Result<ByAddress> {
+            let mut map: ByAddress = HashMap::new();
+            let mut stmt = conn.prepare(query).map_err(sql(WHAT))?;
+            let mut rows = stmt.query([campaign_id]).map_err(sql(WHAT))?;
+            while let Some(r) = rows.next().map_err(sql(WHAT))? {
+                let kind: String = r.get(0).map_err(sql(WHAT))?;
+                let kind = if kind == EMAIL { EMAIL } else { PHONE };
+                let ids = map.entry((kind, r.get(1).map_err(sql(WHAT))?)).or_default();
+                let id: i64 = r.get(2).map_err(sql(WHAT))?;
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
             }
-            if let Some(p) = r.get::<_, Option<String>>(1).map_err(sql(WHAT))? {
-                by_address.insert((PHONE, p), id);
-            }
-        }
+            Ok(map)
+        };
+        let records = read(
+            "SELECT i.kind, i.value, s.profile_id
+               FROM campaign_sends s
+               JOIN identity_records r ON r.profile_id = s.profile_id
+               JOIN identifiers i ON i.record_id = r.id AND i.kind IN ('email', 'phone')
+              WHERE s.campaign_id = ?1",
+        )?;
+        let exported = read(
+            "SELECT 'email', lower(p.email), s.profile_id
+               FROM campaign_sends s JOIN profiles p ON p.id = s.profile_id
+              WHERE s.campaign_id = ?1 AND p.email IS NOT NULL
+             UNION ALL
+             SELECT 'phone', p.phone, s.profile_id
+               FROM campaign_sends s JOIN profiles p ON p.id = s.profile_id
+              WHERE s.campaign_id = ?1 AND p.phone IS NOT NULL",
+        )?;
         let recipients = conn
             .query_row(
                 "SELECT count(*) FROM campaign_sends WHERE campaign_id = ?1",
@@ -505,10 +507,22 @@ impl Audience {
             .map_err(sql(WHAT))? as u64;
         let holdout = super::holdout::stored(conn, campaign_id).map_err(from_campaign)?;
         Ok(Audience {
-            by_address,
+            exported,
+            records,
             recipients,
             holdout,
         })
+    }
+
+    /// The recipients an address was sent to: those the export wrote it
+    /// for, else those with it on a record. Several when profiles share
+    /// an address (the tool sent that mailbox one email; each counts it).
+    fn recipients_of(&self, kind: &'static str, value: &str) -> Option<&[i64]> {
+        let key = (kind, value.to_owned());
+        self.exported
+            .get(&key)
+            .or_else(|| self.records.get(&key))
+            .map(Vec::as_slice)
     }
 }
 
@@ -762,48 +776,46 @@ pub fn import_results(
                 values[3] = 1;
             }
 
-            let profile = match audience.by_address.get(&(kind, value.clone())) {
-                Some(&id) => id,
-                None => {
-                    let ids: Vec<i64> = lookup
-                        .query_map(params![kind, value], |r| r.get(0))
-                        .and_then(|rows| rows.collect())
-                        .map_err(sql("look up recipients"))?;
-                    let what = if kind == EMAIL { "email" } else { "phone" };
-                    if ids.is_empty() {
-                        out.unknown_recipients += 1;
-                        push_listed(
-                            &mut out.unknown,
-                            problem(col, format!("no profile has this {what}")),
-                        );
-                    } else {
-                        out.not_sent += 1;
-                        let reason = if ids.iter().any(|id| audience.holdout.contains(id)) {
-                            format!("profile #{} is in the holdout, which is never sent the campaign; its results are not counted", ids[0])
-                        } else {
-                            format!(
-                                "profile #{} was not sent this campaign (not in its exports)",
-                                ids[0]
-                            )
-                        };
-                        push_listed(&mut out.not_sent_rows, problem(col, reason));
-                    }
-                    continue;
+            let Some(profiles) = audience.recipients_of(kind, &value) else {
+                let ids: Vec<i64> = lookup
+                    .query_map(params![kind, value], |r| r.get(0))
+                    .and_then(|rows| rows.collect())
+                    .map_err(sql("look up recipients"))?;
+                let what = if kind == EMAIL { "email" } else { "phone" };
+                if ids.is_empty() {
+                    out.unknown_recipients += 1;
+                    push_listed(
+                        &mut out.unknown,
+                        problem(col, format!("no profile has this {what}")),
+                    );
+                } else {
+                    out.not_sent += 1;
+                    let reason = match ids.iter().find(|id| audience.holdout.contains(id)) {
+                        Some(id) => format!("profile #{id} is in the holdout, which is never sent the campaign; its results are not counted"),
+                        None => format!(
+                            "profile #{} was not sent this campaign (not in its exports)",
+                            ids[0]
+                        ),
+                    };
+                    push_listed(&mut out.not_sent_rows, problem(col, reason));
                 }
+                continue;
             };
-            insert
-                .execute(params![
-                    campaign_id,
-                    profile,
-                    values[0],
-                    values[1],
-                    values[2],
-                    values[3],
-                    values[4]
-                ])
-                .map_err(sql("store the results"))?;
+            for &profile in profiles {
+                insert
+                    .execute(params![
+                        campaign_id,
+                        profile,
+                        values[0],
+                        values[1],
+                        values[2],
+                        values[3],
+                        values[4]
+                    ])
+                    .map_err(sql("store the results"))?;
+                seen.insert(profile);
+            }
             out.matched += 1;
-            seen.insert(profile);
         }
     }
     out.recipients = seen.len() as u64;
@@ -1208,7 +1220,11 @@ impl Sums {
     }
 }
 
-fn source_info(conn: &Connection, campaign_id: i64, source: Source) -> Result<Option<ResultSourceInfo>> {
+fn source_info(
+    conn: &Connection,
+    campaign_id: i64,
+    source: Source,
+) -> Result<Option<ResultSourceInfo>> {
     conn.query_row(
         "SELECT at, file, columns, window_days, orders_through
            FROM campaign_result_sources WHERE campaign_id = ?1 AND source = ?2",
@@ -1234,7 +1250,12 @@ fn source_info(conn: &Connection, campaign_id: i64, source: Source) -> Result<Op
 /// The report of campaign `campaign_id`: every group's figures, the
 /// comparisons (at `confidence`, e.g. 0.95; the revenue bootstrap seeded
 /// with `seed`), a verdict in plain language and a chart.
-pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -> Result<CampaignReport> {
+pub fn report(
+    conn: &Connection,
+    campaign_id: i64,
+    confidence: f64,
+    seed: u64,
+) -> Result<CampaignReport> {
     if !(0.5..=0.999).contains(&confidence) {
         return Err(ResultsError::Confidence(confidence));
     }
@@ -1253,7 +1274,9 @@ pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -
             .prepare("SELECT variant, count(*) FROM campaign_sends WHERE campaign_id = ?1 GROUP BY variant")
             .map_err(sql(WHAT))?;
         let rows = stmt
-            .query_map([campaign_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .query_map([campaign_id], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+            })
             .map_err(sql(WHAT))?;
         for row in rows {
             let (v, n) = row.map_err(sql(WHAT))?;
@@ -1289,7 +1312,11 @@ pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -
         while let Some(r) = rows.next().map_err(sql(WHAT))? {
             let variant: Option<String> = r.get(0).map_err(sql(WHAT))?;
             let source: String = r.get(1).map_err(sql(WHAT))?;
-            let source = if source == "orders" { Source::Orders } else { Source::EmailTool };
+            let source = if source == "orders" {
+                Source::Orders
+            } else {
+                Source::EmailTool
+            };
             let s = sums.entry((variant, source)).or_default();
             let get = |i: usize| r.get::<_, i64>(i).map_err(sql(WHAT));
             s.rows += 1;
@@ -1335,7 +1362,11 @@ pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -
         Some(OrderFigures {
             converted: Rate::new(s.converted, n, confidence),
             revenue: s.revenue,
-            revenue_per_recipient: if n == 0 { 0.0 } else { s.revenue as f64 / scale / n as f64 },
+            revenue_per_recipient: if n == 0 {
+                0.0
+            } else {
+                s.revenue as f64 / scale / n as f64
+            },
         })
     };
 
@@ -1349,8 +1380,12 @@ pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -
     let mut lines: Vec<Line> = Vec::new();
     let mut all = (0u64, Sums::default(), Sums::default());
     for (variant, &n) in &variants {
-        let tool = sums.remove(&(Some(variant.clone()), Source::EmailTool)).unwrap_or_default();
-        let orders = sums.remove(&(Some(variant.clone()), Source::Orders)).unwrap_or_default();
+        let tool = sums
+            .remove(&(Some(variant.clone()), Source::EmailTool))
+            .unwrap_or_default();
+        let orders = sums
+            .remove(&(Some(variant.clone()), Source::Orders))
+            .unwrap_or_default();
         all.0 += n;
         all.1.add(&tool);
         all.2.add(&orders);
@@ -1527,6 +1562,24 @@ pub fn report(conn: &Connection, campaign_id: i64, confidence: f64, seed: u64) -
 // Words and pictures
 // ---------------------------------------------------------------------------
 
+/// "1 day", "14 days".
+fn days(n: u32) -> String {
+    format!("{n} day{}", if n == 1 { "" } else { "s" })
+}
+
+/// A count with thousands separators: "1,048".
+fn grouped(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// "95%", "97.5%".
 fn percent_label(confidence: f64) -> String {
     let p = confidence * 100.0;
@@ -1574,13 +1627,32 @@ fn p_text(p: f64) -> String {
     }
 }
 
-fn money(v: f64, currency: &str) -> String {
-    let s = Unit::money(currency).format(v.abs());
-    if v < 0.0 && s.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
-        format!("\u{2212}{s}")
-    } else {
-        s
+/// An amount in major units with two decimals and its currency:
+/// "$1.20", "€1,234.50", "−£0.40", "12.00 CHF".
+pub fn money_text(v: f64, currency: &str) -> String {
+    let body = format!("{:.2}", v.abs());
+    let (int, frac) = body.split_once('.').unwrap_or((&body, "00"));
+    let mut grouped = String::with_capacity(int.len() + 4);
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(c);
     }
+    let (prefix, suffix) = match currency {
+        "USD" => ("$", String::new()),
+        "EUR" => ("€", String::new()),
+        "GBP" => ("£", String::new()),
+        "JPY" => ("¥", String::new()),
+        "INR" => ("₹", String::new()),
+        other => ("", format!(" {other}")),
+    };
+    let sign = if v < 0.0 && body.bytes().any(|b| (b'1'..=b'9').contains(&b)) {
+        "\u{2212}"
+    } else {
+        ""
+    };
+    format!("{sign}{prefix}{grouped}.{frac}{suffix}")
 }
 
 /// How a group is named in a sentence.
@@ -1621,7 +1693,11 @@ fn verdict(r: &CampaignReport) -> String {
     let conf = percent_label(r.confidence);
     let mut sentences: Vec<String> = Vec::new();
     let has_holdout = r.groups.iter().any(|g| g.kind == GroupKind::Holdout);
-    let variants = r.groups.iter().filter(|g| g.kind == GroupKind::Variant).count();
+    let variants = r
+        .groups
+        .iter()
+        .filter(|g| g.kind == GroupKind::Variant)
+        .count();
     if r.email_tool.is_none() && r.orders.is_none() {
         return "No results yet: import the email tool's results file, or compute conversions from the orders placed since the send.".to_owned();
     }
@@ -1632,18 +1708,38 @@ fn verdict(r: &CampaignReport) -> String {
         sentences.push("This campaign has no holdout, so its effect cannot be measured against people who were not sent it; only the variants can be compared.".to_owned());
     } else if r.orders.is_none() {
         sentences.push("The holdout was sent nothing, so it has no email results: compute conversions from orders to measure the campaign against it.".to_owned());
+    } else if r
+        .groups
+        .iter()
+        .all(|g| g.orders.as_ref().is_none_or(|o| o.converted.count == 0))
+    {
+        sentences.push(format!(
+            "Nobody has placed an order within {} of the send yet, recipients or holdout: there is nothing to compare.",
+            days(r.window_days.unwrap_or(DEFAULT_WINDOW_DAYS))
+        ));
     } else {
         let against: Vec<&RateComparison> = r
             .comparisons
             .iter()
             .filter(|c| {
                 c.against == HOLDOUT
-                    && (variants == 0 || r.groups.iter().any(|g| g.name == c.group && g.kind == GroupKind::Variant))
+                    && (variants == 0
+                        || r.groups
+                            .iter()
+                            .any(|g| g.name == c.group && g.kind == GroupKind::Variant))
             })
             .collect();
-        let by_uplift = |a: &&&RateComparison, b: &&&RateComparison| a.uplift_points.total_cmp(&b.uplift_points);
-        let winner = against.iter().filter(|c| c.significant && c.uplift_points > 0.0).max_by(by_uplift);
-        let loser = against.iter().filter(|c| c.significant && c.uplift_points < 0.0).min_by(by_uplift);
+        let by_uplift = |a: &&&RateComparison, b: &&&RateComparison| {
+            a.uplift_points.total_cmp(&b.uplift_points)
+        };
+        let winner = against
+            .iter()
+            .filter(|c| c.significant && c.uplift_points > 0.0)
+            .max_by(by_uplift);
+        let loser = against
+            .iter()
+            .filter(|c| c.significant && c.uplift_points < 0.0)
+            .min_by(by_uplift);
         if let Some(c) = winner {
             sentences.push(format!(
                 "{} beat the holdout by {} points {}.",
@@ -1662,7 +1758,10 @@ fn verdict(r: &CampaignReport) -> String {
             best_group = Some(c.group.clone());
         } else if let Some(c) = against.iter().max_by(by_uplift) {
             let subject = if variants > 0 {
-                format!("No variant did measurably better than the holdout yet (best: {}, ", who(r, &c.group))
+                format!(
+                    "No variant did measurably better than the holdout yet (best: {}, ",
+                    who(r, &c.group)
+                )
             } else {
                 "Recipients did not do measurably better than the holdout yet (".to_owned()
             };
@@ -1677,8 +1776,12 @@ fn verdict(r: &CampaignReport) -> String {
             best_group = Some(c.group.clone());
         }
         if let Some(g) = &best_group {
-            if let Some(m) = r.revenue.iter().find(|m| &m.group == g && m.against == HOLDOUT) {
-                let show = |v: f64| money(v, &r.currency);
+            if let Some(m) = r
+                .revenue
+                .iter()
+                .find(|m| &m.group == g && m.against == HOLDOUT)
+            {
+                let show = |v: f64| money_text(v, &r.currency);
                 sentences.push(format!(
                     "Revenue per recipient: {} vs {} for the holdout (difference {}, {conf} CI {}{}).",
                     show(m.per_recipient),
@@ -1693,7 +1796,11 @@ fn verdict(r: &CampaignReport) -> String {
 
     // Between variants.
     if variants > 1 {
-        let between: Vec<&RateComparison> = r.comparisons.iter().filter(|c| c.against != HOLDOUT).collect();
+        let between: Vec<&RateComparison> = r
+            .comparisons
+            .iter()
+            .filter(|c| c.against != HOLDOUT)
+            .collect();
         let order = [
             (Metric::Conversion, Source::Orders),
             (Metric::Conversion, Source::EmailTool),
@@ -1708,10 +1815,16 @@ fn verdict(r: &CampaignReport) -> String {
         });
         match found {
             Some(c) => {
-                let (winner, loser) = if c.uplift_points > 0.0 { (&c.group, &c.against) } else { (&c.against, &c.group) };
+                let (winner, loser) = if c.uplift_points > 0.0 {
+                    (&c.group, &c.against)
+                } else {
+                    (&c.against, &c.group)
+                };
                 let what = match (c.metric, c.source) {
                     (Metric::Conversion, Source::Orders) => "conversion (from orders)",
-                    (Metric::Conversion, Source::EmailTool) => "conversion (as the email tool reports it)",
+                    (Metric::Conversion, Source::EmailTool) => {
+                        "conversion (as the email tool reports it)"
+                    }
                     (m, _) => m.noun(),
                 };
                 sentences.push(format!(
@@ -1730,7 +1843,8 @@ fn verdict(r: &CampaignReport) -> String {
                 ));
             }
             None if !between.is_empty() => {
-                sentences.push("The variants did not differ measurably from each other.".to_owned());
+                sentences
+                    .push("The variants did not differ measurably from each other.".to_owned());
             }
             None => {}
         }
@@ -1757,15 +1871,19 @@ fn notes(conn: &Connection, r: &CampaignReport) -> Result<Vec<String>> {
         let through = info.orders_through.as_deref().and_then(epoch_seconds);
         if let Some(ends) = ends {
             if through.is_none_or(|t| t < ends) {
-                notes.push(format!(
-                    "The {}-day attribution window runs to {}, but the orders imported end {}: import newer orders and compute again for the full picture.",
-                    info.window_days.unwrap_or(DEFAULT_WINDOW_DAYS),
-                    &iso(ends)[..10],
-                    info.orders_through
-                        .as_deref()
-                        .map(|t| format!("on {}", &t[..t.len().min(10)]))
-                        .unwrap_or_else(|| "before any order".to_owned())
-                ));
+                let window = info.window_days.unwrap_or(DEFAULT_WINDOW_DAYS);
+                let ends = iso(ends);
+                notes.push(match info.orders_through.as_deref() {
+                    Some(t) => format!(
+                        "The {window}-day attribution window runs to {}, but the orders imported end on {}: import newer orders and compute again for the full picture.",
+                        &ends[..10],
+                        &t[..t.len().min(10)]
+                    ),
+                    None => format!(
+                        "The {window}-day attribution window runs to {}, but no orders are imported yet: import them and compute again.",
+                        &ends[..10]
+                    ),
+                });
             }
         }
         let newer: Option<String> = conn
@@ -1780,17 +1898,14 @@ fn notes(conn: &Connection, r: &CampaignReport) -> Result<Vec<String>> {
         }
     }
     // Recipients the tool said nothing about, once for the whole campaign.
-    if let Some(g) = r
-        .groups
-        .iter()
-        .find(|g| g.kind == GroupKind::AllRecipients)
-    {
+    if let Some(g) = r.groups.iter().find(|g| g.kind == GroupKind::AllRecipients) {
         if let Some(e) = &g.email {
             let missing = g.recipients.saturating_sub(e.with_results);
             if missing > 0 {
                 notes.push(format!(
-                    "The results file has no row for {missing} of the {} recipients; they count as not delivered, opened, clicked or converted.",
-                    g.recipients
+                    "The results file has no row for {} of the {} recipients; they count as not delivered, opened, clicked or converted.",
+                    grouped(missing),
+                    grouped(g.recipients)
                 ));
             }
         }
@@ -1822,8 +1937,8 @@ pub fn chart(r: &CampaignReport) -> Option<NamedChart> {
         (
             "Conversion rate",
             format!(
-                "Placed an order within {} days of the send",
-                r.window_days.unwrap_or(DEFAULT_WINDOW_DAYS)
+                "Placed an order within {} of the send",
+                days(r.window_days.unwrap_or(DEFAULT_WINDOW_DAYS))
             ),
             |g| g.orders.as_ref().map(|o| o.converted.rate),
         ),
@@ -1846,6 +1961,15 @@ pub fn chart(r: &CampaignReport) -> Option<NamedChart> {
     let (label, subtitle, pick) = choices
         .into_iter()
         .find(|(_, _, pick)| shown.iter().any(|g| pick(g).is_some()))?;
+    let sizes: Vec<String> = shown
+        .iter()
+        .map(|g| match g.kind {
+            GroupKind::Holdout => format!("{} held out", grouped(g.recipients)),
+            GroupKind::Variant => format!("{} {}", grouped(g.recipients), g.name),
+            GroupKind::AllRecipients => format!("{} recipients", grouped(g.recipients)),
+        })
+        .collect();
+    let subtitle = format!("{subtitle} · {}", sizes.join(", "));
     let bars: Vec<Bar> = shown
         .iter()
         .filter_map(|g| {
@@ -1871,7 +1995,6 @@ pub fn chart(r: &CampaignReport) -> Option<NamedChart> {
             .with_subtitle(subtitle),
     })
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -2010,7 +2133,14 @@ mod tests {
                 )
                 .unwrap();
             st.query_map([source], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
             })
             .unwrap()
             .collect::<rusqlite::Result<_>>()
@@ -2049,8 +2179,14 @@ mod tests {
         assert!(r.not_sent_rows[1].reason.contains("not sent"), "{r:#?}");
         assert_eq!(r.rejected_rows, 3);
         let bad_revenue = &r.rejected[0];
-        assert_eq!((bad_revenue.row, bad_revenue.column.as_str()), (4, "Revenue"));
-        assert!(bad_revenue.reason.contains("not an amount"), "{bad_revenue:?}");
+        assert_eq!(
+            (bad_revenue.row, bad_revenue.column.as_str()),
+            (4, "Revenue")
+        );
+        assert!(
+            bad_revenue.reason.contains("not an amount"),
+            "{bad_revenue:?}"
+        );
         assert_eq!(r.rejected[1].row, 8);
         assert!(r.rejected[1].reason.contains("no email"));
         assert!(r.rejected[2].reason.contains("EUR"), "{:?}", r.rejected[2]);
@@ -2067,7 +2203,10 @@ mod tests {
     #[test]
     fn a_new_import_replaces_and_a_bad_file_changes_nothing() {
         let mut f = Fixture::new(false);
-        let first = f.write("a.csv", "Email,Opened\np1@example.com,1\np2@example.com,1\n");
+        let first = f.write(
+            "a.csv",
+            "Email,Opened\np1@example.com,1\np2@example.com,1\n",
+        );
         import_results(f.ws.conn_mut(), 1, &first, NOW).unwrap();
         let second = f.write("b.csv", "email;delivered;opened\np3@example.com;1;0\n");
         let r = import_results(f.ws.conn_mut(), 1, &second, NOW).unwrap();
@@ -2077,18 +2216,20 @@ mod tests {
         let before = f.stored("email_tool");
         // No recipient column.
         let file = f.write("c.csv", "Name,Opens\nAnn,1\n");
-        let e = import_results(f.ws.conn_mut(), 1, &file, NOW)
-            .unwrap_err();
+        let e = import_results(f.ws.conn_mut(), 1, &file, NOW).unwrap_err();
         assert_eq!(e.code(), "no_recipient_column", "{e}");
         assert!(e.to_string().contains("Name, Opens"), "{e}");
         // No results column.
         let file = f.write("d.csv", "Email,Name\np1@example.com,Ann\n");
-        let e = import_results(f.ws.conn_mut(), 1, &file, NOW)
-            .unwrap_err();
+        let e = import_results(f.ws.conn_mut(), 1, &file, NOW).unwrap_err();
         assert_eq!(e.code(), "no_results_columns", "{e}");
         // Not a CSV file, or an empty one.
         let binary = f.dir.join("e.csv");
-        std::fs::write(&binary, b"PK\x03\x04\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x01\x02").unwrap();
+        std::fs::write(
+            &binary,
+            b"PK\x03\x04\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x01\x02",
+        )
+        .unwrap();
         let e = import_results(f.ws.conn_mut(), 1, &binary, NOW).unwrap_err();
         assert!(matches!(e, ResultsError::File(_)), "{e:?}");
         let empty = f.write("empty.csv", "");
@@ -2096,8 +2237,7 @@ mod tests {
         assert_eq!(e.code(), "empty_file", "{e}");
         // Nobody matched: the wrong file.
         let file = f.write("f.csv", "Email,Opened\nx@y.com,1\n");
-        let e = import_results(f.ws.conn_mut(), 1, &file, NOW)
-            .unwrap_err();
+        let e = import_results(f.ws.conn_mut(), 1, &file, NOW).unwrap_err();
         assert_eq!(e.code(), "nothing_matched", "{e}");
         // Missing file.
         let file = f.dir.join("missing.csv");
@@ -2108,9 +2248,16 @@ mod tests {
 
     #[test]
     fn klaviyo_headers_and_cells() {
-        let header: Vec<String> = ["Email", "Received", "Opened", "Clicked", "Placed Order", "Revenue"]
-            .map(String::from)
-            .to_vec();
+        let header: Vec<String> = [
+            "Email",
+            "Received",
+            "Opened",
+            "Clicked",
+            "Placed Order",
+            "Revenue",
+        ]
+        .map(String::from)
+        .to_vec();
         let found = find_columns(&header);
         assert_eq!(found[&0], Column::Email);
         assert_eq!(found[&1], Column::Delivered);
@@ -2144,11 +2291,35 @@ mod tests {
         // Not counted: before the send, after 14 days, cancelled, voided.
         f.order(1001, 81, "2026-11-01T10:00:00Z", 5000, usd);
         f.order(1002, 82, "2026-11-16T09:00:00Z", 5000, usd);
-        f.order(1003, 83, "2026-11-05T10:00:00Z", 5000, "'USD', 0, 'paid', '2026-11-06T00:00:00Z'");
-        f.order(1004, 84, "2026-11-05T10:00:00Z", 5000, "'USD', 0, 'voided', NULL");
+        f.order(
+            1003,
+            83,
+            "2026-11-05T10:00:00Z",
+            5000,
+            "'USD', 0, 'paid', '2026-11-06T00:00:00Z'",
+        );
+        f.order(
+            1004,
+            84,
+            "2026-11-05T10:00:00Z",
+            5000,
+            "'USD', 0, 'voided', NULL",
+        );
         // Counted without revenue: another currency; refunds subtract.
-        f.order(1005, 85, "2026-11-05T10:00:00Z", 5000, "'EUR', 0, 'paid', NULL");
-        f.order(1006, 1, "2026-11-06T10:00:00Z", 3000, "'USD', 1000, 'paid', NULL");
+        f.order(
+            1005,
+            85,
+            "2026-11-05T10:00:00Z",
+            5000,
+            "'EUR', 0, 'paid', NULL",
+        );
+        f.order(
+            1006,
+            1,
+            "2026-11-06T10:00:00Z",
+            3000,
+            "'USD', 1000, 'paid', NULL",
+        );
         let a = results_from_orders(f.ws.conn_mut(), 1, 14, NOW).unwrap();
         assert_eq!(a.recipients, 800);
         assert_eq!(a.holdout, 200);
@@ -2168,18 +2339,29 @@ mod tests {
         assert_eq!((all.converted.count, all.converted.of), (81, 800));
         assert!((all.revenue_per_recipient - 4020.0 / 800.0).abs() < 1e-9);
         let c = &r.comparisons[0];
-        assert_eq!((c.group.as_str(), c.against.as_str()), (ALL_RECIPIENTS, HOLDOUT));
+        assert_eq!(
+            (c.group.as_str(), c.against.as_str()),
+            (ALL_RECIPIENTS, HOLDOUT)
+        );
         assert!((c.uplift_points - (81.0 / 800.0 - 0.02) * 100.0).abs() < 1e-9);
         assert!(c.significant && c.p_value < 0.001, "{c:?}");
         assert!(
-            r.verdict.starts_with("Recipients beat the holdout by 8.1 points (conversion 10.1% vs 2.0%), 95% CI"),
+            r.verdict.starts_with(
+                "Recipients beat the holdout by 8.1 points (conversion 10.1% vs 2.0%), 95% CI"
+            ),
             "{}",
             r.verdict
         );
-        assert!(r.verdict.contains("Revenue per recipient: $5.03 vs $0.50 for the holdout"), "{}", r.verdict);
+        assert!(
+            r.verdict.contains(
+                "Revenue per recipient: $5.03 vs $1.00 for the holdout (difference $4.03, 95% CI $"
+            ),
+            "{}",
+            r.verdict
+        );
         assert!(r.chart_svg.as_deref().is_some_and(|s| s.contains("<svg")));
-        // The orders end on 2026-11-06, before the window closes.
-        assert!(r.notes.iter().any(|n| n.contains("runs to 2026-11-16")), "{:?}", r.notes);
+        // The latest order is at the window's end: the window is complete.
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
         // Same seed, same report.
         assert_eq!(report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap(), r);
 
@@ -2188,10 +2370,9 @@ mod tests {
         assert_eq!(a.recipients_converted, 0);
         assert!(f.stored("orders").is_empty());
         let r = report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap();
-        assert!(
-            r.verdict.starts_with("Recipients did not do measurably better than the holdout yet (conversion 0.0% vs 0.0%"),
-            "{}",
-            r.verdict
+        assert_eq!(
+            r.verdict,
+            "Nobody has placed an order within 1 day of the send yet, recipients or holdout: there is nothing to compare."
         );
         assert!(matches!(
             results_from_orders(f.ws.conn_mut(), 1, 0, NOW),
@@ -2205,8 +2386,16 @@ mod tests {
         // The tool: B (even ids) clicks far more than A.
         let mut csv = String::from("Email,Delivered,Opened,Clicked\n");
         for id in 1..=800 {
-            let clicked = if id % 2 == 0 { id % 5 == 0 } else { id % 25 == 1 };
-            csv.push_str(&format!("p{id}@example.com,1,{},{}\n", u8::from(id % 3 == 0), u8::from(clicked)));
+            let clicked = if id % 2 == 0 {
+                id % 5 == 0
+            } else {
+                id % 25 == 1
+            };
+            csv.push_str(&format!(
+                "p{id}@example.com,1,{},{}\n",
+                u8::from(id % 3 == 0),
+                u8::from(clicked)
+            ));
         }
         let file = f.write("klaviyo.csv", &csv);
         import_results(f.ws.conn_mut(), 1, &file, NOW).unwrap();
@@ -2225,7 +2414,11 @@ mod tests {
             .unwrap();
         assert_eq!((click.group.as_str(), click.against.as_str()), ("B", "A"));
         assert!(click.significant);
-        assert!(r.verdict.contains("compute conversions from orders"), "{}", r.verdict);
+        assert!(
+            r.verdict.contains("compute conversions from orders"),
+            "{}",
+            r.verdict
+        );
         assert!(
             r.verdict.contains("Between variants, Variant B beat Variant A on click rate by 16.0 points (20.0% vs 4.0%"),
             "{}",
@@ -2240,11 +2433,21 @@ mod tests {
         results_from_orders(f.ws.conn_mut(), 1, 30, NOW).unwrap();
         let r = report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap();
         assert!(
-            r.verdict.starts_with("No variant did measurably better than the holdout yet (best: Variant"),
+            r.verdict.starts_with(
+                "No variant did measurably better than the holdout yet (best: Variant"
+            ),
             "{}",
             r.verdict
         );
         assert_eq!(r.window_days, Some(30));
+        // The orders end on 2026-11-20, before the 30-day window closes.
+        assert!(
+            r.notes
+                .iter()
+                .any(|n| n.contains("runs to 2026-12-02") && n.contains("end on 2026-11-20")),
+            "{:?}",
+            r.notes
+        );
         let against_holdout: Vec<&str> = r
             .comparisons
             .iter()
@@ -2256,16 +2459,44 @@ mod tests {
     }
 
     #[test]
+    fn without_a_holdout_only_variants_compare() {
+        let mut f = Fixture::new(false);
+        f.ws.conn()
+            .execute_batch("DELETE FROM campaign_holdout")
+            .unwrap();
+        results_from_orders(f.ws.conn_mut(), 1, 14, NOW).unwrap();
+        let r = report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap();
+        assert_eq!(r.groups.len(), 1);
+        assert!(r.comparisons.is_empty());
+        assert!(
+            r.verdict.starts_with("This campaign has no holdout"),
+            "{}",
+            r.verdict
+        );
+        assert!(r.chart_svg.is_some());
+    }
+
+    #[test]
     fn campaigns_without_sends_are_explained() {
         let mut f = Fixture::new(false);
-        f.ws.conn().execute_batch("DELETE FROM campaign_sends").unwrap();
+        f.ws.conn()
+            .execute_batch("DELETE FROM campaign_sends")
+            .unwrap();
         let e = report(f.ws.conn(), 1, 0.95, 1).unwrap_err();
         assert_eq!(e.code(), "no_recipients");
-        f.ws.conn().execute_batch("DELETE FROM campaign_exports").unwrap();
+        f.ws.conn()
+            .execute_batch("DELETE FROM campaign_exports")
+            .unwrap();
         let e = results_from_orders(f.ws.conn_mut(), 1, 14, NOW).unwrap_err();
         assert_eq!(e.code(), "not_exported");
-        assert_eq!(report(f.ws.conn(), 7, 0.95, 1).unwrap_err().code(), "not_found");
-        assert_eq!(report(f.ws.conn(), 1, 1.5, 1).unwrap_err().code(), "invalid");
+        assert_eq!(
+            report(f.ws.conn(), 7, 0.95, 1).unwrap_err().code(),
+            "not_found"
+        );
+        assert_eq!(
+            report(f.ws.conn(), 1, 1.5, 1).unwrap_err().code(),
+            "invalid"
+        );
     }
 
     #[test]
@@ -2282,7 +2513,9 @@ mod tests {
         assert_eq!(pct(0.041), "4.1%");
         assert_eq!(percent_label(0.95), "95%");
         assert_eq!(percent_label(0.975), "97.5%");
-        assert_eq!(money(1.2, "USD"), "$1.20");
-        assert_eq!(money(-0.5, "EUR"), "\u{2212}€0.50");
+        assert_eq!(money_text(1.2, "USD"), "$1.20");
+        assert_eq!(money_text(-0.5, "EUR"), "\u{2212}€0.50");
+        assert_eq!(money_text(1234.5, "CHF"), "1,234.50 CHF");
+        assert_eq!(money_text(-0.001, "USD"), "$0.00");
     }
 }

@@ -165,7 +165,7 @@ impl Sample {
         if self.n == 0 {
             0.0
         } else {
-            self.nonzero.iter().sum::<f64>() / self.n as f64
+            self.nonzero.iter().fold(0.0, |a, v| a + v) / self.n as f64
         }
     }
 
@@ -366,7 +366,11 @@ mod tests {
         let t = compare_proportions(200, 1000, 150, 1000, 0.95).unwrap();
         assert!(close(t.difference, 0.05, 1e-12));
         assert!(close(t.z, 2.942_449_431_682_5, 1e-9));
-        assert!(close(t.p_value, 0.003_256_269_628_412, 1e-8), "{}", t.p_value);
+        assert!(
+            close(t.p_value, 0.003_256_269_628_412, 1e-8),
+            "{}",
+            t.p_value
+        );
         assert!(close(t.ci_low, 0.016_767_193_754_520_82, 1e-8));
         assert!(close(t.ci_high, 0.083_232_806_245_479_21, 1e-8));
         assert!(close(t.relative.unwrap(), 1.0 / 3.0, 1e-12));

@@ -1869,7 +1869,11 @@ mod tests {
             assert!(model.recommend_all(&empty, 3).is_empty());
         }
         // Items but no users, and users but no items.
-        let model = fit(&Matrix::from_triplets(0, 4, &[]), &config(8, 2), Backend::detect());
+        let model = fit(
+            &Matrix::from_triplets(0, 4, &[]),
+            &config(8, 2),
+            Backend::detect(),
+        );
         assert_eq!((model.users(), model.items()), (0, 4));
         let none = Matrix::from_triplets(3, 0, &[]);
         let model = fit(&none, &config(8, 2), Backend::detect());

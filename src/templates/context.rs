@@ -798,7 +798,9 @@ impl ContextLoader {
                     .popular
                     .iter()
                     .enumerate()
-                    .map(|(k, (sku, reason))| self.recommendation(k as i64 + 1, sku, reason.clone()))
+                    .map(|(k, (sku, reason))| {
+                        self.recommendation(k as i64 + 1, sku, reason.clone())
+                    })
                     .collect();
             }
             let consent_value = if self.needs.consent {
@@ -1059,9 +1061,7 @@ pub fn variables(conn: &Connection) -> Result<Vec<Variable>> {
             .map_err(sql("read an example trait"))?;
         let kind = match field_kind(&t) {
             "text" => {
-                let numeric = example
-                    .as_deref()
-                    .is_some_and(|e| e.parse::<f64>().is_ok());
+                let numeric = example.as_deref().is_some_and(|e| e.parse::<f64>().is_ok());
                 if numeric {
                     "number"
                 } else {
@@ -1094,22 +1094,26 @@ pub fn variables(conn: &Connection) -> Result<Vec<Variable>> {
         .optional()
         .map_err(sql("read a segment name"))?;
     let seg = segment_example.unwrap_or_else(|| "VIP".into());
-    let mut push = |path: &str, label: &str, kind: &str, example: &str, snippet: String, group: &str| {
-        out.push(Variable {
-            path: path.into(),
-            label: label.into(),
-            kind: kind.into(),
-            example: example.into(),
-            snippet,
-            group: group.into(),
-        })
-    };
+    let mut push =
+        |path: &str, label: &str, kind: &str, example: &str, snippet: String, group: &str| {
+            out.push(Variable {
+                path: path.into(),
+                label: label.into(),
+                kind: kind.into(),
+                example: example.into(),
+                snippet,
+                group: group.into(),
+            })
+        };
     push(
         "segments",
         "Segments the recipient is in",
         "list",
         &seg,
-        format!("{{% if \"{}\" in segments %}}…{{% endif %}}", seg.replace('"', "\\\"")),
+        format!(
+            "{{% if \"{}\" in segments %}}…{{% endif %}}",
+            seg.replace('"', "\\\"")
+        ),
         "Segments",
     );
     push(
@@ -1146,7 +1150,12 @@ pub fn variables(conn: &Connection) -> Result<Vec<Variable>> {
         ("brand", "Brand", "text", "Northwind"),
         ("price", "Price", "money", "12900"),
         ("currency", "Currency", "text", "USD"),
-        ("reason", "Why it is recommended", "text", "Bought with Trail stove"),
+        (
+            "reason",
+            "Why it is recommended",
+            "text",
+            "Bought with Trail stove",
+        ),
     ] {
         push(
             &format!("recommendations[].{f}"),
@@ -1208,7 +1217,12 @@ mod tests {
         ]);
         assert_eq!(
             n.profile,
-            Some(["clv", "first_name"].iter().map(|s| s.to_string()).collect())
+            Some(
+                ["clv", "first_name"]
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            )
         );
         assert!(n.recommendations && !n.segments && !n.cluster && !n.consent);
         let n = Needs::from_variables(["profile", "segments", "consent.sms"]);

@@ -63,9 +63,7 @@ pub fn mailbox(name: &str, email: &str) -> String {
         return format!("<{email}>");
     }
     let ascii = name.bytes().all(|b| (0x20..0x7f).contains(&b));
-    let special = name
-        .chars()
-        .any(|c| "()<>[]:;@\\,.\"".contains(c));
+    let special = name.chars().any(|c| "()<>[]:;@\\,.\"".contains(c));
     if !ascii {
         format!("{} <{email}>", header_value(name))
     } else if special {
@@ -89,8 +87,8 @@ pub fn quoted_printable(s: &str) -> String {
         let mut col = 0usize;
         for (i, &b) in bytes.iter().enumerate() {
             let last = i + 1 == bytes.len();
-            let literal = (b == b' ' || b == b'\t') && !last
-                || ((33..=126).contains(&b) && b != b'=');
+            let literal =
+                (b == b' ' || b == b'\t') && !last || ((33..=126).contains(&b) && b != b'=');
             let piece_len = if literal { 1 } else { 3 };
             if col + piece_len > 75 {
                 out.push_str("=\r\n");
@@ -123,7 +121,10 @@ fn with_preheader(html: &str, preheader: &str) -> String {
         "<div style=\"display:none;max-height:0;overflow:hidden;mso-hide:all\">{escaped}</div>"
     );
     let lower = html.to_ascii_lowercase();
-    match lower.find("<body").and_then(|b| lower[b..].find('>').map(|e| b + e + 1)) {
+    match lower
+        .find("<body")
+        .and_then(|b| lower[b..].find('>').map(|e| b + e + 1))
+    {
         Some(at) => format!("{}{hidden}{}", &html[..at], &html[at..]),
         None => format!("{hidden}{html}"),
     }
@@ -152,7 +153,10 @@ pub fn message(m: &Message<'_>) -> Vec<u8> {
             // The boundary must not occur in the (quoted-printable) parts;
             // `=_` cannot start a quoted-printable sequence.
             let digest = Sha256::digest(m.message_id.as_bytes());
-            let boundary = format!("=_cohort_{}", crate::campaigns::safe_csv::hex(&digest[..12]));
+            let boundary = format!(
+                "=_cohort_{}",
+                crate::campaigns::safe_csv::hex(&digest[..12])
+            );
             out.push_str(&format!(
                 "Content-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n"
             ));
@@ -346,7 +350,10 @@ mod tests {
         assert!(long.split("\r\n ").all(|w| w.len() <= 75), "{long}");
         assert!(long.split("\r\n ").count() >= 4);
         assert_eq!(mailbox("Anna Smith", "a@x.com"), "Anna Smith <a@x.com>");
-        assert_eq!(mailbox("Smith, Anna", "a@x.com"), "\"Smith, Anna\" <a@x.com>");
+        assert_eq!(
+            mailbox("Smith, Anna", "a@x.com"),
+            "\"Smith, Anna\" <a@x.com>"
+        );
         assert_eq!(mailbox("", "a@x.com"), "<a@x.com>");
         assert!(mailbox("Zoë", "z@x.com").starts_with("=?UTF-8?B?"));
     }

@@ -115,7 +115,9 @@ type Key = (usize, Part, Option<usize>, String);
 struct Tally {
     recipients: u64,
     failed: u64,
-    errors: HashMap<(usize, Part, Option<usize>, String, &'static str), Count>,
+    /// By variant, part, line and kind of error; the sample is the first
+    /// recipient's cause (causes name values, which differ).
+    errors: HashMap<(usize, Part, Option<usize>, &'static str), Count>,
     empty: HashMap<Key, Count>,
     fallback: HashMap<Key, Count>,
     html: HashMap<Key, Count>,
@@ -289,15 +291,16 @@ pub fn lint(
     progress(total, total);
 
     let name = |v: usize| variants[v].name.clone();
-    for ((v, part, line, cause, _code), c) in tally.errors {
+    for ((v, part, line, _code), c) in tally.errors {
         issues.push(Issue {
             severity: Severity::Error,
             code: "render_error".into(),
             message: format!(
-                "{} cannot get variant {}: {} ({}{})",
+                "{} cannot get variant {}: {}{} ({}{})",
                 recipients(c.n),
                 name(v),
-                cause,
+                if c.n > 1 { "e.g. " } else { "" },
+                c.sample,
                 part.label(),
                 line.map(|l| format!(", line {l}")).unwrap_or_default(),
             ),
@@ -495,10 +498,11 @@ fn check(set: &TemplateSet, r: &Recipient, lists_recommendations: bool, t: &mut 
                 Ok(None) => continue,
                 Err(e) => {
                     failed = true;
-                    t.errors
-                        .entry((v, part, e.line, e.cause, e.code))
-                        .or_default()
-                        .add(r.id);
+                    let c = t.errors.entry((v, part, e.line, e.code)).or_default();
+                    if c.sample.is_empty() {
+                        c.sample = e.cause;
+                    }
+                    c.add(r.id);
                     continue;
                 }
             };
@@ -530,7 +534,7 @@ fn check(set: &TemplateSet, r: &Recipient, lists_recommendations: bool, t: &mut 
                     if text.contains(HTML_MARK) {
                         let c = t.html.entry(key).or_default();
                         if c.sample.is_empty() {
-                            c.sample = excerpt(&clean(text));
+                            c.sample = excerpt(&super::render::html_unescape(&clean(text)));
                         }
                         c.add(r.id);
                     }

@@ -38,6 +38,8 @@ pub mod preview;
 pub mod render;
 pub mod send;
 pub mod syntax;
+#[doc(hidden)]
+pub mod testdata;
 pub mod translate;
 
 use std::collections::HashSet;
@@ -54,7 +56,9 @@ pub use send::{export_campaign, Content};
 pub use translate::{translate, Tool, Translation};
 
 /// The four parts of a variant.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ts_rs::TS,
+)]
 #[ts(export)]
 #[serde(rename_all = "snake_case")]
 pub enum Part {
@@ -391,7 +395,9 @@ pub fn save(
     let id = match id {
         Some(id) => {
             let old: String = tx
-                .query_row("SELECT name FROM templates WHERE id = ?1", [id], |r| r.get(0))
+                .query_row("SELECT name FROM templates WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
                 .optional()
                 .map_err(sql("read a template"))?
                 .ok_or_else(|| TemplateError::NotFound(format!("#{id}")))?;

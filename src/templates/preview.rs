@@ -43,7 +43,10 @@ pub const MAX_SAMPLE: usize = 50;
 /// A seeded random sample of `n` of `ids`, ascending.
 pub fn sample(ids: &[i64], n: usize, seed: u64) -> Vec<i64> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut out: Vec<i64> = ids.choose_multiple(&mut rng, n.min(ids.len())).copied().collect();
+    let mut out: Vec<i64> = ids
+        .choose_multiple(&mut rng, n.min(ids.len()))
+        .copied()
+        .collect();
     out.sort_unstable();
     out.dedup();
     out
@@ -81,7 +84,9 @@ pub fn preview(
         .map(|r| PreviewRecipient {
             profile_id: r.id,
             name: if r.full_name.is_empty() {
-                r.email.clone().unwrap_or_else(|| format!("Profile #{}", r.id))
+                r.email
+                    .clone()
+                    .unwrap_or_else(|| format!("Profile #{}", r.id))
             } else {
                 r.full_name.clone()
             },

@@ -134,7 +134,18 @@ pub struct TemplateSet {
     variants: Vec<String>,
     /// Which parts of each variant have content.
     present: Vec<[bool; 4]>,
+    /// `template_name` of each variant's parts, made once.
+    names: Vec<[String; 4]>,
     options: Options,
+}
+
+fn part_index(part: Part) -> usize {
+    match part {
+        Part::Subject => 0,
+        Part::Preheader => 1,
+        Part::Html => 2,
+        Part::Text => 3,
+    }
 }
 
 fn template_name(variant: usize, part: Part) -> String {
@@ -271,6 +282,9 @@ impl TemplateSet {
             sources,
             blocks,
             variants: variants.iter().map(|v| v.name.clone()).collect(),
+            names: (0..variants.len())
+                .map(|i| Part::ALL.map(|p| template_name(i, p)))
+                .collect(),
             present,
             options: options.clone(),
         };
@@ -326,7 +340,7 @@ impl TemplateSet {
     pub fn has_part(&self, variant: usize, part: Part) -> bool {
         self.present
             .get(variant)
-            .is_some_and(|p| p[Part::ALL.iter().position(|x| *x == part).unwrap_or(0)])
+            .is_some_and(|p| p[part_index(part)])
     }
 
     /// What the templates (and blocks) refer to, so the loader reads only that.
@@ -442,7 +456,7 @@ impl TemplateSet {
         }
         let t = self
             .env
-            .get_template(&template_name(variant, part))
+            .get_template(&self.names[variant][part_index(part)])
             .map_err(|e| self.error(&e, variant, part))?;
         let out = t.render(ctx).map_err(|e| self.error(&e, variant, part))?;
         if out.len() > self.options.max_bytes {
@@ -575,12 +589,7 @@ fn build_env(
         env.add_filter("default", default_marked);
         env.add_filter("d", default_marked);
     } else {
-        env.set_formatter(|out, state, value| {
-            if value.is_none() {
-                return Ok(());
-            }
-            escape_formatter(out, state, value)
-        });
+        env.set_formatter(format_value);
         env.add_filter("default", default);
         env.add_filter("d", default);
     }
@@ -609,12 +618,18 @@ fn compile_error(
     variants: &[Variant],
     _present: &[[bool; 4]],
 ) -> TemplateError {
-    let cause = e.detail().map(str::to_owned).unwrap_or_else(|| e.to_string());
+    let cause = e
+        .detail()
+        .map(str::to_owned)
+        .unwrap_or_else(|| e.to_string());
     if let Some(rest) = name.strip_prefix("block/") {
         let mut it = rest.splitn(3, '/');
         let _kind = it.next();
         let block = it.next().unwrap_or("").to_owned();
-        let rule = it.next().and_then(|k| k.parse::<usize>().ok()).map(|k| k + 1);
+        let rule = it
+            .next()
+            .and_then(|k| k.parse::<usize>().ok())
+            .map(|k| k + 1);
         return TemplateError::BlockCompile {
             block,
             rule,
@@ -667,7 +682,9 @@ fn render_block(
     if depth >= MAX_BLOCK_DEPTH {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("content blocks nest more than {MAX_BLOCK_DEPTH} deep (does “{name}” show itself?)"),
+            format!(
+                "content blocks nest more than {MAX_BLOCK_DEPTH} deep (does “{name}” show itself?)"
+            ),
         ));
     }
     // The first rule whose segment the recipient is in, else the fallback.
@@ -680,9 +697,7 @@ fn render_block(
                 .and_then(|s| s.try_iter().ok())
                 .is_some_and(|mut it| it.any(|v| v.as_str() == Some(seg)))
         };
-        chosen = rules
-            .iter()
-            .position(|r| r.as_deref().is_some_and(member));
+        chosen = rules.iter().position(|r| r.as_deref().is_some_and(member));
     }
     let escape = matches!(state.auto_escape(), AutoEscape::Html);
     let template = state
@@ -778,30 +793,82 @@ fn lint_formatter(
             }
         }
     }
-    escape_formatter(out, state, value)
+    format_value(out, state, value)
+}
+
+/// Prints a value: none and undefined as nothing; in HTML, text escaped
+/// the way Jinja2 (markupsafe) does it, `& < > " '`, so a date keeps its
+/// `/` and a URL stays readable in the source.
+fn format_value(
+    out: &mut minijinja::Output,
+    state: &mut State,
+    value: &Value,
+) -> Result<(), Error> {
+    if value.is_none() || value.is_undefined() {
+        return Ok(());
+    }
+    if !matches!(state.auto_escape(), AutoEscape::Html) || value.is_safe() {
+        return escape_formatter(out, state, value);
+    }
+    let write = |out: &mut minijinja::Output, s: &str| {
+        write_html_escaped(out, s).map_err(|_| Error::new(ErrorKind::WriteFailure, "output"))
+    };
+    match value.as_str() {
+        Some(s) => write(out, s),
+        None if value.is_number() => escape_formatter(out, state, value),
+        None => write(out, &value.to_string()),
+    }
+}
+
+fn write_html_escaped(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let entity = match b {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'"' => "&#34;",
+            b'\'' => "&#39;",
+            _ => continue,
+        };
+        out.write_str(&s[start..i])?;
+        out.write_str(entity)?;
+        start = i + 1;
+    }
+    out.write_str(&s[start..])
+}
+
+/// Text as it was before [`write_html_escaped`] (lint shows the data).
+pub(crate) fn html_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#34;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Text that carries markup or entities (which auto-escaping shows as text).
 pub(crate) fn looks_like_html(s: &str) -> bool {
     let b = s.as_bytes();
-    b.windows(2).any(|w| {
-        w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!')
-    }) || {
-        // &amp; &#39; &eacute;
-        let mut found = false;
-        for (i, _) in s.match_indices('&') {
-            let rest = &s[i + 1..];
-            let end = rest.find(';').unwrap_or(usize::MAX);
-            if end > 0 && end <= 10 {
-                let name = &rest[..end];
-                if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '#') {
-                    found = true;
-                    break;
+    b.windows(2)
+        .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'))
+        || {
+            // &amp; &#39; &eacute;
+            let mut found = false;
+            for (i, _) in s.match_indices('&') {
+                let rest = &s[i + 1..];
+                let end = rest.find(';').unwrap_or(usize::MAX);
+                if end > 0 && end <= 10 {
+                    let name = &rest[..end];
+                    if name.chars().all(|c| c.is_ascii_alphanumeric() || c == '#') {
+                        found = true;
+                        break;
+                    }
                 }
             }
+            found
         }
-        found
-    }
 }
 
 /// The symbol written before an amount, by ISO code.
@@ -830,39 +897,69 @@ fn currency_symbol(code: &str) -> Option<&'static str> {
     })
 }
 
+/// Decimals of common currencies without the ISO table's linear search
+/// (this runs for every price in every message).
+fn exponent(code: &str) -> u32 {
+    match code {
+        "USD" | "EUR" | "GBP" | "CHF" | "CAD" | "AUD" | "NZD" | "SEK" | "NOK" | "DKK" | "PLN"
+        | "CZK" | "INR" | "CNY" | "BRL" | "MXN" | "ZAR" | "SGD" | "HKD" => 2,
+        "JPY" | "KRW" | "VND" | "ISK" | "CLP" => 0,
+        other => crate::ingest::standardise::minor_unit_exponent(other),
+    }
+}
+
 /// `minor` minor units of `currency` as text: `£1,234.50`, `¥1,200`,
 /// `CHF 5.00`, `-$3.20`.
 pub fn format_money(minor: i64, currency: &str, decimals: bool) -> String {
-    let code = currency.trim().to_ascii_uppercase();
-    let exp = crate::ingest::standardise::minor_unit_exponent(&code);
-    let scale = 10u128.pow(exp);
-    let abs = i128::from(minor).unsigned_abs();
+    let mut out = String::with_capacity(20);
+    write_money(&mut out, minor, currency, decimals);
+    out
+}
+
+fn write_money(out: &mut String, minor: i64, currency: &str, decimals: bool) {
+    let currency = currency.trim();
+    let upper;
+    let code = if currency.bytes().all(|b| b.is_ascii_uppercase()) {
+        currency
+    } else {
+        upper = currency.to_ascii_uppercase();
+        upper.as_str()
+    };
+    let exp = exponent(code).min(18);
+    let scale = 10u64.pow(exp);
+    let abs = minor.unsigned_abs();
     let (mut whole, frac) = (abs / scale, abs % scale);
     let show_frac = decimals && exp > 0;
     if !show_frac && exp > 0 && frac * 2 >= scale {
         whole += 1;
     }
-    let digits = whole.to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 8);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
+    if minor < 0 && (whole > 0 || (show_frac && frac > 0)) {
+        out.push('-');
+    }
+    match currency_symbol(code) {
+        Some(sym) => out.push_str(sym),
+        None if code.is_empty() => {}
+        None => {
+            out.push_str(code);
+            out.push(' ');
         }
-        grouped.push(c);
+    }
+    let mut buf = itoa::Buffer::new();
+    let digits = buf.format(whole);
+    for (i, c) in digits.bytes().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c as char);
     }
     if show_frac {
-        grouped.push('.');
-        grouped.push_str(&format!("{:0width$}", frac, width = exp as usize));
-    }
-    let sign = if minor < 0 && (whole > 0 || (show_frac && frac > 0)) {
-        "-"
-    } else {
-        ""
-    };
-    match currency_symbol(&code) {
-        Some(sym) => format!("{sym_sign}{sym}{grouped}", sym_sign = sign),
-        None if code.is_empty() => format!("{sign}{grouped}"),
-        None => format!("{sign}{code} {grouped}"),
+        out.push('.');
+        let mut buf = itoa::Buffer::new();
+        let f = buf.format(frac);
+        for _ in f.len()..exp as usize {
+            out.push('0');
+        }
+        out.push_str(f);
     }
 }
 
@@ -1040,10 +1137,16 @@ fn sample_context() -> Value {
         ("reason", Value::from("Popular")),
     ]);
     Value::from_pairs([
-        ("profile", Value::from_pairs([("first_name", Value::from("Anna"))])),
+        (
+            "profile",
+            Value::from_pairs([("first_name", Value::from("Anna"))]),
+        ),
         ("segments", Value::from(Vec::<Value>::new())),
         ("cluster", Value::from(())),
-        ("consent", Value::from_pairs([("email", true), ("sms", true), ("ads", true)])),
+        (
+            "consent",
+            Value::from_pairs([("email", true), ("sms", true), ("ads", true)]),
+        ),
         ("recommendations", Value::from(vec![product])),
         (
             "campaign",
@@ -1182,7 +1285,7 @@ mod tests {
         let c = ctx(Value::from_pairs([("name", "<b>Tom & Jerry</b>")]));
         assert_eq!(
             s.render_part(0, Part::Html, &c).unwrap(),
-            "<p>&lt;b&gt;Tom &amp; Jerry&lt;&#x2f;b&gt;</p>"
+            "<p>&lt;b&gt;Tom &amp; Jerry&lt;/b&gt;</p>"
         );
         assert_eq!(
             s.render_part(0, Part::Text, &c).unwrap(),
@@ -1206,8 +1309,12 @@ mod tests {
         // None prints as nothing.
         let s = set("[{{ profile.x }}]", "");
         assert_eq!(
-            s.render_part(0, Part::Html, &ctx(Value::from_pairs([("x", Value::from(()))])))
-                .unwrap(),
+            s.render_part(
+                0,
+                Part::Html,
+                &ctx(Value::from_pairs([("x", Value::from(()))]))
+            )
+            .unwrap(),
             "[]"
         );
     }
@@ -1256,7 +1363,10 @@ mod tests {
         assert_eq!(e.code, "too_large");
         assert!(e.cause.contains("over the 256 KiB limit"), "{e}");
         // With the default fuel the same template runs out of fuel first.
-        let s = set("{% for i in range(90000) %}{{ 'x' * 1000 }}{% endfor %}", "");
+        let s = set(
+            "{% for i in range(90000) %}{{ 'x' * 1000 }}{% endfor %}",
+            "",
+        );
         assert!(s.render_part(0, Part::Html, &ctx(Value::from(()))).is_err());
     }
 
@@ -1282,7 +1392,8 @@ mod tests {
         .err()
         .unwrap();
         let msg = e.to_string();
-        assert!(msg.starts_with("variant B, html, line 3:"), "{msg}");
+        // minijinja points at the block that is not closed.
+        assert!(msg.starts_with("variant B, html, line 2:"), "{msg}");
         // Unknown filters are found by the dry run.
         let e = TemplateSet::compile(
             &[Variant {
@@ -1295,7 +1406,11 @@ mod tests {
         )
         .err()
         .unwrap();
-        assert!(e.to_string().contains("variant A, subject, line 1: unknown filter"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("variant A, subject, line 1: unknown filter"),
+            "{e}"
+        );
         // No file access: include does not exist.
         assert!(TemplateSet::compile(
             &[Variant {
@@ -1340,8 +1455,7 @@ mod tests {
                 updated_at: String::new(),
             },
         ];
-        let names: HashMap<i64, String> =
-            [(1, "VIP".to_owned()), (2, "Lapsed".to_owned())].into();
+        let names: HashMap<i64, String> = [(1, "VIP".to_owned()), (2, "Lapsed".to_owned())].into();
         let s = TemplateSet::compile_with(
             &[Variant {
                 name: "A".into(),
@@ -1366,16 +1480,17 @@ mod tests {
             ])
         };
         assert_eq!(
-            s.render_part(0, Part::Html, &c(vec!["Lapsed", "VIP"])).unwrap(),
-            "<b>VIP</b> Anna|Bye &amp; thanks"
+            s.render_part(0, Part::Html, &c(vec!["Lapsed", "VIP"]))
+                .unwrap(),
+            "<b>VIP</b> Anna|Bye & thanks"
         );
         assert_eq!(
             s.render_part(0, Part::Html, &c(vec!["Lapsed"])).unwrap(),
-            "Lapsed|Bye &amp; thanks"
+            "Lapsed|Bye & thanks"
         );
         assert_eq!(
             s.render_part(0, Part::Html, &c(vec![])).unwrap(),
-            "Everyone: Anna|Bye &amp; thanks"
+            "Everyone: Anna|Bye & thanks"
         );
         assert_eq!(
             s.render_part(0, Part::Subject, &c(vec![])).unwrap(),

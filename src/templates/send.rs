@@ -401,7 +401,11 @@ pub fn export_campaign(
     };
     let id_stamp: String = now.chars().filter(char::is_ascii_digit).collect();
     let mut personalised = Personalised {
-        names: if format.is_hashed() { Vec::new() } else { names },
+        names: if format.is_hashed() {
+            Vec::new()
+        } else {
+            names
+        },
         salt: campaign.salt.clone(),
         mode,
         render,
@@ -502,6 +506,9 @@ mod tests {
             );
         }
         assert!("pdf".parse::<Content>().is_err());
-        assert_eq!(rfc5322("2026-11-01T12:00:00Z"), "Sun, 01 Nov 2026 12:00:00 +0000");
+        assert_eq!(
+            rfc5322("2026-11-01T12:00:00Z"),
+            "Sun, 01 Nov 2026 12:00:00 +0000"
+        );
     }
 }

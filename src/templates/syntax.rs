@@ -413,7 +413,10 @@ mod tests {
         assert!(simple_expr("a if b else c").is_none());
         assert!(simple_expr("x | default(y)").is_none());
         assert_eq!(
-            simple_expr("profile['first_name']").unwrap().path().as_deref(),
+            simple_expr("profile['first_name']")
+                .unwrap()
+                .path()
+                .as_deref(),
             Some("profile.first_name")
         );
     }

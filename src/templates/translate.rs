@@ -216,7 +216,12 @@ fn expression(
             }
             return Ok((text, Vec::new()));
         }
-        Head::Call(name, _) => return Err(format!("the function `{name}` has no {} equivalent", tool.label())),
+        Head::Call(name, _) => {
+            return Err(format!(
+                "the function `{name}` has no {} equivalent",
+                tool.label()
+            ))
+        }
         Head::Path(p) => p.clone(),
     };
     let joined = path.join(".");
@@ -245,9 +250,7 @@ fn expression(
                     }
                 };
                 if tool == Tool::Mailchimp && (case.is_some() || fallback.is_some()) {
-                    return Err(
-                        "in Mailchimp a fallback must come before case filters".into(),
-                    );
+                    return Err("in Mailchimp a fallback must come before case filters".into());
                 }
                 klaviyo_filters.push_str(&format!("|default:{}", quote_klaviyo(&text)));
                 fallback = Some(text);
@@ -438,7 +441,10 @@ mod tests {
             Tool::Klaviyo,
         );
         assert!(t.complete);
-        assert_eq!(t.variants[0].subject, "{{ first_name|default:'friend'|title }}");
+        assert_eq!(
+            t.variants[0].subject,
+            "{{ first_name|default:'friend'|title }}"
+        );
         assert_eq!(
             t.variants[0].html,
             "{{ person|lookup:'$city' }} {{ person.phone_number }}"
@@ -482,12 +488,12 @@ mod tests {
         assert!(lines.contains(&(2, "{% for item in recommendations %}")));
         assert!(lines.contains(&(3, "{{ profile.clv | money }}")));
         assert!(lines.contains(&(5, "{{ block('hero') }}")));
-        let money = t
-            .untranslatable
-            .iter()
-            .find(|u| u.line == 3)
-            .unwrap();
-        assert!(money.reason.contains("money"), "{}", money.reason);
+        let money = t.untranslatable.iter().find(|u| u.line == 3).unwrap();
+        assert!(
+            money.reason.contains("no column for `profile.clv`"),
+            "{}",
+            money.reason
+        );
         // A plain snippet is inlined, translated.
         assert!(t.variants[0].html.contains("Bye *|FNAME|*"));
         assert!(t.report().contains("line 2"));

@@ -1,6 +1,5 @@
-// The sections of the app, in navigation order. Sources, Profiles, Identity
-// review, Segments, Insights, Recommendations and Campaigns exist today;
-// Templates says honestly what it will do.
+// The sections of the app, in navigation order. A section that does not
+// exist yet carries `planned`: what it will do (none today).
 export type SectionId =
   | 'sources'
   | 'profiles'
@@ -62,9 +61,7 @@ export const SECTIONS: Section[] = [
   {
     id: 'templates',
     label: 'Templates',
-    summary: 'Messages with personal fields.',
-    planned:
-      'Email and SMS templates with personal fields (first name, last product, recommendations), previewed with real profiles before anything is sent.',
+    summary: 'Messages with personal fields, A/B variants and content by segment, previewed with real profiles.',
     icon: 'M5 4h14v16H5zM8 8h8M8 12h8M8 16h5',
   },
   {

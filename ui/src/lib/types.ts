@@ -77,6 +77,26 @@ import type { RecommendSettings } from './bindings/RecommendSettings';
 import type { RecommendSimilarRequest } from './bindings/RecommendSimilarRequest';
 import type { RecommendStatus } from './bindings/RecommendStatus';
 import type { SimilarProduct } from './bindings/SimilarProduct';
+import type { ContentBlock } from './bindings/ContentBlock';
+import type { ContentBlockNameRequest } from './bindings/ContentBlockNameRequest';
+import type { ContentBlockSaveRequest } from './bindings/ContentBlockSaveRequest';
+import type { ExportContent } from './bindings/ExportContent';
+import type { LintReport } from './bindings/LintReport';
+import type { Template } from './bindings/Template';
+import type { TemplateIdRequest } from './bindings/TemplateIdRequest';
+import type { TemplateLintRequest } from './bindings/TemplateLintRequest';
+import type { TemplatePreview } from './bindings/TemplatePreview';
+import type { TemplatePreviewRequest } from './bindings/TemplatePreviewRequest';
+import type { TemplateSaveRequest } from './bindings/TemplateSaveRequest';
+import type { TemplateTranslateRequest } from './bindings/TemplateTranslateRequest';
+import type { Translation } from './bindings/Translation';
+import type { Variable } from './bindings/Variable';
+import type { CampaignReport } from './bindings/CampaignReport';
+import type { OrdersAttribution } from './bindings/OrdersAttribution';
+import type { ResultsImport } from './bindings/ResultsImport';
+import type { CampaignReportRequest } from './bindings/CampaignReportRequest';
+import type { CampaignResultsFromOrdersRequest } from './bindings/CampaignResultsFromOrdersRequest';
+import type { CampaignResultsImportRequest } from './bindings/CampaignResultsImportRequest';
 
 export type { ApiError as EngineError } from './bindings/ApiError';
 export type { ColumnMapping } from './bindings/ColumnMapping';
@@ -119,6 +139,27 @@ export type { ModelScores } from './bindings/ModelScores';
 export type { RankingMetrics } from './bindings/RankingMetrics';
 export type { RecommendRules } from './bindings/RecommendRules';
 export type { RunSummary } from './bindings/RunSummary';
+export type { BlockRule } from './bindings/BlockRule';
+export type { Issue } from './bindings/Issue';
+export type { Part } from './bindings/Part';
+export type { PreviewRecipient } from './bindings/PreviewRecipient';
+export type { PreviewVariant } from './bindings/PreviewVariant';
+export type { Severity } from './bindings/Severity';
+export type { Tool } from './bindings/Tool';
+export type { TranslatedVariant } from './bindings/TranslatedVariant';
+export type { Untranslatable } from './bindings/Untranslatable';
+export type { Variant } from './bindings/Variant';
+export type { EmailFigures } from './bindings/EmailFigures';
+export type { OrderFigures } from './bindings/OrderFigures';
+export type { RateComparison } from './bindings/RateComparison';
+export type { ReportGroup } from './bindings/ReportGroup';
+export type { ResultGroupKind } from './bindings/ResultGroupKind';
+export type { ResultMetric } from './bindings/ResultMetric';
+export type { ResultRate } from './bindings/ResultRate';
+export type { ResultSource } from './bindings/ResultSource';
+export type { ResultSourceInfo } from './bindings/ResultSourceInfo';
+export type { RevenueComparison } from './bindings/RevenueComparison';
+export type { RowProblem } from './bindings/RowProblem';
 export type {
   AppInfo,
   Catalog,
@@ -175,6 +216,26 @@ export type {
   RecommendSimilarRequest,
   RecommendStatus,
   SimilarProduct,
+  ContentBlock,
+  ContentBlockNameRequest,
+  ContentBlockSaveRequest,
+  ExportContent,
+  LintReport,
+  Template,
+  TemplateIdRequest,
+  TemplateLintRequest,
+  TemplatePreview,
+  TemplatePreviewRequest,
+  TemplateSaveRequest,
+  TemplateTranslateRequest,
+  Translation,
+  Variable,
+  CampaignReport,
+  OrdersAttribution,
+  ResultsImport,
+  CampaignReportRequest,
+  CampaignResultsFromOrdersRequest,
+  CampaignResultsImportRequest,
 };
 
 /** `contacts`, `orders`, `order_lines`, `events` or `products` (see `catalog`). */
@@ -232,6 +293,20 @@ export interface Commands {
   recommend_profile: { payload: RecommendProfileRequest; result: RecommendedProduct[] };
   recommend_similar: { payload: RecommendSimilarRequest; result: SimilarProduct[] };
   product_search: { payload: ProductSearchRequest; result: CatalogueProduct[] };
+  templates: { payload: Empty; result: Template[] };
+  template_get: { payload: TemplateIdRequest; result: Template };
+  template_save: { payload: TemplateSaveRequest; result: Template };
+  template_delete: { payload: TemplateIdRequest; result: Empty };
+  template_variables: { payload: Empty; result: Variable[] };
+  template_preview: { payload: TemplatePreviewRequest; result: TemplatePreview };
+  template_lint: { payload: TemplateLintRequest; result: LintReport };
+  template_translate: { payload: TemplateTranslateRequest; result: Translation };
+  content_blocks: { payload: Empty; result: ContentBlock[] };
+  content_block_save: { payload: ContentBlockSaveRequest; result: ContentBlock };
+  content_block_delete: { payload: ContentBlockNameRequest; result: Empty };
+  campaign_results_import: { payload: CampaignResultsImportRequest; result: ResultsImport };
+  campaign_results_from_orders: { payload: CampaignResultsFromOrdersRequest; result: OrdersAttribution };
+  campaign_report: { payload: CampaignReportRequest; result: CampaignReport };
 }
 
 /** Payload and result of every long job (`runJob`). */

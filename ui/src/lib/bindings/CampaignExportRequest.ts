@@ -15,4 +15,15 @@ bom: boolean,
 /**
  * Where to write; default: an `exports` folder beside the workspace.
  */
-path: string | null, };
+path: string | null, 
+/**
+ * Personalised content from the campaign's template: `columns`
+ * (rendered subject, preheader, html, text, variant in the CSV), `eml`
+ * (a folder of .eml files), `eml_zip`, or `merge_tags` (Mailchimp or
+ * Klaviyo syntax beside the audience file). None: the audience only.
+ */
+content: string | null, 
+/**
+ * The From of .eml messages (`Shop <news@shop.example>`).
+ */
+from: string | null, };
