@@ -415,6 +415,8 @@ enum ClusterCommand {
     },
 }
 
+// Parsed once per run: the size of the flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum RecommendCommand {
     /// Evaluate every model, tune it, and store each profile's top N with the chosen one.
@@ -430,6 +432,8 @@ enum RecommendCommand {
     Status,
 }
 
+// Parsed once per run: the size of the flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum EvalCommand {
     /// Pairwise precision, recall and F1 of the current profiles against a

@@ -216,8 +216,7 @@ fn print_evaluation(e: &Evaluation) {
             "vs popularity".into(),
             "validation NDCG".into(),
             "parameters".into(),
-        ]
-        .into_iter(),
+        ],
     );
     for m in &e.models {
         t.add_row(vec![

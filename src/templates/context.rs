@@ -651,19 +651,28 @@ impl ContextLoader {
         let sparse = is_sparse(ids);
         let n = self.columns.len();
 
-        // Profiles (with traits): which ids exist, and their values.
+        // Profiles (with traits): which ids exist, and their values. Trait
+        // text (RFM segment, top category, …) takes few values: one copy
+        // per chunk is shared by every profile.
         let mut found: Vec<(usize, Vec<Value>)> = Vec::with_capacity(ids.len());
+        let mut shared: HashMap<Vec<u8>, Value> = HashMap::new();
         let mut read_profile = |i: usize, r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
             let mut values = Vec::with_capacity(n + 1);
             values.push(Value::from(ids[i]));
             for (c, (_, source)) in self.columns.iter().enumerate() {
                 let v = r.get_ref(c + 1)?;
-                values.push(match source {
-                    Source::TraitJson => match v {
-                        ValueRef::Text(t) => serde_json::from_slice(t)
-                            .map(|j| json_value(&j))
-                            .unwrap_or(Value::from(())),
-                        _ => Value::from(()),
+                values.push(match (source, v) {
+                    (Source::TraitJson, ValueRef::Text(t)) => serde_json::from_slice(t)
+                        .map(|j| json_value(&j))
+                        .unwrap_or(Value::from(())),
+                    (Source::TraitJson, _) => Value::from(()),
+                    (Source::Trait, ValueRef::Text(t)) => match shared.get(t) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let value = to_value(v);
+                            shared.insert(t.to_vec(), value.clone());
+                            value
+                        }
                     },
                     _ => to_value(v),
                 });
@@ -684,6 +693,8 @@ impl ContextLoader {
         let mut recs: Vec<Vec<Value>> = Vec::new();
         if self.needs.recommendations {
             recs = vec![Vec::new(); ids.len()];
+            // A handful of reasons repeat across everyone: shared per chunk.
+            let mut reasons: HashMap<Vec<u8>, Value> = HashMap::new();
             each_row(
                 conn,
                 "SELECT profile_id, rank, sku, reason FROM recommendations
@@ -694,9 +705,17 @@ impl ContextLoader {
                 sparse,
                 &mut |i, r| {
                     let rank: i64 = r.get(1)?;
-                    let sku: String = r.get(2)?;
-                    let reason: String = r.get(3)?;
-                    recs[i].push(self.recommendation(rank, &sku, reason));
+                    let sku = r.get_ref(2)?.as_str()?;
+                    let reason_bytes = r.get_ref(3)?.as_bytes()?;
+                    let reason = match reasons.get(reason_bytes) {
+                        Some(v) => v.clone(),
+                        None => {
+                            let v = to_value(r.get_ref(3)?);
+                            reasons.insert(reason_bytes.to_vec(), v.clone());
+                            v
+                        }
+                    };
+                    recs[i].push(self.recommendation(rank, sku, reason));
                     Ok(())
                 },
             )?;
@@ -799,7 +818,7 @@ impl ContextLoader {
                     .iter()
                     .enumerate()
                     .map(|(k, (sku, reason))| {
-                        self.recommendation(k as i64 + 1, sku, reason.clone())
+                        self.recommendation(k as i64 + 1, sku, Value::from(reason.as_str()))
                     })
                     .collect();
             }
@@ -836,7 +855,7 @@ impl ContextLoader {
         Ok(out)
     }
 
-    fn recommendation(&self, rank: i64, sku: &str, reason: String) -> Value {
+    fn recommendation(&self, rank: i64, sku: &str, reason: Value) -> Value {
         let product = match self.products.get(sku) {
             Some(p) => p.clone(),
             None => Arc::new(Product {
@@ -850,7 +869,7 @@ impl ContextLoader {
         };
         Value::from_object(Recommendation {
             rank,
-            reason: Value::from(reason),
+            reason,
             product,
         })
     }
