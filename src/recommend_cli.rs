@@ -205,19 +205,17 @@ pub fn eval(ws_path: &Path, args: &ModelArgs, chart: Option<&Path>, json: bool) 
 fn print_evaluation(e: &Evaluation) {
     let k = e.k;
     let pop = e.scores(ModelKind::Popularity).map_or(0.0, |m| m.test.ndcg);
-    let mut t = table(
-        [
-            "model".into(),
-            format!("precision@{k}"),
-            format!("recall@{k}"),
-            format!("NDCG@{k}"),
-            format!("MAP@{k}"),
-            "coverage".into(),
-            "vs popularity".into(),
-            "validation NDCG".into(),
-            "parameters".into(),
-        ],
-    );
+    let mut t = table([
+        "model".into(),
+        format!("precision@{k}"),
+        format!("recall@{k}"),
+        format!("NDCG@{k}"),
+        format!("MAP@{k}"),
+        "coverage".into(),
+        "vs popularity".into(),
+        "validation NDCG".into(),
+        "parameters".into(),
+    ]);
     for m in &e.models {
         t.add_row(vec![
             format!(

@@ -273,7 +273,14 @@ pub fn template(ws_path: &Path, what: TemplateCommand, json: bool) -> Result<()>
                 if !v.preheader.is_empty() {
                     println!("Preheader: {}", v.preheader);
                 }
-                println!("HTML:      {} lines", v.html.lines().count());
+                println!(
+                    "HTML:      {}",
+                    if v.html.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        format!("{} lines", v.html.lines().count())
+                    }
+                );
                 println!(
                     "Text:      {}",
                     if v.text.is_empty() {
@@ -319,9 +326,14 @@ pub fn template(ws_path: &Path, what: TemplateCommand, json: bool) -> Result<()>
             }
             for r in &recipients {
                 println!(
-                    "=== Profile #{} {}{}",
+                    "=== Profile #{}{}{}",
                     r.profile_id,
-                    r.name,
+                    // Without a name or email the preview calls it by its id.
+                    if r.name == format!("Profile #{}", r.profile_id) {
+                        String::new()
+                    } else {
+                        format!(" {}", r.name)
+                    },
                     if r.segments.is_empty() {
                         String::new()
                     } else {

@@ -8,7 +8,10 @@
 //! formats hash a chunk's cells on rayon, then the chunk is written. The
 //! file is written to a temporary name in the target folder and renamed
 //! when complete, in the same transaction that logs the export and stores
-//! the holdout: a failed export leaves no file and no log row.
+//! the holdout: a failed export leaves no file and no log row. The same
+//! transaction records every included recipient and its A/B variant in
+//! `campaign_sends`; personalised content (rendered columns, .eml files)
+//! comes from the caller through [`Personalisation`].
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -716,7 +719,7 @@ pub fn export_with(
                 let _ = std::fs::remove_file(path);
             }
             None => {
-                if let Some(c) = content.as_deref_mut() {
+                if let Some(c) = content {
                     c.unpublish_files();
                 }
             }

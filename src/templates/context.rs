@@ -148,6 +148,64 @@ impl Needs {
         needs
     }
 
+    /// The names a template's tags mention, read from the source: a
+    /// safety net under minijinja's `undeclared_variables`, which does not
+    /// see every expression (a slice such as `recommendations[:3]`).
+    /// Mentioning is enough; over-reading costs a little time, under-reading
+    /// would print nothing.
+    pub fn from_source(source: &str) -> Needs {
+        let mut vars: Vec<String> = Vec::new();
+        for piece in super::syntax::pieces(source) {
+            if !matches!(
+                piece.kind,
+                super::syntax::PieceKind::Expr | super::syntax::PieceKind::Stmt
+            ) {
+                continue;
+            }
+            let b = piece.inner.as_bytes();
+            let mut i = 0;
+            while i < b.len() {
+                match b[i] {
+                    q @ (b'"' | b'\'') => {
+                        i += 1;
+                        while i < b.len() && b[i] != q {
+                            i += if b[i] == b'\\' { 2 } else { 1 };
+                        }
+                        i += 1;
+                    }
+                    c if c.is_ascii_alphabetic() || c == b'_' => {
+                        let start = i;
+                        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                            i += 1;
+                        }
+                        // An attribute (`x.profile`) is not the name `profile`.
+                        if start > 0 && b[start - 1] == b'.' {
+                            continue;
+                        }
+                        let word = &piece.inner[start..i];
+                        let attr = (b.get(i) == Some(&b'.'))
+                            .then(|| {
+                                let s = i + 1;
+                                let mut e = s;
+                                while e < b.len() && (b[e].is_ascii_alphanumeric() || b[e] == b'_')
+                                {
+                                    e += 1;
+                                }
+                                &piece.inner[s..e]
+                            })
+                            .filter(|a| !a.is_empty());
+                        vars.push(match attr {
+                            Some(a) => format!("{word}.{a}"),
+                            None => word.to_owned(),
+                        });
+                    }
+                    _ => i += 1,
+                }
+            }
+        }
+        Needs::from_variables(vars.iter().map(String::as_str))
+    }
+
     pub fn merge(&mut self, other: &Needs) {
         self.profile = match (self.profile.take(), &other.profile) {
             (Some(mut a), Some(b)) => {
@@ -993,10 +1051,15 @@ pub fn label_of(field: &str) -> String {
         "p_alive" => Some("Probability still a customer"),
         "address1" => Some("Address"),
         "id" => Some("Profile id"),
+        "orders" => Some("Number of orders"),
         _ => None,
     };
     if let Some(s) = special {
         return s.to_owned();
+    }
+    // "last_order_at" → "Last order date".
+    if let Some(stem) = field.strip_suffix("_at") {
+        return label_of(&format!("{stem} date"));
     }
     let mut c = words.chars();
     match c.next() {
@@ -1072,7 +1135,8 @@ pub fn variables(conn: &Connection) -> Result<Vec<Variable>> {
         // The column comes from the table's own schema.
         let example: Option<String> = conn
             .query_row(
-                &format!("SELECT CAST(\"{t}\" AS TEXT) FROM profile_traits WHERE \"{t}\" IS NOT NULL LIMIT 1"),
+                // Looks at the first 10,000 rows only: an example, not a search.
+                &format!("SELECT CAST(\"{t}\" AS TEXT) FROM (SELECT \"{t}\" FROM profile_traits LIMIT 10000) WHERE \"{t}\" IS NOT NULL LIMIT 1"),
                 [],
                 |r| r.get(0),
             )
@@ -1247,6 +1311,18 @@ mod tests {
         let n = Needs::from_variables(["profile", "segments", "consent.sms"]);
         assert_eq!(n.profile, None);
         assert!(n.segments && n.consent);
+    }
+
+    #[test]
+    fn needs_from_source_see_slices() {
+        let n = Needs::from_source(
+            "{% for item in recommendations[:2] %}{{ item.profile }}{% endfor %}{{ 'segments' }}{{ profile.first_name }}",
+        );
+        assert!(n.recommendations);
+        assert!(!n.segments, "text in quotes is not a name");
+        assert_eq!(n.profile, Some(["first_name".to_string()].into()));
+        let n = Needs::from_source("{% for k, v in profile | items %}{% endfor %}");
+        assert_eq!(n.profile, None);
     }
 
     #[test]

@@ -528,7 +528,7 @@ fn check(set: &TemplateSet, r: &Recipient, lists_recommendations: bool, t: &mut 
                             c.sample = clean(text);
                         }
                         c.add(r.id);
-                    } else if text.contains(EMPTY_MARK) {
+                    } else if text.contains(EMPTY_MARK) && shows_data(&key.3) {
                         t.empty.entry(key.clone()).or_default().add(r.id);
                     }
                     if text.contains(HTML_MARK) {
@@ -558,6 +558,23 @@ fn check(set: &TemplateSet, r: &Recipient, lists_recommendations: bool, t: &mut 
     }
     if failed {
         t.failed += 1;
+    }
+}
+
+/// Whether an empty output of `expr` means missing data: a variable,
+/// possibly formatted (`| title`, `| money`, `| date`), but not a filter
+/// whose empty answer is meant (`item{{ n | pluralize }}`) nor an
+/// expression such as `"VIP" if x`.
+fn shows_data(expr: &str) -> bool {
+    match super::syntax::simple_expr(expr) {
+        Some(e) => {
+            e.path().is_some()
+                && !e
+                    .filters
+                    .iter()
+                    .any(|(f, _)| matches!(f.as_str(), "pluralize" | "pluralise"))
+        }
+        None => false,
     }
 }
 

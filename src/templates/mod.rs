@@ -211,9 +211,6 @@ pub enum TemplateError {
     InUse { template: String, campaign: String },
     #[error("{0}")]
     Invalid(String),
-    /// A recipient whose message could not be rendered during an export.
-    #[error("{0}")]
-    Render(String),
     #[error("unknown tool `{0}`; use mailchimp or klaviyo")]
     UnknownTool(String),
     #[error("unknown content `{0}`; use columns, eml, eml_zip or merge_tags")]
@@ -242,7 +239,6 @@ impl TemplateError {
         match self {
             TemplateError::NotFound(_) | TemplateError::BlockNotFound(_) => "not_found",
             TemplateError::Compile { .. } | TemplateError::BlockCompile { .. } => "template_syntax",
-            TemplateError::Render(_) => "render_failed",
             TemplateError::Io { .. } => "io",
             TemplateError::Sql { .. } => "store",
             TemplateError::Campaign(e) => e.code(),

@@ -275,7 +275,7 @@ impl TemplateSet {
             present.push(has);
         }
         let blocks = Arc::new(table);
-        let env = build_env(&sources, &blocks, options, false, variants, &present)?;
+        let env = build_env(&sources, &blocks, options, false, variants)?;
         let set = TemplateSet {
             env,
             lint_env: std::sync::OnceLock::new(),
@@ -352,6 +352,7 @@ impl TemplateSet {
                 let vars = t.undeclared_variables(true);
                 needs.merge(&Needs::from_variables(vars.iter().map(String::as_str)));
             }
+            needs.merge(&Needs::from_source(source));
             uses_blocks |= source.contains("block");
         }
         // Rule-based blocks choose by the recipient's segments.
@@ -507,7 +508,6 @@ impl TemplateSet {
             return Ok(None);
         }
         let env = self.lint_env.get_or_init(|| {
-            let present = self.present.clone();
             let variants: Vec<Variant> = self
                 .variants
                 .iter()
@@ -516,15 +516,8 @@ impl TemplateSet {
                     ..Variant::default()
                 })
                 .collect();
-            build_env(
-                &self.sources,
-                &self.blocks,
-                &self.options,
-                true,
-                &variants,
-                &present,
-            )
-            .expect("the same sources compiled before")
+            build_env(&self.sources, &self.blocks, &self.options, true, &variants)
+                .expect("the same sources compiled before")
         });
         let t = env
             .get_template(&template_name(variant, part))
@@ -569,7 +562,6 @@ fn build_env(
     options: &Options,
     lint: bool,
     variants: &[Variant],
-    present: &[[bool; 4]],
 ) -> Result<Environment<'static>, TemplateError> {
     let mut env = Environment::new();
     env.set_undefined_behavior(minijinja::UndefinedBehavior::SemiStrict);
@@ -605,19 +597,14 @@ fn build_env(
     });
     for (name, source) in sources {
         if let Err(e) = env.add_template_owned(name.clone(), source.clone()) {
-            return Err(compile_error(name, &e, variants, present));
+            return Err(compile_error(name, &e, variants));
         }
     }
     Ok(env)
 }
 
 /// A compile error with the variant, part (or block and rule) and line.
-fn compile_error(
-    name: &str,
-    e: &Error,
-    variants: &[Variant],
-    _present: &[[bool; 4]],
-) -> TemplateError {
+fn compile_error(name: &str, e: &Error, variants: &[Variant]) -> TemplateError {
     let cause = e
         .detail()
         .map(str::to_owned)
@@ -1104,7 +1091,10 @@ fn ago(state: &State, value: &Value) -> Result<Value, Error> {
 
 /// `pluralize(singular="", plural="s")`: by count (a list counts its items).
 fn pluralize(value: &Value, singular: Option<&str>, plural: Option<&str>) -> Result<Value, Error> {
-    let n: f64 = if let Some(len) = value.as_str().is_none().then(|| value.len()).flatten() {
+    // No count (a profile without orders has none) reads like zero: "0 orders".
+    let n: f64 = if value.is_none() || value.is_undefined() {
+        0.0
+    } else if let Some(len) = value.as_str().is_none().then(|| value.len()).flatten() {
         len as f64
     } else if let Ok(x) = f64::try_from(value.clone()) {
         x
@@ -1192,7 +1182,7 @@ mod tests {
         assert_eq!(format_money(500, "CHF", true), "CHF 5.00");
         assert_eq!(format_money(-320, "usd", true), "-$3.20");
         assert_eq!(format_money(4950, "EUR", false), "€50");
-        assert_eq!(format_money(1_000_000_00, "USD", true), "$1,000,000.00");
+        assert_eq!(format_money(100_000_000, "USD", true), "$1,000,000.00");
         assert_eq!(format_money(5, "KWD", true), "KWD 0.005");
         let s = set(
             "{{ profile.clv | money }} {{ 1999 | money('EUR') }} {{ profile.none | money | default('n/a') }}",

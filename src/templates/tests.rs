@@ -622,7 +622,7 @@ fn exports_carry_content_and_record_who_got_which_variant() {
     )
     .unwrap();
     let mut rdr = csv::Reader::from_path(&mc).unwrap();
-    assert_eq!(rdr.headers().unwrap().iter().last(), Some("Variant"));
+    assert_eq!(rdr.headers().unwrap().iter().next_back(), Some("Variant"));
     assert!(dir.path().join("mailchimp-A-mailchimp.html").exists());
     let report =
         std::fs::read_to_string(dir.path().join("mailchimp-mailchimp-translation.txt")).unwrap();
