@@ -40,7 +40,7 @@ pub use item_knn::{KnnParams, Neighbours};
 pub use rules::{Boost, Rules};
 pub use stored::{
     charts, evaluate_workspace, for_profile, latest_run, product_count, search_products,
-    similar_to, skus_for, train, CatalogueProduct, RecommendedProduct, RunSummary, SimilarProduct,
+    similar_to, train, CatalogueProduct, RecommendedProduct, RunSummary, SimilarProduct,
 };
 
 use content::{Content, Shared};

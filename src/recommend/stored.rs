@@ -565,28 +565,6 @@ pub fn similar_to(conn: &Connection, sku: &str) -> Result<Vec<SimilarProduct>, R
         .collect()
 }
 
-/// Recommendations of many profiles at once, SKUs best first (exports).
-pub fn skus_for(
-    conn: &Connection,
-    profiles: &[i64],
-    n: usize,
-) -> Result<HashMap<i64, Vec<String>>, RecommendError> {
-    let mut out = HashMap::with_capacity(profiles.len());
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT sku FROM recommendations WHERE profile_id = ?1 AND rank <= ?2 ORDER BY rank",
-        )
-        .map_err(sql("read the recommendations"))?;
-    for &p in profiles {
-        let skus: Vec<String> = stmt
-            .query_map(params![p, n as i64], |r| r.get(0))
-            .and_then(|rows| rows.collect())
-            .map_err(sql("read the recommendations"))?;
-        out.insert(p, skus);
-    }
-    Ok(out)
-}
-
 /// Evaluates every model on the workspace's interactions without storing
 /// anything (`cohort eval recommend`).
 pub fn evaluate_workspace(
