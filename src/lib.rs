@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod demo;
 pub mod identity;
 pub mod ingest;
+pub mod privacy;
 pub mod profiles;
 pub mod progress;
 pub mod recommend;

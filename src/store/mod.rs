@@ -20,12 +20,14 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0005_recommendations.sql")),
         M::up(include_str!("migrations/0006_templates_results.sql")),
         M::up(include_str!("migrations/0007_results_by_source.sql")),
+        M::up(include_str!("migrations/0008_consent_ledger.sql")),
+        M::up(include_str!("migrations/0009_privacy.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    7
+    9
 }
 
 #[derive(Debug, thiserror::Error)]
