@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
 use super::compile::{self, InvalidDefinition};
 use super::index::{Fingerprint, IndexError, SegmentIndex};
@@ -146,18 +146,15 @@ impl LiveCounts {
             let shared = self.state.clone();
             let path = path.to_path_buf();
             std::thread::spawn(move || {
-                let built = Connection::open_with_flags(
-                    &path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| IndexError::Sql {
-                    context: "open the workspace for the segment index",
-                    source: e,
-                })
-                .and_then(|c| {
-                    c.busy_timeout(std::time::Duration::from_secs(30)).ok();
-                    SegmentIndex::build(&c)
-                });
+                let built = crate::store::crypt::open_reader(&path)
+                    .map_err(|e| IndexError::Sql {
+                        context: "open the workspace for the segment index",
+                        source: e,
+                    })
+                    .and_then(|c| {
+                        c.busy_timeout(std::time::Duration::from_secs(30)).ok();
+                        SegmentIndex::build(&c)
+                    });
                 let mut state = shared.lock().expect("live counts lock");
                 state.building = false;
                 if state.path.as_deref() == Some(path.as_path()) {

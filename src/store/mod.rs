@@ -10,6 +10,9 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OptionalExtension};
 use rusqlite_migration::{Migrations, M};
 
+pub mod backup;
+pub mod crypt;
+
 /// The migrations, oldest first. Append only: never edit a released one.
 fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -55,7 +58,23 @@ pub enum StoreError {
         path: PathBuf,
         source: rusqlite::Error,
     },
+    #[error("workspace {path} is encrypted: give its passphrase (unlock it in the app, set COHORT_PASSPHRASE, or save it with `cohort encrypt --remember`)")]
+    Locked { path: PathBuf },
+    #[error("workspace {path}: wrong passphrase")]
+    WrongPassphrase { path: PathBuf },
+    #[error("a passphrase needs at least 8 characters")]
+    WeakPassphrase,
+    #[error("workspace {path}: the OS keychain refused: {detail}")]
+    Keychain { path: PathBuf, detail: String },
+    #[error("workspace {path} is busy: another Cohort window or command is writing to it and did not finish within {seconds} s; try again when it is done")]
+    Busy { path: PathBuf, seconds: u64 },
+    #[error("backup {path}: {detail}")]
+    Backup { path: PathBuf, detail: String },
 }
+
+/// How long a writer waits for another process's write to finish before
+/// giving up with [`StoreError::Busy`].
+pub const BUSY_WAIT_SECONDS: u64 = 30;
 
 /// An open workspace.
 pub struct Workspace {
@@ -105,7 +124,9 @@ impl Workspace {
             path: path.clone(),
             source,
         })?;
-        configure(&conn).map_err(|source| classify(&path, source))?;
+        crypt::unlock(&conn, &path)?;
+        configure(&mut conn, crypt::is_encrypted(&path))
+            .map_err(|source| classify(&path, source))?;
         let found = schema_version(&conn).map_err(|source| classify(&path, source))?;
         if found > latest_version() {
             return Err(StoreError::TooNew {
@@ -211,10 +232,7 @@ impl Workspace {
     }
 
     pub(crate) fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql {
-            path: self.path.clone(),
-            source,
-        }
+        classify(&self.path, source)
     }
 }
 
@@ -234,17 +252,25 @@ pub struct Stats {
     pub value_warnings: u64,
 }
 
-fn configure(conn: &Connection) -> rusqlite::Result<()> {
+fn configure(conn: &mut Connection, encrypted: bool) -> rusqlite::Result<()> {
     // WAL lets the UI read while an import writes; NORMAL is durable in WAL
     // mode at transaction boundaries, which is the guarantee imports need.
     // 16 KiB pages: customer records are wide and mostly scanned, and bulk
     // imports write 7% faster than with 4 KiB. Only takes effect on a new
     // file, so it must come before WAL mode is switched on.
-    conn.pragma_update(None, "page_size", 16384)?;
+    // (An SQLCipher file keeps the page size its cipher settings expect.)
+    if !encrypted {
+        conn.pragma_update(None, "page_size", 16384)?;
+    }
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "busy_timeout", 5000)?;
+    // Two processes may open one workspace (the app and a CLI command). A
+    // writer waits for the other's transaction; every transaction starts
+    // IMMEDIATE so it queues for the write lock up front instead of failing
+    // with SQLITE_BUSY when a read turns into a write under WAL.
+    conn.busy_timeout(std::time::Duration::from_secs(BUSY_WAIT_SECONDS))?;
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     // 64 MiB page cache: imports upsert into large unique indexes.
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
@@ -262,6 +288,12 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
             path: path.to_path_buf(),
             detail: "the file is not an SQLite database".into(),
         },
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            StoreError::Busy {
+                path: path.to_path_buf(),
+                seconds: BUSY_WAIT_SECONDS,
+            }
+        }
         _ => StoreError::Sql {
             path: path.to_path_buf(),
             source,

@@ -269,12 +269,8 @@ impl Scanner<'_> {
             let (profiles, now, catalogue, cancel) = (self.profiles, self.now, &catalogue, &cancel);
             let reader = match (&self.path, self.scoped) {
                 (Some(path), false) => Some(scope.spawn(move || {
-                    let conn = Connection::open_with_flags(
-                        path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
-                    .map_err(sql("open the workspace to read events"))?;
+                    let conn = crate::store::crypt::open_reader(path)
+                        .map_err(sql("open the workspace to read events"))?;
                     conn.pragma_update(None, "cache_size", -262_144)
                         .map_err(sql("open the workspace to read events"))?;
                     events(&conn, false, profiles, catalogue, now, cancel)
