@@ -110,6 +110,7 @@ fn main() {
             format,
             columns,
             bom: false,
+            pseudonymise: false,
             path: out.join(format!("{}.csv", format.as_str())),
         };
         let started = Instant::now();

@@ -191,6 +191,29 @@ async function shot(name, fullPage = true) {
   return file;
 }
 
+/** Sets the header's "Mask personal data" switch without moving the focus; false when there is no header. */
+async function setMasking(on) {
+  const changed = await page.evaluate((want) => {
+    const el = document.querySelector('[data-testid="mask-toggle"]');
+    if (!el) return null;
+    if (el.checked !== want) el.click();
+    return el.checked === want;
+  }, on);
+  // Two frames: Svelte has re-rendered the masked values.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  return changed;
+}
+
+/** A screenshot with personal data masked (the README's screenshots), masking switched back off after. */
+async function maskedShot(name, fullPage = true) {
+  const had = await setMasking(true);
+  try {
+    return await shot(name, fullPage);
+  } finally {
+    if (had !== null) await setMasking(false);
+  }
+}
+
 /** Clicks "Choose a CSV file…" and answers the file chooser it opens (the app's file input). */
 async function pickFile(file) {
   const [chooser] = await Promise.all([page.waitForEvent('filechooser'), $('pick-file').click()]);
@@ -459,7 +482,7 @@ async function main() {
     assertEq(fields[0], '→ Email', 'Email column mapped');
     assertEq(fields[5], 'attribute', 'Favourite Colour kept as attribute');
     assertEq(await $('preview-table').locator('tbody tr').count(), 7, 'preview rows');
-    await shot('preview');
+    await maskedShot('preview');
     await axe('preview');
   });
 
@@ -502,7 +525,7 @@ async function main() {
     assertEq(rows.map(({ row, code }) => ({ row, code })), EXPECTED_REJECTS, 'rejected rows');
     assert(/email.*empty/i.test(rows[0].text), `reason of row 4: ${rows[0].text}`);
     assert(/7 fields but the header has 6/.test(rows[1].text), `reason of row 5: ${rows[1].text}`);
-    await shot('report');
+    await maskedShot('report');
     await axe('report');
   });
 
@@ -674,7 +697,7 @@ async function main() {
     const stats = await api('workspace_stats');
     assert(stats.path === demoWs && stats.contacts > 0 && stats.orders > 0 && stats.events > 0, `stats: ${JSON.stringify(stats)}`);
     assertEq(await $('history-row').count(), stats.imports, 'history rows');
-    await shot('demo');
+    await maskedShot('demo');
     await axe('history');
   });
 
@@ -735,6 +758,53 @@ async function main() {
     await page.evaluate(() => (location.hash = '#/profiles/99999999'));
     await $('profile-missing').waitFor();
     assert(/99999999/.test(await $('profile-missing').innerText()), 'names the missing profile');
+    await $('back-to-profiles').click();
+    await $('profiles-table').waitFor();
+  });
+
+  await check('masking: the header switch masks the emails, phones and names of a profile, and unmasks them', async () => {
+    // A demo person with a name, an email and a phone.
+    let person = null;
+    for (let offset = 0; !person; offset += 500) {
+      const list = await api('profiles_search', { query: '', limit: 500, offset });
+      person = list.profiles.find((p) => p.name && p.email && p.phone && /^\+\d{8,}$/.test(p.phone)) ?? null;
+      if (list.profiles.length < 500) break;
+    }
+    assert(person, 'a demo profile with a name, an email and a phone');
+    await page.evaluate((i) => (location.hash = `#/profiles/${i}`), person.id);
+    await page.locator(`[data-testid="profile-detail"][data-profile-id="${person.id}"] [data-testid="profile-title"]`).waitFor();
+    const main = page.locator('main');
+    const before = await main.innerText();
+    assert(before.includes(person.email), 'unmasked, the email shows');
+
+    const toggle = page.getByRole('switch', { name: 'Mask personal data' });
+    assert(!(await toggle.isChecked()), 'masking is off by default');
+    await toggle.check();
+    const maskedEmail = `${person.email[0]}•••${person.email.slice(person.email.lastIndexOf('@'))}`;
+    await page.waitForFunction((m) => document.querySelector('main')?.innerText.includes(m), maskedEmail);
+    // Every record's values shown too.
+    for (const d of await page.locator('[data-testid="record-row"] details').all()) await d.locator('summary').click();
+    const text = await main.innerText();
+    const digits = person.phone.replace(/\D/g, '');
+    assert(!text.toLowerCase().includes(person.email.toLowerCase()), `the email ${person.email} is masked`);
+    assert(!text.includes(person.phone) && !text.replace(/[\s().-]/g, '').includes(digits), `the phone ${person.phone} is masked`);
+    assert(text.includes(maskedEmail), `shows ${maskedEmail}`);
+    assert(text.includes(`••${digits.slice(-4)}`), `shows the phone's last four digits: ${digits.slice(-4)}`);
+    const initials = person.name.split(/\s+/).map((w) => `${w[0].toUpperCase()}.`).join(' ');
+    assertEq(await $('profile-title').innerText(), initials, 'the name as initials');
+    for (const part of person.name.split(/\s+/).filter((w) => w.length > 2)) {
+      assert(!(await $('profile-values').innerText()).includes(part), `the name part ${part} is masked in the details`);
+    }
+    // Kept across a reload (localStorage).
+    await page.reload();
+    await page.locator(`[data-testid="profile-detail"][data-profile-id="${person.id}"] [data-testid="profile-title"]`).waitFor();
+    assert(await toggle.isChecked(), 'the switch is kept');
+    assertEq(await $('profile-title').innerText(), initials, 'still masked after a reload');
+    await shot('masked-profile');
+
+    await toggle.uncheck();
+    await page.waitForFunction((e) => document.querySelector('main')?.innerText.includes(e), person.email);
+    assertEq(await $('profile-title').innerText(), person.name, 'unmasked again');
     await $('back-to-profiles').click();
     await $('profiles-table').waitFor();
   });
@@ -893,7 +963,7 @@ async function main() {
     await shot('insights');
     // The first screen, as the README shows it.
     await page.evaluate(() => window.scrollTo(0, 0));
-    await shot('insights-view', false);
+    await maskedShot('insights-view', false);
     await axe('insights overview');
   });
 
@@ -923,7 +993,7 @@ async function main() {
     await shot('clusters');
     await $('cluster-results').scrollIntoViewIfNeeded();
     await page.evaluate(() => window.scrollBy(0, -80));
-    await shot('clusters-view', false);
+    await maskedShot('clusters-view', false);
     await axe('clusters');
   });
 
@@ -1009,7 +1079,7 @@ async function main() {
     assertEq([...fs.readFileSync(await download.path()).subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'PNG signature');
     await shot('recommendations');
     await page.evaluate(() => window.scrollTo(0, 0));
-    await shot('recommendations-view', false);
+    await maskedShot('recommendations-view', false);
     await axe('recommendations');
   });
 
@@ -1237,7 +1307,7 @@ async function main() {
     assert((await $('segment-description').innerText()).trim().length > 10, 'a description in words');
     assert(/\d ms/.test(await $('segment-engine').innerText()), `engine and time: ${await $('segment-engine').innerText()}`);
     assert((await $('segment-sample-row').count()) > 0, 'sample members');
-    await shot('segment-builder');
+    await maskedShot('segment-builder');
     await axe('segment builder');
 
     // The CLI on the same workspace counts the same definition.
@@ -1562,7 +1632,7 @@ async function main() {
     // Chromium leaves sandboxed frames out of full-page screenshots: the preview as seen.
     await $('preview-recipient').first().evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await page.evaluate(() => window.scrollBy(0, -90));
-    await shot('templates-preview', false);
+    await maskedShot('templates-preview', false);
     await axe('templates, editor and preview');
   });
 
@@ -1737,6 +1807,207 @@ async function main() {
     assertEq((await $('results-verdict').innerText()).trim(), report.verdict, 'the verdict follows');
     assert((await page.locator('[data-testid="results-comparison"][data-metric="click"]').count()) > 0, 'click rates compared in the page');
     await axe('campaign results, email tool');
+  });
+
+  // -- privacy (last: the erasure and retention change the demo data) --
+  let privacyPerson = null;
+  await check('privacy: the consent overview shows a row of numbers per channel, as the engine counts them', async () => {
+    await $('nav-privacy').click();
+    await $('page-privacy').waitFor();
+    await $('consent-overview').waitFor();
+    await $('consent-channel').first().waitFor();
+    const overview = await api('consent_overview');
+    assert(overview.profiles > 0, `profiles: ${overview.profiles}`);
+    assertEq(Number(await $('consent-profiles').getAttribute('data-count')), overview.profiles, 'profiles in the page');
+    assertEq(Number(await $('consent-entries').getAttribute('data-count')), overview.entries, 'ledger entries in the page');
+    const rows = await $('consent-channel').evaluateAll((els) =>
+      els.map((e) => ({
+        channel: e.dataset.channel,
+        granted: Number(e.dataset.granted),
+        denied: Number(e.dataset.denied),
+        no_evidence: Number(e.dataset.noEvidence),
+        may_contact: Number(e.dataset.mayContact),
+      })),
+    );
+    assertEq(rows, overview.channels.map((c) => ({ channel: c.channel, granted: c.granted, denied: c.denied, no_evidence: c.no_evidence, may_contact: c.may_contact })), 'a row per channel');
+    for (const r of rows) assertEq(r.granted + r.denied + r.no_evidence, overview.profiles, `${r.channel} adds up to every profile`);
+    assert(rows.some((r) => r.granted + r.denied > 0), `some evidence in the demo: ${JSON.stringify(rows)}`);
+    assertEq(await page.evaluate(() => location.hash), '#/privacy', 'the address');
+    console.log(`       ${rows.map((r) => `${r.channel}: ${r.granted} granted, ${r.denied} denied, ${r.no_evidence} unknown, ${r.may_contact} may contact`).join('; ')}`);
+    await axe('privacy, consent overview');
+  });
+
+  await check('privacy: look up a demo person, set email consent to denied by hand with a note; the history gains the manual entry', async () => {
+    // A demo person with an email that only they carry, and orders: their erasure has something to remove.
+    for (let offset = 0; !privacyPerson; offset += 500) {
+      const list = await api('profiles_search', { query: '', limit: 500, offset });
+      for (const p of list.profiles) {
+        if (!p.email || !p.name) continue;
+        const found = await api('profiles_search', { query: p.email, limit: 5, offset: 0 });
+        if (found.total !== 1) continue;
+        const preview = await api('erase_preview', { email: p.email, keep_anonymous_activity: false });
+        if ((preview.removed.orders ?? 0) > 0 && preview.profiles.length === 1) {
+          privacyPerson = p;
+          break;
+        }
+      }
+      if (list.profiles.length < 500) break;
+    }
+    assert(privacyPerson, 'a demo person with their own email and orders');
+    const email = privacyPerson.email;
+    await $('consent-profile-search').fill(email);
+    const result = page.locator(`[data-testid="consent-profile-result"][data-profile-id="${privacyPerson.id}"]`);
+    await result.click();
+    await page.locator(`[data-testid="consent-profile"][data-profile-id="${privacyPerson.id}"] [data-testid="consent-effective"]`).first().waitFor();
+    const channels = await $('consent-effective').evaluateAll((els) => els.map((e) => e.dataset.channel));
+    assertEq(channels, ['email', 'sms', 'ads'], 'consent per channel');
+    const before = await $('consent-history-row').count();
+    assertEq(before, (await api('consent_profile', { profile_id: privacyPerson.id })).history.length, 'the history as the engine has it');
+
+    // The page's masking switch is the header's: the person's email and name disappear from the page.
+    await $('privacy-mask-toggle').check();
+    assert(await $('mask-toggle').isChecked(), 'the header switch follows');
+    const masked = await page.locator('main').innerText();
+    assert(!masked.toLowerCase().includes(email.toLowerCase()), 'the email is masked in the consent lookup');
+    assert(masked.includes(`${email[0]}•••${email.slice(email.lastIndexOf('@'))}`), 'the masked email shows');
+    await $('privacy-mask-toggle').uncheck();
+    assert(!(await $('mask-toggle').isChecked()), 'and off again');
+
+    await $('consent-set-channel').selectOption('email');
+    await $('consent-set-status').selectOption('denied');
+    await page.getByLabel('Note (optional)').fill('E2E: asked to stop by phone');
+    await $('consent-set-submit').click();
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="consent-history-row"]').length === n, before + 1);
+    const manual = page.locator('[data-testid="consent-history-row"][data-source="manual"][data-channel="email"][data-status="denied"]');
+    assertEq(await manual.count(), 1, 'one manual entry');
+    assertEq(await manual.getAttribute('data-effective'), 'true', 'the manual entry decides the channel now');
+    assert((await manual.innerText()).includes('E2E: asked to stop by phone'), 'with its note');
+    await page.locator('[data-testid="consent-effective"][data-channel="email"][data-status="denied"][data-may-contact="false"]').waitFor();
+    const after = await api('consent_profile', { profile_id: privacyPerson.id });
+    assertEq(after.effective.find((s) => s.channel === 'email').status, 'denied', 'the engine agrees');
+    console.log(`       profile #${privacyPerson.id}: ${before} → ${before + 1} history entries`);
+    await shot('privacy-consent');
+    await axe('privacy, consent of a person');
+  });
+
+  await check('privacy: export a person by email lists the files written and downloads person.json', async () => {
+    const email = privacyPerson.email;
+    await $('privacy-tab-export').click();
+    await $('export-person-panel').waitFor();
+    assertEq(await page.evaluate(() => location.hash), '#/privacy/export', 'the tab is in the address');
+    await page.getByRole('textbox', { name: 'Email address' }).fill(email);
+    await $('export-person-run').click();
+    await $('export-person-result').waitFor();
+    const files = await texts($('export-person-file'));
+    assert(files.includes('person.json') && files.some((f) => f.endsWith('.csv')), `files: ${files}`);
+    const dir = (await $('export-person-dir').innerText()).trim();
+    assert(fs.existsSync(path.join(dir, 'person.json')), `person.json in ${dir}`);
+    assert(!dir.includes(email), 'the folder is not named after the person');
+    const [download] = await Promise.all([page.waitForEvent('download'), $('export-person-download').click()]);
+    assertEq(download.suggestedFilename(), 'person.json', 'the file name');
+    const file = path.join(TMP, 'person.json');
+    await download.saveAs(file);
+    const json = fs.readFileSync(file, 'utf8');
+    JSON.parse(json);
+    assert(json.toLowerCase().includes(email.toLowerCase()), 'the downloaded file holds the person');
+    assertEq(json, fs.readFileSync(path.join(dir, 'person.json'), 'utf8'), 'the download is the file written');
+    console.log(`       ${files.length} files: ${files.join(', ')}`);
+    await axe('privacy, export a person');
+  });
+
+  await check('privacy: erase preview by email shows counts; the confirmed erasure reports them; the profile search then finds nothing', async () => {
+    const email = privacyPerson.email;
+    await $('privacy-tab-erase').click();
+    await $('erase-panel').waitFor();
+    await page.getByRole('textbox', { name: 'Email address' }).fill(email);
+    await $('erase-preview-run').click();
+    await $('erase-preview').waitFor();
+    const preview = await api('erase_preview', { email, keep_anonymous_activity: false });
+    const total = Number(await $('erase-preview').getAttribute('data-total'));
+    assert(total > 0, `rows to erase: ${total}`);
+    assertEq(total, [...Object.values(preview.removed), ...Object.values(preview.anonymised)].reduce((a, b) => a + b, 0), 'the total the engine previews');
+    const rows = await $('erase-preview-row').evaluateAll((els) => els.map((e) => ({ table: e.dataset.table, removed: Number(e.dataset.removed) })));
+    for (const t of ['contacts', 'orders']) assert(rows.some((r) => r.table === t && r.removed > 0), `${t} in the preview: ${JSON.stringify(rows)}`);
+    await axe('privacy, erase preview');
+    await $('erase-open').click();
+    await $('erase-confirm-dialog').waitFor({ state: 'visible' });
+    await shot('privacy-erase-confirm');
+    await $('erase-confirm').click();
+    await $('erase-report').waitFor({ timeout: 60_000 });
+    assertEq(Number(await $('erase-report').getAttribute('data-total')), total, 'the erasure removed what the preview said');
+    assertEq(await $('erase-person-value').inputValue(), '', 'the email is not kept in the form');
+    assert(!(await page.locator('main').innerText()).toLowerCase().includes(email.toLowerCase()), 'the email is gone from the page');
+    assertEq((await api('profiles_search', { query: email, limit: 10, offset: 0 })).total, 0, 'the engine finds nobody');
+    await axe('privacy, erase report');
+
+    await $('nav-profiles').click();
+    await $('profile-search').fill(email);
+    await page.waitForFunction(() => /No profile matches/.test(document.querySelector('[data-testid="profiles-range"]')?.textContent ?? ''));
+    console.log(`       ${total} rows erased: ${rows.map((r) => `${r.table} ${r.removed}`).join(', ')}`);
+    await $('profile-search').fill('');
+  });
+
+  await check('privacy: retention keeps events 120 months: saved, previewed, run', async () => {
+    await $('nav-privacy').click();
+    await $('privacy-tab-retention').click();
+    await $('retention-events').waitFor();
+    await $('retention-events').fill('120');
+    assert(await $('retention-preview-run').isDisabled(), 'the preview waits for the rules to be saved');
+    await $('retention-save').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="retention-preview-run"]')?.disabled === false);
+    assertEq((await api('retention_rules')).events_months, 120, 'the rule is stored');
+    await $('retention-preview-run').click();
+    await $('retention-preview').waitFor();
+    const preview = await api('retention_preview');
+    assertEq(Number(await $('retention-preview').getAttribute('data-total')), Object.values(preview.removed).reduce((a, b) => a + b, 0), 'the rows the engine would remove');
+    assert((await $('retention-preview-row').count()) > 0 || /Nothing is old enough/.test(await $('retention-preview').innerText()), 'a row per table, or nothing to remove');
+    await axe('privacy, retention preview');
+    await $('retention-run').click();
+    await $('retention-confirm-dialog').waitFor({ state: 'visible' });
+    await $('retention-confirm').click();
+    await $('retention-report').waitFor({ timeout: 60_000 });
+    const removed = Number(await $('retention-report').getAttribute('data-total'));
+    assertEq(removed, Object.values(preview.removed).reduce((a, b) => a + b, 0), 'the run removed what the preview said');
+    console.log(`       events kept 120 months: ${removed} rows removed`);
+  });
+
+  await check('privacy: "Back up now" takes a backup that appears in the list', async () => {
+    await $('privacy-tab-backups').click();
+    await page.locator('[data-testid="backups-table"], [data-testid="backups-empty"]').first().waitFor();
+    const before = (await api('backups')).backups.map((b) => b.name);
+    await $('backup-create').click();
+    await page.waitForFunction(() => /Backed up/.test(document.querySelector('[data-testid="backup-done"]')?.textContent ?? ''), null, { timeout: 60_000 });
+    const view = await api('backups');
+    const fresh = view.backups.filter((b) => !before.includes(b.name) && b.reason === 'manual');
+    assertEq(fresh.length, 1, 'one new manual backup');
+    await page.locator(`[data-testid="backup-row"][data-name="${fresh[0].name}"][data-reason="manual"]`).waitFor();
+    assertEq(await $('backup-row').count(), view.backups.length, 'a row per backup');
+    await axe('privacy, backups');
+  });
+
+  await check('privacy: the audit log lists the erasure and the consent change, newest first, filters by action, downloads as CSV, and never shows the erased email', async () => {
+    const email = privacyPerson.email.toLowerCase();
+    await $('privacy-tab-audit').click();
+    await $('audit-table').waitFor();
+    const entries = await $('audit-row').evaluateAll((els) => els.map((e) => ({ action: e.dataset.action, id: Number(e.dataset.id) })));
+    const actions = entries.map((e) => e.action);
+    for (const a of ['erase', 'consent_change', 'person_export', 'backup', 'retention']) assert(actions.includes(a), `${a} in the log: ${actions}`);
+    assert(entries.every((e, i) => i === 0 || e.id < entries[i - 1].id), 'newest first');
+    assert(actions.indexOf('erase') < actions.indexOf('consent_change'), 'the erasure after the consent change');
+    assert(!(await page.locator('body').innerText()).toLowerCase().includes(email), 'the erased email is nowhere in the audit page');
+    await $('audit-action').selectOption('erase');
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="audit-row"]')].every((r) => r.dataset.action === 'erase'));
+    assert((await $('audit-row').count()) >= 1, 'the erasure, filtered');
+    await shot('privacy-audit');
+    await axe('privacy, audit log');
+    const [download] = await Promise.all([page.waitForEvent('download'), $('audit-download').click()]);
+    const file = path.join(TMP, 'audit.csv');
+    await download.saveAs(file);
+    const csv = fs.readFileSync(file, 'utf8');
+    assert(csv.startsWith('id,at,actor,action,subject,detail'), `the CSV header: ${csv.slice(0, 60)}`);
+    assert(/,erase,/.test(csv) && /,consent_change,/.test(csv), 'the CSV has the erasure and the consent change');
+    assert(!csv.toLowerCase().includes(email), 'the CSV does not name the erased person');
+    await $('audit-action').selectOption('');
   });
 
   await check('no errors in the browser console', async () => {

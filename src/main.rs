@@ -12,13 +12,16 @@ use cohort::progress::{Progress, Tick};
 use cohort::store::{setting, Workspace};
 use comfy_table::{presets::UTF8_FULL_CONDENSED, Table};
 
+mod consent_cli;
 mod identity_cli;
 mod insights_cli;
+mod privacy_cli;
 mod recommend_cli;
 mod results_cli;
 mod segments_cli;
 mod serve;
 mod templates_cli;
+mod workspace_cli;
 
 // Imports allocate on one thread and free on another; glibc malloc spends a
 // quarter of an import in its arena locks, mimalloc a fraction of that.
@@ -170,6 +173,41 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+    /// Erase a person on request: every record, profile, trait, membership and trace in the file.
+    Erase {
+        #[command(flatten)]
+        who: privacy_cli::Who,
+        /// Keep their orders and events as anonymous rows (no link to anyone) instead of deleting them.
+        #[arg(long)]
+        keep_activity: bool,
+        /// Show what would be removed, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// A person's data: export everything held about them.
+    Person {
+        #[command(subcommand)]
+        what: privacy_cli::PersonCommand,
+    },
+    /// Retention rules: how long events, orders, problem rows, results and the audit log are kept.
+    Retention {
+        #[command(subcommand)]
+        what: privacy_cli::RetentionCommand,
+    },
+    /// The workspace audit log (imports, merges, exports, erasures, retention…), newest first.
+    AuditLog {
+        /// Only this action (import, resolve, erase, person_export, campaign_export, retention…).
+        #[arg(long)]
+        action: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Write the whole log to this CSV file instead.
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
+    },
     /// Computed traits: order statistics, engagement, RFM, predicted purchases, churn and CLV.
     Traits {
         #[command(subcommand)]
@@ -197,12 +235,33 @@ enum Command {
         #[command(subcommand)]
         what: CampaignCommand,
     },
+    /// Encrypt the workspace at rest (SQLCipher), or change its passphrase. Reads the passphrase from $COHORT_PASSPHRASE or stdin.
+    Encrypt {
+        /// Read the passphrase from stdin even if $COHORT_PASSPHRASE is set.
+        #[arg(long)]
+        passphrase_stdin: bool,
+        /// Keep the passphrase in the OS keychain so the workspace opens without asking.
+        #[arg(long)]
+        remember: bool,
+    },
+    /// Turn an encrypted workspace back into a plain SQLite file.
+    Decrypt,
+    /// Backups of the workspace: create, list, restore, how many to keep.
+    Backup {
+        #[command(subcommand)]
+        what: workspace_cli::BackupCommand,
+    },
     /// Add a suppression list (a CSV with an email and/or phone column): never exported again.
     Suppress {
         file: PathBuf,
         /// Why these addresses are suppressed, as reports show it.
         #[arg(long, default_value = "suppression list")]
         reason: String,
+    },
+    /// Consent per profile and channel from the consent ledger: show, set by hand, overview, settings.
+    Consent {
+        #[command(subcommand)]
+        what: consent_cli::ConsentCommand,
     },
     /// Write a chart (RFM grid, CLV, churn, clusters…) as .svg or .png.
     Chart {
@@ -326,6 +385,9 @@ enum CampaignCommand {
         /// Sender of .eml messages, e.g. "Shop <news@shop.example>".
         #[arg(long)]
         from: Option<String>,
+        /// For csv: replace profile id, email and phone with the workspace's keyed hash (HMAC-SHA256) and leave out names, street address, postcode and birth date, for sharing with analysts.
+        #[arg(long)]
+        pseudonymise: bool,
     },
     /// The export log (of one campaign, or all).
     Exports { campaign: Option<String> },
@@ -874,6 +936,19 @@ fn run(cli: Cli) -> Result<()> {
         } => identity_cli::survivorship(&ws_path, default, fields, priority, json)?,
         Command::Refused { limit } => identity_cli::refused(&ws_path, limit, json)?,
         Command::Audit { limit } => identity_cli::audit(&ws_path, limit, json)?,
+        Command::Erase {
+            who,
+            keep_activity,
+            dry_run,
+            yes,
+        } => privacy_cli::erase(&ws_path, &who, keep_activity, dry_run, yes, json, now)?,
+        Command::Person {
+            what: privacy_cli::PersonCommand::Export { who, out },
+        } => privacy_cli::person_export(&ws_path, &who, &out, json, now)?,
+        Command::Retention { what } => privacy_cli::retention(&ws_path, what, json, now)?,
+        Command::AuditLog { action, limit, csv } => {
+            privacy_cli::audit_log(&ws_path, action.as_deref(), limit, csv.as_deref(), json)?
+        }
         Command::Traits { what } => match what {
             TraitsCommand::Compute {
                 horizon_days,
@@ -986,13 +1061,14 @@ fn run(cli: Cli) -> Result<()> {
                 bom,
                 content,
                 from,
+                pseudonymise,
             } => segments_cli::campaign_export(
                 &ws_path,
                 &campaign,
                 &format,
                 &out,
                 columns,
-                bom,
+                (bom, pseudonymise),
                 (content.as_deref(), from.as_deref()),
                 json,
             )?,
@@ -1006,9 +1082,16 @@ fn run(cli: Cli) -> Result<()> {
                 segments_cli::campaign_delete(&ws_path, &campaign)?
             }
         },
+        Command::Encrypt {
+            passphrase_stdin,
+            remember,
+        } => workspace_cli::encrypt(&ws_path, passphrase_stdin, remember, &iso(now), json)?,
+        Command::Decrypt => workspace_cli::decrypt(&ws_path, &iso(now), json)?,
+        Command::Backup { what } => workspace_cli::backup(&ws_path, what, &iso(now), json)?,
         Command::Suppress { file, reason } => {
             segments_cli::suppress(&ws_path, &file, &reason, json)?
         }
+        Command::Consent { what } => consent_cli::run(&ws_path, what, json)?,
         Command::Chart {
             name,
             run,
@@ -1065,6 +1148,10 @@ fn table(header: impl IntoIterator<Item = String>) -> Table {
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
     t
+}
+
+fn iso(now: chrono::DateTime<chrono::Utc>) -> String {
+    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -1143,6 +1230,12 @@ fn print_report(report: &ImportReport, json: bool) -> Result<()> {
         for r in &report.rejected_by_reason {
             println!("    {:>7} × {:<16} e.g. {}", r.count, r.code, r.example);
         }
+    }
+    if report.suppressed_erased > 0 {
+        println!(
+            "  {} rows skipped: people erased on request (not stored)",
+            report.suppressed_erased
+        );
     }
     if report.values_flagged > 0 {
         println!(

@@ -403,7 +403,7 @@ pub fn campaign_export(
     format: &str,
     out: &Path,
     columns: Option<String>,
-    bom: bool,
+    (bom, pseudonymise): (bool, bool),
     (content, from): (Option<&str>, Option<&str>),
     json: bool,
 ) -> Result<()> {
@@ -427,6 +427,7 @@ pub fn campaign_export(
             .unwrap_or_default(),
         bom,
         path: PathBuf::from(out),
+        pseudonymise,
     };
     let mut bar = crate::Bar::new(json);
     let started = std::time::Instant::now();

@@ -22,7 +22,10 @@ fn now() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// Shopify customers. Carla's first name is a formula; Gina has no email;
-/// Dan opted out; Eve never answered.
+/// Dan opted out; Eve never answered. Hal's and Jack's email consent is
+/// left empty here: the consent ledger lets the latest evidence win, and an
+/// undated Shopify "yes" counts as of its import, after Mailchimp's dated
+/// cleaned/unsubscribed rows.
 const SHOPIFY: &str = "\
 Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address Address1,Default Address City,Default Address Province Code,Default Address Country Code,Default Address Zip,Phone,Accepts SMS Marketing,Total Spent,Total Orders,Tax Exempt
 1,Anna,Smith,anna@shopmail.net,yes,1 Main St,San Francisco,CA,US,94102-1234,+14155552671,yes,10.00,1,no
@@ -31,9 +34,9 @@ Customer ID,First Name,Last Name,Email,Accepts Email Marketing,Default Address A
 4,Eve,White,eve@shopmail.net,,,Austin,TX,US,73301,,,0.00,0,no
 5,Frank,Green,frank@shopmail.net,yes,,Leeds,,GB,LS1 1AA,,yes,0.00,0,no
 6,Gina,Black,,yes,,Perth,,AU,6000,+61412345678,yes,0.00,0,no
-7,Hal,Grey,hal@shopmail.net,yes,,Lyon,,FR,69001,,no,0.00,0,no
+7,Hal,Grey,hal@shopmail.net,,,Lyon,,FR,69001,,no,0.00,0,no
 8,Ivy,Stone,ivy@shopmail.net,yes,,Berlin,,DE,10115,,no,0.00,0,no
-9,Jack,Lee,jack@shopmail.net,yes,,Madrid,,ES,28001,,no,0.00,0,no
+9,Jack,Lee,jack@shopmail.net,,,Madrid,,ES,28001,,no,0.00,0,no
 10,Kim,Park,kim@shopmail.net,yes,,Toronto,ON,CA,M5V 2T6,+14165550123,yes,0.00,0,no
 ";
 
@@ -239,6 +242,7 @@ fn request(f: &Fixture, format: Format, file: &str, bom: bool) -> ExportRequest 
         columns: Vec::new(),
         bom,
         path: f.path(file),
+        pseudonymise: false,
     }
 }
 
@@ -841,6 +845,7 @@ fn failed_export_leaves_no_file_and_no_log_row() {
             columns: Vec::new(),
             bom: false,
             path: target.clone(),
+            pseudonymise: false,
         },
         None,
         None,
@@ -865,6 +870,7 @@ fn failed_export_leaves_no_file_and_no_log_row() {
             columns: Vec::new(),
             bom: false,
             path: folder.clone(),
+            pseudonymise: false,
         },
         None,
         None,
@@ -886,4 +892,158 @@ fn failed_export_leaves_no_file_and_no_log_row() {
         .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// The real `cohort` binary on the fixture's workspace file.
+fn cohort_cli(ws: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+/// A fixture whose "Everyone" segment holds every profile (the CLI
+/// evaluates the segment itself) and an email campaign without holdout.
+fn cli_fixture() -> Fixture {
+    let f = fixture();
+    for id in &f.members {
+        f.ws.conn()
+            .execute(
+                "INSERT INTO segment_members (segment_id, profile_id) VALUES (?1, ?2)",
+                [f.segment, *id],
+            )
+            .unwrap();
+    }
+    campaign(&f, "For analysts", Channel::Email, 0.0);
+    f
+}
+
+fn pseudonymised_export(
+    f: &Fixture,
+    file: &str,
+) -> (serde_json::Value, Vec<String>, Vec<Vec<String>>) {
+    let out = f.path(file);
+    let run = cohort_cli(
+        f.ws.path(),
+        &[
+            "--json",
+            "campaign",
+            "export",
+            "For analysts",
+            "--format",
+            "csv",
+            "--columns",
+            "profile_id,email,first_name,last_name,phone,country,postcode",
+            "--out",
+            out.to_str().unwrap(),
+            "--pseudonymise",
+        ],
+    );
+    assert!(
+        run.status.success(),
+        "export failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    // Nothing readable about anyone: no email, name, phone digits or postcode.
+    for raw in [
+        "@shopmail.net",
+        "anna",
+        "Anna",
+        "Smith",
+        "Jones",
+        "4155552671",
+        "7911123456",
+        "94102",
+        "SW1A",
+    ] {
+        assert!(
+            !text.contains(raw),
+            "{raw} is in the pseudonymised file:\n{text}"
+        );
+    }
+    let (_, header, rows) = read(&out, b',');
+    (summary, header, rows)
+}
+
+#[test]
+fn pseudonymised_csv_export_through_the_cli() {
+    let f = cli_fixture();
+    let (summary, header, rows) = pseudonymised_export(&f, "analysts.csv");
+    assert_eq!(header, ["profile_id", "email", "phone", "country"]);
+    assert!(!rows.is_empty());
+    assert_eq!(summary["exported"].as_u64(), Some(rows.len() as u64));
+    let warnings = summary["warnings"].to_string();
+    assert!(
+        warnings.contains("first_name, last_name, postcode left out"),
+        "{warnings}"
+    );
+    let is_pseudonym =
+        |s: &str| s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    for row in &rows {
+        assert!(is_pseudonym(&row[0]), "profile id {row:?}");
+        assert!(is_pseudonym(&row[1]), "email {row:?}");
+        assert!(row[2].is_empty() || is_pseudonym(&row[2]), "phone {row:?}");
+        assert_eq!(row[3].len(), 2, "the country is kept: {row:?}");
+    }
+    // Not the unkeyed SHA-256 an ad platform would match.
+    let emails: Vec<&str> = rows.iter().map(|r| r[1].as_str()).collect();
+    assert!(!emails.contains(&sha("anna@shopmail.net").as_str()));
+    // The key is the workspace's, stored as 64 hex digits.
+    let key: String =
+        f.ws.conn()
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'pseudonym_key'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+    assert!(is_pseudonym(&key));
+
+    // Again: the same people get the same pseudonyms.
+    let (_, _, again) = pseudonymised_export(&f, "analysts-again.csv");
+    assert_eq!(again, rows);
+
+    // Another workspace with the same people: other pseudonyms.
+    let g = cli_fixture();
+    let (_, _, other) = pseudonymised_export(&g, "other.csv");
+    assert_eq!(other.len(), rows.len());
+    for (a, b) in rows.iter().zip(&other) {
+        assert_ne!(a[0], b[0]);
+        assert_ne!(a[1], b[1]);
+    }
+
+    // Destinations that cannot be pseudonymised are refused, saying why,
+    // and write nothing.
+    for (format, why) in [
+        ("meta", "already hashed"),
+        ("google_ads", "already hashed"),
+        ("mailchimp", "real addresses"),
+    ] {
+        let out = f.path(&format!("refused-{format}.csv"));
+        let run = cohort_cli(
+            f.ws.path(),
+            &[
+                "campaign",
+                "export",
+                "For analysts",
+                "--format",
+                format,
+                "--out",
+                out.to_str().unwrap(),
+                "--pseudonymise",
+            ],
+        );
+        assert!(!run.status.success(), "{format} was pseudonymised");
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(
+            err.contains("cannot be pseudonymised") && err.contains(why),
+            "{format}: {err}"
+        );
+        assert!(!out.exists());
+    }
 }

@@ -6,6 +6,7 @@
 //! dispatcher is an edge: it reads the clock and keeps the list of recent
 //! workspaces, and hands everything else to the engine.
 
+mod privacy;
 mod recommend;
 mod results;
 mod segments;
@@ -103,7 +104,16 @@ impl From<crate::cluster::runs::RunError> for ApiError {
 
 impl From<crate::store::StoreError> for ApiError {
     fn from(e: crate::store::StoreError) -> Self {
-        ApiError::new("store", e.to_string())
+        use crate::store::StoreError as E;
+        let code = match &e {
+            E::Locked { .. } => "locked",
+            E::WrongPassphrase { .. } => "wrong_passphrase",
+            E::WeakPassphrase => "bad_request",
+            E::Busy { .. } => "busy",
+            E::Backup { .. } => "backup",
+            _ => "store",
+        };
+        ApiError::new(code, e.to_string())
     }
 }
 
@@ -117,6 +127,10 @@ pub const JOBS: &[&str] = &[
     "survivorship_set",
     "campaign_export",
     "recommend_train",
+    "erase",
+    "retention_run",
+    "backup_create",
+    "backup_restore",
 ];
 
 pub fn is_job(command: &str) -> bool {
@@ -281,9 +295,15 @@ impl App {
         match command {
             "app_info" => {
                 let _: Empty = parse(payload)?;
-                let workspace = match self.workspace_path() {
-                    Some(p) => Some(self.info(&Workspace::open(p)?)?),
-                    None => None,
+                let (workspace, locked) = match self.workspace_path() {
+                    Some(p) => match Workspace::open(&p) {
+                        Ok(ws) => (Some(self.info(&ws)?), None),
+                        Err(crate::store::StoreError::Locked { .. }) => {
+                            (None, Some(path_string(&p)))
+                        }
+                        Err(e) => return Err(e.into()),
+                    },
+                    None => (None, None),
                 };
                 let recent = self
                     .state
@@ -301,6 +321,7 @@ impl App {
                     first_start,
                     workspace,
                     recent,
+                    locked,
                 })
             }
             "workspace_open" => {
@@ -622,6 +643,87 @@ impl App {
                 let req: results::CampaignReportRequest = parse(payload)?;
                 out(results::report(&self.workspace()?, &req)?)
             }
+            "consent_overview" => out(privacy::consent_overview(&self.workspace()?)?),
+            "consent_profile" => {
+                let req: privacy::ConsentProfileRequest = parse(payload)?;
+                out(privacy::consent_profile(&self.workspace()?, &req)?)
+            }
+            "consent_set" => {
+                let req: privacy::ConsentSetRequest = parse(payload)?;
+                out(privacy::consent_set(&self.workspace()?, &req, &now_iso())?)
+            }
+            "consent_settings" => {
+                let _: Empty = parse(payload)?;
+                out(crate::privacy::consent::settings(self.workspace()?.conn())?)
+            }
+            "consent_settings_set" => {
+                let req: crate::privacy::consent::Settings = parse(payload)?;
+                out(privacy::consent_settings_set(
+                    &self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
+            }
+            "erase_preview" => {
+                let req: privacy::EraseRequest = parse(payload)?;
+                out(privacy::erase_preview(&self.workspace()?, &req)?)
+            }
+            "person_export" => {
+                let req: privacy::PersonExportRequest = parse(payload)?;
+                out(privacy::person_export(
+                    &self.workspace()?,
+                    &req,
+                    &self.scratch,
+                    &now_iso(),
+                )?)
+            }
+            "retention_rules" => {
+                let _: Empty = parse(payload)?;
+                out(crate::privacy::retention::rules(self.workspace()?.conn())?)
+            }
+            "retention_rules_set" => {
+                let req: crate::privacy::retention::RetentionRules = parse(payload)?;
+                out(privacy::retention_rules_set(
+                    &self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
+            }
+            "retention_preview" => {
+                let _: Empty = parse(payload)?;
+                out(crate::privacy::retention::preview(
+                    self.workspace()?.conn(),
+                    &now_iso(),
+                )?)
+            }
+            "backups" => {
+                let _: Empty = parse(payload)?;
+                out(privacy::backups(&self.workspace()?)?)
+            }
+            "backup_keep_set" => {
+                let req: privacy::BackupKeepRequest = parse(payload)?;
+                out(privacy::backup_keep_set(
+                    &self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
+            }
+            "audit_log" => {
+                let req: privacy::AuditLogRequest = parse(payload)?;
+                out(privacy::audit_log(&self.workspace()?, &req)?)
+            }
+            "audit_csv" => {
+                let _: Empty = parse(payload)?;
+                out(privacy::audit_csv(&self.workspace()?)?)
+            }
+            "workspace_unlock" => {
+                let req: privacy::UnlockRequest = parse(payload)?;
+                privacy::unlock(&req)?;
+                let path = path_buf(req.path.trim());
+                let ws = Workspace::open(&path)?;
+                self.remember(&path);
+                out(self.info(&ws)?)
+            }
             "review_queue" => {
                 let req: PageRequest = parse(payload)?;
                 let (total, pairs) = crate::identity::review_queue(
@@ -842,6 +944,29 @@ impl App {
                     profiles: report.written,
                     seconds: started.elapsed().as_secs_f64(),
                 })
+            }
+            "erase" => {
+                let req: privacy::EraseRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                out(privacy::erase(&mut ws, &req, &now_iso())?)
+            }
+            "retention_run" => {
+                let _: Empty = parse(payload)?;
+                let mut ws = self.workspace()?;
+                out(crate::privacy::retention::apply(&mut ws, &now_iso())?)
+            }
+            "backup_create" => {
+                let req: privacy::BackupCreateRequest = parse(payload)?;
+                out(privacy::backup_create(
+                    &self.workspace()?,
+                    &req,
+                    &now_iso(),
+                )?)
+            }
+            "backup_restore" => {
+                let req: privacy::BackupRestoreRequest = parse(payload)?;
+                let mut ws = self.workspace()?;
+                out(privacy::backup_restore(&mut ws, &req, &now_iso())?)
             }
             "recommend_train" => {
                 let settings: crate::recommend::Settings = parse(payload)?;

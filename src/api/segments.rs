@@ -601,6 +601,7 @@ pub(super) fn export(
         columns: req.columns.clone(),
         bom: req.bom,
         path,
+        pseudonymise: req.pseudonymise,
     };
     let started = std::time::Instant::now();
     let summary = crate::templates::export_campaign(

@@ -105,6 +105,9 @@ pub struct AppInfo {
     pub first_start: bool,
     pub workspace: Option<WorkspaceInfo>,
     pub recent: Vec<String>,
+    /// The workspace that should be open but is encrypted and has no
+    /// passphrase in this session: the UI asks for it (`workspace_unlock`).
+    pub locked: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -1685,6 +1688,11 @@ pub struct CampaignExportRequest {
     /// The From of .eml messages (`Shop <news@shop.example>`).
     #[serde(default)]
     pub from: Option<String>,
+    /// Generic CSV only: profile id, email and phone replaced by the
+    /// workspace's keyed hash; names, street address, postcode and birth
+    /// date left out. For sharing with analysts.
+    #[serde(default)]
+    pub pseudonymise: bool,
 }
 
 /// One logged export.

@@ -27,6 +27,7 @@ use sha2::{Digest, Sha256};
 
 use super::formats::{truncate, Format, Layout, ProfileView, EMAIL, PHONE, PROFILE_COLUMNS};
 use super::holdout::{self, Holdout};
+use super::pseudonymise::{self, Kind, Pseudonymiser};
 use super::safe_csv::{hex, HashingWriter};
 use super::suppression::{Evidence, Reason};
 use super::{sql, Campaign, CampaignError, Result};
@@ -94,6 +95,11 @@ pub struct ExportRequest {
     #[serde(default)]
     pub bom: bool,
     pub path: PathBuf,
+    /// Generic CSV only: the profile id, email and phone replaced by the
+    /// workspace's keyed hash, names, street address, postcode and birth
+    /// date left out (see [`super::pseudonymise`]).
+    #[serde(default)]
+    pub pseudonymise: bool,
 }
 
 /// Who a campaign reaches: everyone in the segment is exactly one of held
@@ -319,6 +325,8 @@ struct RowSink<'l, 'c, 'p, W: Write> {
     cells: Vec<String>,
     rows: usize,
     content: Option<ContentCells<'c, 'p>>,
+    /// Pseudonymised exports: the keyed hash and the columns it replaces.
+    pseudonyms: Option<(Pseudonymiser, Vec<(usize, Kind)>)>,
 }
 
 /// The personalised columns of a chunk of rows.
@@ -348,6 +356,7 @@ impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
         layout: &'l Layout,
         path: &'l Path,
         content: Option<(&'c Connection, &'c mut (dyn Personalisation + 'p))>,
+        pseudonyms: Option<(Pseudonymiser, Vec<(usize, Kind)>)>,
     ) -> Self {
         let hashed = (0..layout.columns.len())
             .filter(|&c| layout.columns[c].hashed)
@@ -361,7 +370,7 @@ impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
                 cells: Vec::new(),
             })
             .filter(|c| !c.headers.is_empty());
-        let chunk = if layout.has_hashed() {
+        let chunk = if layout.has_hashed() || pseudonyms.is_some() {
             CHUNK_ROWS
         } else if content.is_some() {
             CONTENT_ROWS
@@ -376,6 +385,7 @@ impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
             cells: vec![String::new(); chunk * layout.columns.len()],
             rows: 0,
             content,
+            pseudonyms,
         }
     }
 
@@ -423,6 +433,16 @@ impl<'l, 'c, 'p, W: Write> RowSink<'l, 'c, 'p, W> {
                         let digest = Sha256::digest(cell.as_bytes());
                         cell.clear();
                         cell.push_str(&hex(&digest));
+                    }
+                }
+            });
+        }
+        if let Some((p, columns)) = &self.pseudonyms {
+            used.par_chunks_mut(n).for_each(|row| {
+                for &(c, kind) in columns {
+                    let cell = &mut row[c];
+                    if !cell.is_empty() {
+                        *cell = p.pseudonym(kind, cell);
                     }
                 }
             });
@@ -547,8 +567,38 @@ pub fn export_with(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<ExportSummary> {
     let format = request.format;
-    let layout = Layout::new(conn, format, campaign.channel, &request.columns)?;
+    let mut layout = Layout::new(conn, format, campaign.channel, &request.columns)?;
     let mut warnings = Vec::new();
+    let pseudonyms = if request.pseudonymise {
+        pseudonymise::check_format(format)?;
+        if let Some(c) = content.as_deref() {
+            let rendered = c.writes_files()
+                || c.headers()
+                    .iter()
+                    .any(|h| !h.eq_ignore_ascii_case("variant"));
+            if rendered {
+                return Err(CampaignError::Pseudonymise(
+                    "rendered content (subjects, bodies, .eml files) carries names and addresses, so it cannot go in a pseudonymised export; export the audience without content".into(),
+                ));
+            }
+        }
+        let (columns, dropped) = pseudonymise::apply(&mut layout);
+        if layout.columns.is_empty() {
+            return Err(CampaignError::Pseudonymise(format!(
+                "every chosen column identifies a person ({}); choose others, such as email, country or traits, to pseudonymise",
+                dropped.join(", ")
+            )));
+        }
+        if !dropped.is_empty() {
+            warnings.push(format!(
+                "pseudonymised: {} left out, as they identify a person",
+                dropped.join(", ")
+            ));
+        }
+        Some((Pseudonymiser::for_workspace(conn)?, columns))
+    } else {
+        None
+    };
     if !request.columns.is_empty() && format != Format::Csv {
         warnings.push(format!(
             "{} files have fixed columns; the chosen columns were not used",
@@ -611,6 +661,7 @@ pub fn export_with(
             &layout,
             path,
             content.as_deref_mut().map(|c| (shared, c)),
+            pseudonyms,
         );
         sink.header()?;
         let tally = scan(shared, campaign, members, Some(&layout), progress, |p| {
@@ -702,6 +753,21 @@ pub fn export_with(
             *sent_by_variant.entry(variant).or_default() += 1;
         }
     }
+    crate::privacy::audit::record(
+        &tx,
+        crate::privacy::audit::Action::CampaignExport,
+        now,
+        Some(&format!("campaign {}", campaign.id)),
+        &serde_json::json!({
+            "export_id": export_id,
+            "format": logged_format,
+            "members": tally.members,
+            "held_out": tally.held_out,
+            "suppressed": tally.suppressed(),
+            "exported": tally.included,
+        }),
+    )
+    .map_err(sql("log the export"))?;
     match temp.as_mut() {
         Some(t) => {
             std::fs::rename(&t.path, path).map_err(write_err)?;

@@ -491,6 +491,16 @@ impl Layout {
     pub fn has_hashed(&self) -> bool {
         self.columns.iter().any(|c| c.hashed)
     }
+
+    /// The profile column `column` copies as stored (`id` for the profile
+    /// id), if it copies one: what a pseudonymised export decides on.
+    pub(crate) fn profile_column(&self, column: &Column) -> Option<&'static str> {
+        match column.value {
+            Value::Field(i) => Some(PROFILE_COLUMNS[i]),
+            Value::Extra(i) if self.extra_sql.get(i).is_some_and(|s| s == "p.id") => Some("id"),
+            _ => None,
+        }
+    }
 }
 
 impl Column {

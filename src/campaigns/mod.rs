@@ -10,6 +10,8 @@
 //! - `suppression.rs`: why a member is not sent to, one reason each;
 //!   importing suppression lists.
 //! - `formats.rs`: the destinations' headers, normalisation and hashing.
+//! - `pseudonymise.rs`: identifiers replaced by a keyed hash per
+//!   workspace (HMAC-SHA256) for files shared with analysts.
 //! - `safe_csv.rs`: spreadsheet-safe cells (OWASP CSV injection) and the
 //!   hashing writer.
 //! - `export.rs`: [`export`], [`preview`] and the export log.
@@ -24,6 +26,7 @@
 pub mod export;
 pub mod formats;
 pub mod holdout;
+pub mod pseudonymise;
 pub mod results;
 pub mod safe_csv;
 pub mod stats;
@@ -73,6 +76,13 @@ pub enum CampaignError {
     ReadList { path: PathBuf, detail: String },
     #[error("{path}: no email or phone column (looked for “email”, “email address”, “e-mail”, “phone”, “phone number”, “mobile”); the columns are: {header}")]
     NoAddressColumn { path: PathBuf, header: String },
+    /// A pseudonymised export that cannot be made (wrong destination,
+    /// rendered content, a damaged key); the message says why.
+    #[error("{0}")]
+    Pseudonymise(String),
+    /// The consent settings could not be read; the message says which.
+    #[error("{0}")]
+    Consent(String),
     #[error("could not {context}: {source}")]
     Sql {
         context: &'static str,
@@ -97,10 +107,11 @@ impl CampaignError {
             | CampaignError::UnknownChannel(_)
             | CampaignError::UnknownFormat(_)
             | CampaignError::UnknownColumn { .. }
-            | CampaignError::NoAddressColumn { .. } => "invalid",
+            | CampaignError::NoAddressColumn { .. }
+            | CampaignError::Pseudonymise(_) => "invalid",
             CampaignError::NotFound(_) => "not_found",
             CampaignError::Write { .. } | CampaignError::ReadList { .. } => "io",
-            CampaignError::Sql { .. } => "store",
+            CampaignError::Sql { .. } | CampaignError::Consent(_) => "store",
             CampaignError::Content { code, .. } => code,
         }
     }
@@ -113,8 +124,9 @@ pub(crate) fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> Campaign
 }
 
 /// Where a campaign is sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
+#[ts(export, rename = "CampaignChannel")]
 pub enum Channel {
     Email,
     Sms,

@@ -3,21 +3,24 @@
 //!
 //! 1. `suppression_list`: an email or phone of the person is in an imported
 //!    suppression list (`suppressions`).
-//! 2. `bounced` (email channel): a source says the address bounced
-//!    (Mailchimp "cleaned"): email consent denied with raw text `cleaned` or
-//!    `bounced`, or a row of a Mailchimp export whose file name says cleaned.
-//! 3. `unsubscribed`: consent for the channel denied by any source.
-//! 4. `no_consent`: no source granted consent for the channel.
+//! 2. `bounced` (email channel): the evidence that decides the person's
+//!    email consent says the address bounced (Mailchimp "cleaned": reason
+//!    `cleaned` in the consent ledger, from raw text `cleaned`/`bounced` or a
+//!    Mailchimp export whose file name says cleaned).
+//! 3. `unsubscribed`: consent for the channel is denied.
+//! 4. `no_consent`: no evidence for the channel, which requires opt-in.
 //! 5. `missing_address`: no valid email (email), no E.164 phone (SMS), or
 //!    neither (ads) on the profile.
 //!
-//! Consent per person and channel: denied anywhere wins, else granted if
-//! any source granted, else unknown (which is `no_consent`).
+//! Consent per person and channel is the consent ledger's
+//! (`privacy::consent`, the `profile_consent` view: latest evidence wins,
+//! then source priority); with no evidence, the channel's opt-in setting
+//! decides.
 //!
 //! The evidence comes from two set-based queries over the whole workspace
-//! (contacts of all profiles, then suppression-list matches through the
-//! `identifiers` index), folded into one byte per member; nothing is looked
-//! up per profile.
+//! (the ledger's consent of all profiles, then suppression-list matches
+//! through the `identifiers` index), folded into one byte per member;
+//! nothing is looked up per profile.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -79,32 +82,10 @@ pub(crate) struct Evidence {
     phones: HashSet<String>,
 }
 
-/// Consent of every contact record of every profile, in one pass. The bit
-/// arithmetic happens in SQL so a row is four small values (`<<` and `|`
-/// share one precedence in SQLite, hence the parentheses). The raw consent
-/// text (`raw.consent_email`, written by the importer when the clean value
-/// differs from the text, e.g. `cleaned` → denied; `email_opt_out` for
-/// opt-out columns) and the import's file name are only read for denied
-/// rows.
+/// The ledger's consent of every profile: one row per profile and channel
+/// with evidence. `cleaned` is the ledger's reason for a bounced address.
 const CONSENT_SQL: &str = "
-SELECT ir.profile_id,
-       (c.consent_email IS 'granted')
-     | ((c.consent_email IS 'denied') << 1)
-     | ((c.consent_sms IS 'granted') << 2)
-     | ((c.consent_sms IS 'denied') << 3)
-     | ((c.consent_ads IS 'granted') << 4)
-     | ((c.consent_ads IS 'denied') << 5),
-       CASE WHEN c.consent_email IS 'denied' AND json_valid(c.raw)
-            THEN coalesce(json_extract(c.raw, '$.consent_email'), json_extract(c.raw, '$.email_opt_out'))
-       END,
-       CASE WHEN c.consent_email IS 'denied'
-            THEN EXISTS (SELECT 1 FROM imports im
-                          WHERE im.id = c.import_id AND im.preset = 'mailchimp_audience'
-                            AND lower(im.file_name) LIKE '%cleaned%')
-            ELSE 0
-       END
-  FROM identity_records ir JOIN contacts c ON c.id = ir.row_id
- WHERE ir.kind = 'contact' AND +ir.profile_id IS NOT NULL";
+SELECT profile_id, channel, status, reason IS 'cleaned' FROM profile_consent";
 
 /// Profiles with an email or phone (any record's, through `identifiers`) on
 /// a suppression list.
@@ -114,16 +95,6 @@ SELECT DISTINCT ir.profile_id
   JOIN identifiers i ON i.kind = s.kind AND i.value = s.value
   JOIN identity_records ir ON ir.id = i.record_id
  WHERE ir.profile_id IS NOT NULL";
-
-/// Raw consent text that means the address bounced.
-fn says_bounced(raw: &str) -> bool {
-    let folded: String = raw
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect();
-    folded.contains("clean") || folded.contains("bounce")
-}
 
 impl Evidence {
     /// Reads the evidence for `members` (ascending, distinct).
@@ -137,22 +108,33 @@ impl Evidence {
                 let Some(i) = index(r.get(0).map_err(sql("read consent"))?) else {
                     continue;
                 };
-                let mut f = r.get::<_, i64>(1).map_err(sql("read consent"))? as u8;
-                if f & EMAIL_DENIED != 0 {
-                    let raw = r
-                        .get_ref(2)
-                        .ok()
-                        .and_then(|v| v.as_str_or_null().ok().flatten());
-                    let cleaned_file: bool = r.get(3).map_err(sql("read consent"))?;
-                    let bounced = match raw {
-                        Some(raw) => says_bounced(raw),
-                        None => cleaned_file,
-                    };
-                    if bounced {
-                        f |= BOUNCED;
+                let channel = r.get_ref(1).map_err(sql("read consent"))?;
+                let granted = r.get_ref(2).map_err(sql("read consent"))?.as_str() == Ok("granted");
+                let cleaned: bool = r.get(3).map_err(sql("read consent"))?;
+                let (g, d) = match channel.as_str() {
+                    Ok("email") => (EMAIL_GRANTED, EMAIL_DENIED),
+                    Ok("sms") => (SMS_GRANTED, SMS_DENIED),
+                    _ => (ADS_GRANTED, ADS_DENIED),
+                };
+                flags[i] |= if granted { g } else { d };
+                if !granted && cleaned && g == EMAIL_GRANTED {
+                    flags[i] |= BOUNCED;
+                }
+            }
+            // No evidence on a channel that needs no opt-in counts as consent.
+            let opt_in = crate::privacy::consent::settings(conn)
+                .map_err(|e| CampaignError::Consent(e.to_string()))?
+                .opt_in;
+            for (channel, g, d) in [
+                (Channel::Email, EMAIL_GRANTED, EMAIL_DENIED),
+                (Channel::Sms, SMS_GRANTED, SMS_DENIED),
+                (Channel::Ads, ADS_GRANTED, ADS_DENIED),
+            ] {
+                if !opt_in.required(channel) {
+                    for f in flags.iter_mut().filter(|f| **f & (g | d) == 0) {
+                        *f |= g;
                     }
                 }
-                flags[i] |= f;
             }
         }
         let mut emails = HashSet::new();
@@ -405,6 +387,13 @@ pub fn import_suppression_list(
                     .map_err(sql("import the suppression list"))?;
                 if n == 1 {
                     report.added += 1;
+                    // A listed address is consent withdrawn: the ledger
+                    // keeps it as evidence (the list still suppresses on
+                    // its own, whatever later evidence says).
+                    crate::privacy::consent::record_suppression(
+                        &tx, kind, &value, reason, &source, now, row,
+                    )
+                    .map_err(sql("record the suppression list as consent evidence"))?;
                 } else {
                     report.already_listed += 1;
                 }
@@ -433,7 +422,7 @@ mod tests {
         assert_eq!(
             classify(EMAIL_DENIED | EMAIL_GRANTED, Email, e, p),
             Some(Unsubscribed),
-            "denied anywhere wins over granted elsewhere"
+            "denied wins over granted"
         );
         assert_eq!(classify(0, Email, e, p), Some(NoConsent));
         assert_eq!(classify(SMS_GRANTED, Email, e, p), Some(NoConsent));
@@ -456,16 +445,6 @@ mod tests {
         assert_eq!(classify(ADS_GRANTED, Ads, None, None), Some(MissingAddress));
         // No consent comes before a missing address.
         assert_eq!(classify(0, Sms, None, None), Some(NoConsent));
-    }
-
-    #[test]
-    fn bounced_raw_texts() {
-        for s in ["cleaned", "Cleaned", "bounced", "Hard bounce", "CLEANED "] {
-            assert!(says_bounced(s), "{s}");
-        }
-        for s in ["unsubscribed", "no", "false", "opted out"] {
-            assert!(!says_bounced(s), "{s}");
-        }
     }
 
     #[test]

@@ -332,6 +332,18 @@ fn resolve_in(
         }),
     )
     .map_err(err)?;
+    crate::privacy::audit::record(
+        &tx,
+        crate::privacy::audit::Action::Resolve,
+        &options.now,
+        None,
+        &serde_json::json!({
+            "full": full, "records": report.records, "profiles": report.profiles,
+            "merged_by_identifier": report.merged_by_identifier,
+            "merged_by_match": report.merged_by_match, "review_pairs": report.review_pairs,
+        }),
+    )
+    .map_err(err)?;
     if progress.is_cancelled() {
         return Err(Cancelled.into());
     }
@@ -1288,6 +1300,14 @@ pub fn decide(
         &serde_json::json!({"pair": pair_id, "profiles": [pa, pb]}),
     )
     .map_err(err)?;
+    crate::privacy::audit::record(
+        &tx,
+        crate::privacy::audit::Action::ReviewDecision,
+        now,
+        Some(&format!("review pair {pair_id}")),
+        &serde_json::json!({"decision": if same { "same" } else { "different" }, "merged": result.is_some()}),
+    )
+    .map_err(err)?;
     let remaining: u64 = tx
         .query_row("SELECT count(*) FROM match_pairs", [], |r| r.get(0))
         .map_err(err)?;
@@ -1525,6 +1545,18 @@ fn separate(
         record,
         None,
         &serde_json::json!({"profiles": ids, "records": members.len(), "decisions": pairs.len()}),
+    )
+    .map_err(err)?;
+    crate::privacy::audit::record(
+        &tx,
+        if action == "split" {
+            crate::privacy::audit::Action::Split
+        } else {
+            crate::privacy::audit::Action::Unmerge
+        },
+        now,
+        Some(&format!("profile {profile}")),
+        &serde_json::json!({"profiles": ids.len(), "records": members.len(), "decisions": pairs.len()}),
     )
     .map_err(err)?;
     tx.commit().map_err(err)?;

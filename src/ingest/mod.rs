@@ -548,6 +548,9 @@ pub struct ImportReport {
     pub tables: Vec<TableCounts>,
     pub rejected_by_reason: Vec<ReasonCount>,
     pub flagged_by_reason: Vec<ReasonCount>,
+    /// Rows skipped because they name a person erased on request
+    /// (`privacy::erase`): counted here, never stored.
+    pub suppressed_erased: u64,
     pub seconds: f64,
 }
 
@@ -594,6 +597,7 @@ pub fn import(
         tables: Vec::new(),
         rejected_by_reason: Vec::new(),
         flagged_by_reason: Vec::new(),
+        suppressed_erased: 0,
         seconds: 0.0,
     };
     if !options.force {
@@ -618,19 +622,22 @@ pub fn import(
     let phone_region: phonenumber::country::Id =
         region.parse().unwrap_or(phonenumber::country::Id::US);
     let mut processor = RowProcessor::new(plan, phone_region, default_currency);
+    // People erased on request stay erased: loaded once, so the row loop
+    // hashes nothing unless somebody was.
+    processor.suppress_erased(
+        crate::privacy::erase::ErasedSet::load(ws.conn()).map_err(|e| store(ws.sql(e)))?,
+    );
     let layouts: Vec<TableLayout> = processor.layouts.clone();
     let (mut rdr, counter) = csv_reader_counted(path, &plan.detected)?;
     let total_bytes = plan.file_size;
     let now = options.now;
 
     let path_text = path.to_string_lossy().into_owned();
+    let ws_path = ws.path().to_path_buf();
     let sql_err = |e: rusqlite::Error| {
         ImportError::new(
             path,
-            ImportErrorKind::Store(crate::store::StoreError::Sql {
-                path: path.to_path_buf(),
-                source: e,
-            }),
+            ImportErrorKind::Store(crate::store::classify(&ws_path, e)),
         )
     };
     let tx = ws.conn_mut().transaction().map_err(sql_err)?;
@@ -678,6 +685,7 @@ pub fn import(
     let mut rejected: Vec<ReasonCount> = Vec::new();
     let mut flagged: Vec<ReasonCount> = Vec::new();
     let (mut rows_read, mut rows_rejected, mut values_flagged) = (0u64, 0u64, 0u64);
+    let mut suppressed_erased = 0u64;
     let mut csv_error: Option<ImportError> = None;
     let mut cancelled = false;
     {
@@ -772,6 +780,10 @@ pub fn import(
                 let r: Result<(), rusqlite::Error> = (|| {
                     for (processed, record_json) in &batch.rows {
                         rows_read += 1;
+                        if processed.suppressed_erased {
+                            suppressed_erased += 1;
+                            continue;
+                        }
                         if !processed.rejection.is_empty() {
                             rows_rejected += 1;
                             for p in &processed.rejection {
@@ -839,6 +851,11 @@ pub fn import(
     if let Some(e) = csv_error {
         return Err(e);
     }
+    // Consent evidence of the rows just written, set-based, in this
+    // transaction: the ledger and the records land (or vanish) together.
+    if crate::privacy::consent::import_carries_consent(plan) {
+        crate::privacy::consent::record_import(&tx, import_id, &iso(now)).map_err(sql_err)?;
+    }
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     let primary = &tables[0];
     tx.execute(
@@ -857,8 +874,25 @@ pub fn import(
         ],
     )
     .map_err(sql_err)?;
+    crate::privacy::audit::record(
+        &tx,
+        crate::privacy::audit::Action::Import,
+        &iso(now),
+        Some(&format!("import {import_id}")),
+        &serde_json::json!({
+            "source_id": source_id,
+            "kind": kind.as_str(),
+            "rows_read": rows_read,
+            "rows_rejected": rows_rejected,
+            "values_flagged": values_flagged,
+            "suppressed_erased": suppressed_erased,
+            "tables": &tables,
+        }),
+    )
+    .map_err(sql_err)?;
     tx.commit().map_err(sql_err)?;
     report.import_id = Some(import_id);
+    report.suppressed_erased = suppressed_erased;
     report.rows_read = rows_read;
     report.rows_rejected = rows_rejected;
     report.values_flagged = values_flagged;

@@ -82,6 +82,10 @@ pub struct Processed {
     pub warnings: Vec<Problem>,
     /// Set when the row cannot be stored; `records` is then empty.
     pub rejection: Vec<Problem>,
+    /// Set when the row names a person erased on request: it is counted
+    /// and reported, never stored (not even as a rejected row, which would
+    /// keep their data again). Everything else is then empty.
+    pub suppressed_erased: bool,
 }
 
 /// Everything needed to process rows of one file.
@@ -110,6 +114,11 @@ pub(crate) struct RowProcessor {
     /// that is stable across Rust versions, because hashes are stored.
     hashers: Vec<Xxh3>,
     present: Vec<bool>,
+    /// People erased on request (`privacy::erase`). `None` when nobody
+    /// was, so the hot loop hashes nothing.
+    erased: Option<crate::privacy::erase::ErasedSet>,
+    /// (table, slot, is email) of the email and phone columns.
+    erased_slots: Vec<(usize, usize, bool)>,
 }
 
 /// Columns every kind's tables get beyond its fields.
@@ -239,6 +248,17 @@ impl RowProcessor {
             })
             .collect();
         let n = layouts.len();
+        let erased_slots = layouts
+            .iter()
+            .enumerate()
+            .flat_map(|(t, l)| {
+                l.columns
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c == "email" || **c == "phone")
+                    .map(move |(i, c)| (t, i, *c == "email"))
+            })
+            .collect();
         RowProcessor {
             kind,
             header_len: header.len(),
@@ -259,7 +279,48 @@ impl RowProcessor {
             extra: JsonObject::default(),
             hashers: vec![Xxh3::new(); n],
             present: vec![false; n],
+            erased: None,
+            erased_slots,
         }
+    }
+
+    /// Skip rows naming these erased people from now on.
+    pub fn suppress_erased(&mut self, set: Option<crate::privacy::erase::ErasedSet>) {
+        self.erased = set.filter(|s| !s.is_empty());
+    }
+
+    /// Whether the standardised email or phone of the current row was
+    /// erased; for a row that will be rejected, also any raw field that
+    /// reads as one (its text would go to `rejected_rows`).
+    fn names_erased(&self, record: &csv::ByteRecord, rejected: bool) -> bool {
+        let Some(set) = &self.erased else {
+            return false;
+        };
+        let stored = self.erased_slots.iter().any(|&(t, slot, is_email)| {
+            match self.values[t][slot].as_text() {
+                Some(v) if is_email => set.has_email(v),
+                Some(v) => set.has_phone(v),
+                None => false,
+            }
+        });
+        stored || (rejected && self.raw_names_erased(record))
+    }
+
+    /// Any field of the raw row that standardises to an erased address.
+    fn raw_names_erased(&self, record: &csv::ByteRecord) -> bool {
+        let Some(set) = &self.erased else {
+            return false;
+        };
+        record.iter().any(|f| {
+            let text = String::from_utf8_lossy(f);
+            if text.contains('@') {
+                std_::email(&text).is_ok_and(|e| set.has_email(&e))
+            } else if text.bytes().filter(u8::is_ascii_digit).count() >= 6 {
+                std_::phone(&text, self.region).is_ok_and(|p| set.has_phone(&p))
+            } else {
+                false
+            }
+        })
     }
 
     /// Processes data row `row_number` (the header is row 1).
@@ -273,6 +334,10 @@ impl RowProcessor {
         let unnamed_filled =
             (self.header_len..n).any(|i| !record[i].iter().all(u8::is_ascii_whitespace));
         if n < self.header_len || n > self.header_fields || unnamed_filled {
+            if self.raw_names_erased(record) {
+                out.suppressed_erased = true;
+                return out;
+            }
             out.rejection.push(Problem {
                 row: row_number,
                 column: None,
@@ -375,6 +440,12 @@ impl RowProcessor {
             if self.values[*table][*slot].is_null() {
                 self.values[*table][*slot] = cell.clone();
             }
+        }
+        if self.erased.is_some() && self.names_erased(record, !out.rejection.is_empty()) {
+            return Processed {
+                suppressed_erased: true,
+                ..Processed::default()
+            };
         }
         if !out.rejection.is_empty() {
             out.warnings.clear();

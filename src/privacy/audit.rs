@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 /// What happened. Stored as the snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export, rename = "AuditAction")]
 pub enum Action {
     Import,
     Resolve,
@@ -54,7 +54,7 @@ impl Action {
 
 /// One row of the audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct AuditEntry {
     #[ts(type = "number")]
     pub id: i64,

@@ -7,3 +7,7 @@
 //! salted hashes.
 
 pub mod audit;
+pub mod consent;
+pub mod erase;
+pub mod person;
+pub mod retention;

@@ -108,6 +108,10 @@ pub struct ProfileDetail {
     pub last_seen: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Consent per channel (email, SMS, ads) as the consent ledger decides
+    /// it; the records' own consent columns in `records` are what each
+    /// source said, not the answer.
+    pub consent: Vec<crate::privacy::consent::ConsentState>,
 }
 
 /// Everything about profile `id`, or `None` if there is no such profile.
@@ -160,6 +164,7 @@ pub fn detail(
         last_seen: profile.last_seen,
         created_at: profile.created_at,
         updated_at: profile.updated_at,
+        consent: crate::privacy::consent::effective(conn, id)?.to_vec(),
     }))
 }
 

@@ -73,6 +73,9 @@ pub enum ProfileError {
     BadRules { detail: String },
     #[error(transparent)]
     Cancelled(#[from] Cancelled),
+    /// The profile's consent could not be read (the consent ledger).
+    #[error(transparent)]
+    Consent(#[from] crate::privacy::consent::ConsentError),
 }
 
 impl ProfileError {
@@ -84,6 +87,7 @@ impl ProfileError {
                 "survivorship_rules"
             }
             ProfileError::Cancelled(_) => "cancelled",
+            ProfileError::Consent(_) => "store",
         }
     }
 }

@@ -1121,10 +1121,8 @@ impl Compiler<'_> {
         c: &ConsentCondition,
         path: &[usize],
     ) -> Result<Sql, InvalidDefinition> {
-        let column = match c.channel.as_str() {
-            "email" => "consent_email",
-            "sms" => "consent_sms",
-            "ads" => "consent_ads",
+        let channel = match c.channel.as_str() {
+            ch @ ("email" | "sms" | "ads") => ch,
             other => {
                 return Err(self.fail(
                     path,
@@ -1143,26 +1141,16 @@ impl Compiler<'_> {
                 ),
             ));
         }
-        let with = |status: &str| {
-            Sql::new(&format!(
-                "(SELECT r.profile_id FROM identity_records r JOIN contacts k ON k.id = r.row_id
-                   WHERE r.kind = 'contact' AND r.profile_id IS NOT NULL AND k.{column} = "
-            ))
-            .p(status.to_owned())
-            .s(")")
-        };
+        // The consent ledger's answer (`privacy::consent`): one row per
+        // profile and channel with evidence; none means `unknown`.
+        let evidence =
+            Sql::new("(SELECT pc.profile_id FROM profile_consent pc WHERE pc.channel = ")
+                .p(channel.to_owned());
         Ok(match c.status.as_str() {
-            "denied" => Sql::new("coalesce(p.id IN ").a(with("denied")).s(", 0)"),
-            "granted" => Sql::new("coalesce(p.id IN ")
-                .a(with("granted"))
-                .s(" AND p.id NOT IN ")
-                .a(with("denied"))
-                .s(", 0)"),
-            _ => Sql::new("coalesce(p.id NOT IN ")
-                .a(with("granted"))
-                .s(" AND p.id NOT IN ")
-                .a(with("denied"))
-                .s(", 0)"),
+            "unknown" => Sql::new("coalesce(p.id NOT IN ").a(evidence).s("), 0)"),
+            status => Sql::new("coalesce(p.id IN ")
+                .a(evidence.s(" AND pc.status = ").p(status.to_owned()))
+                .s("), 0)"),
         })
     }
 }
@@ -1711,34 +1699,15 @@ mod tests {
     fn consent_cluster_and_segment_membership() {
         let (_dir, mut ws) = testkit::demo();
         let ids = testkit::all_profiles(ws.conn());
-        let mut statuses: HashMap<i64, Vec<Option<String>>> = HashMap::new();
-        {
-            let conn = ws.conn();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT r.profile_id, k.consent_email FROM identity_records r
-                       JOIN contacts k ON k.id = r.row_id
-                      WHERE r.kind = 'contact' AND r.profile_id IS NOT NULL",
-                )
-                .unwrap();
-            for row in stmt
-                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))
-                .unwrap()
-            {
-                let (id, s) = row.unwrap();
-                statuses.entry(id).or_default().push(s);
-            }
-        }
-        let status = |id: i64| {
-            let s = statuses.get(&id).cloned().unwrap_or_default();
-            if s.iter().any(|x| x.as_deref() == Some("denied")) {
-                "denied"
-            } else if s.iter().any(|x| x.as_deref() == Some("granted")) {
-                "granted"
-            } else {
-                "unknown"
-            }
-        };
+        // Each profile's consent as the ledger's Rust reader gives it.
+        let statuses: HashMap<i64, String> = ids
+            .iter()
+            .map(|&id| {
+                let e = crate::privacy::consent::effective(ws.conn(), id).unwrap();
+                (id, e[0].status.clone())
+            })
+            .collect();
+        let status = |id: i64| statuses[&id].as_str();
         for want in ["granted", "denied", "unknown"] {
             let got = run(
                 ws.conn(),

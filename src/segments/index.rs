@@ -53,34 +53,38 @@ fn sql(context: &'static str) -> impl Fn(rusqlite::Error) -> IndexError {
 
 /// What the index was built from: when any part changes, it is stale.
 /// Imports, identity runs and profile ids cover records and profiles;
-/// the settings hold the traits model (rewritten by every traits run) and
-/// the survivorship rules.
+/// the settings hold the traits model (rewritten by every traits run), the
+/// survivorship rules and the consent source priority; the consent ledger
+/// also changes without an import (by hand, suppression lists).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Fingerprint {
     last_import: i64,
     last_identity_change: i64,
     last_profile: i64,
     settings: u64,
+    consent: i64,
 }
 
 impl Fingerprint {
     /// Cheap: a few indexed aggregates and the small settings table.
     pub fn read(conn: &Connection) -> Result<Fingerprint, IndexError> {
         const WHAT: &str = "check whether the segment index is current";
-        let (last_import, last_identity_change, last_profile, settings): (
+        let (last_import, last_identity_change, last_profile, settings, consent): (
             i64,
             i64,
             i64,
             Option<String>,
+            i64,
         ) = conn
             .query_row(
                 "SELECT (SELECT coalesce(max(id), 0) FROM imports),
                         (SELECT coalesce(max(id), 0) FROM identity_log),
                         (SELECT coalesce(max(id), 0) FROM profiles),
                         (SELECT group_concat(key || '=' || value, char(10))
-                           FROM (SELECT key, value FROM settings ORDER BY key))",
+                           FROM (SELECT key, value FROM settings ORDER BY key)),
+                        (SELECT coalesce(max(id), 0) FROM consent_ledger)",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .map_err(sql(WHAT))?;
         Ok(Fingerprint {
@@ -88,6 +92,7 @@ impl Fingerprint {
             last_identity_change,
             last_profile,
             settings: xxhash_rust::xxh3::xxh3_64(settings.unwrap_or_default().as_bytes()),
+            consent,
         })
     }
 }
@@ -385,12 +390,8 @@ impl SegmentIndex {
             let events = path.map(|path| {
                 let position = &position;
                 scope.spawn(move || -> Result<EventsPart, IndexError> {
-                    let c = Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
-                    .map_err(sql("open the workspace for the segment index"))?;
+                    let c = crate::store::crypt::open_reader(&path)
+                        .map_err(sql("open the workspace for the segment index"))?;
                     let _ = c.busy_timeout(std::time::Duration::from_secs(30));
                     let (customers, devices) = record_owners(&c, position)?;
                     read_events(&c, &customers, &devices)
@@ -1380,7 +1381,8 @@ fn text_test(op: Op, value: &serde_json::Value) -> (TextTest, bool) {
     }
 }
 
-/// Per channel: denied anywhere wins, else granted, else unknown.
+/// Per channel, the consent ledger's status (`profile_consent`, the view the
+/// SQL compiler reads too): 1 granted, 2 denied, 0 no evidence.
 fn read_consent(
     conn: &Connection,
     position: &FxHashMap<i64, u32>,
@@ -1389,27 +1391,22 @@ fn read_consent(
     const WHAT: &str = "read consent for the segment index";
     let mut consent = [vec![0u8; n], vec![0u8; n], vec![0u8; n]];
     let mut stmt = conn
-        .prepare(
-            "SELECT r.profile_id, c.consent_email, c.consent_sms, c.consent_ads
-               FROM identity_records r JOIN contacts c ON c.id = r.row_id
-              WHERE r.kind = 'contact' AND r.profile_id IS NOT NULL",
-        )
+        .prepare("SELECT profile_id, channel, status FROM profile_consent")
         .map_err(sql(WHAT))?;
     let mut rows = stmt.query([]).map_err(sql(WHAT))?;
     while let Some(r) = rows.next().map_err(sql(WHAT))? {
         let Some(&pos) = position.get(&r.get::<_, i64>(0).map_err(sql(WHAT))?) else {
             continue;
         };
-        for (channel, column) in consent.iter_mut().enumerate() {
-            let v = r.get_ref(channel + 1).map_err(sql(WHAT))?;
-            let status = match v.as_str_or_null().ok().flatten() {
-                Some("denied") => 2,
-                Some("granted") => 1,
-                _ => 0,
-            };
-            let slot = &mut column[pos as usize];
-            *slot = (*slot).max(status);
-        }
+        let channel = match r.get_ref(1).map_err(sql(WHAT))?.as_str() {
+            Ok("email") => 0,
+            Ok("sms") => 1,
+            _ => 2,
+        };
+        consent[channel][pos as usize] = match r.get_ref(2).map_err(sql(WHAT))?.as_str() {
+            Ok("granted") => 1,
+            _ => 2,
+        };
     }
     Ok(consent)
 }

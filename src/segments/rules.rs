@@ -17,8 +17,11 @@
 //!   days before today (N = 1 is today); "more than N days ago" is before
 //!   that moment. Windows are whole UTC days so that per-day aggregates
 //!   answer them exactly.
-//! - Consent for a channel: `denied` if any source record of the profile
-//!   says denied, else `granted` if any says granted, else `unknown`.
+//! - Consent for a channel is the consent ledger's (`privacy::consent`,
+//!   the `profile_consent` view): the latest evidence of the profile's
+//!   records, addresses and manual changes wins (then source priority, then
+//!   denied); `unknown` means no evidence, whatever the channel's opt-in
+//!   setting (which campaign exports apply, not rules).
 
 use serde::{Deserialize, Serialize};
 

@@ -23,7 +23,7 @@ pub const KEEP_SETTING: (&str, &str) = ("backups_keep", "10");
 
 /// One backup file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ts_rs::TS)]
-#[ts(export, export_to = "../ui/src/lib/bindings/")]
+#[ts(export)]
 pub struct BackupInfo {
     /// File name inside the backups folder; what `restore` takes.
     pub name: String,

@@ -121,12 +121,14 @@ pub fn unlock(conn: &Connection, path: &Path) -> Result<(), StoreError> {
 }
 
 fn apply_key(conn: &Connection, passphrase: &str) -> rusqlite::Result<()> {
-    // A wrong passphrase is an answer we report, not something SQLCipher
-    // should also print on stderr.
-    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
     // PRAGMA takes no bound parameters; rusqlite quotes the value as an SQL
     // string literal (doubling quotes), so any passphrase is safe here.
-    conn.pragma_update(None, "key", passphrase)
+    conn.pragma_update(None, "key", passphrase)?;
+    // A wrong passphrase is an answer we report, not something SQLCipher
+    // should also print on stderr. (Its logging starts with the first key,
+    // at level WARN, so the level is set after it.)
+    let _ = conn.execute_batch("PRAGMA cipher_log_level = NONE;");
+    Ok(())
 }
 
 fn check_key(conn: &Connection, path: &Path) -> Result<(), StoreError> {

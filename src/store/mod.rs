@@ -76,6 +76,15 @@ pub enum StoreError {
 /// giving up with [`StoreError::Busy`].
 pub const BUSY_WAIT_SECONDS: u64 = 30;
 
+/// [`BUSY_WAIT_SECONDS`], or `COHORT_BUSY_SECONDS` when set (tests and
+/// scripts that would rather fail fast than wait).
+pub fn busy_wait_seconds() -> u64 {
+    std::env::var("COHORT_BUSY_SECONDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(BUSY_WAIT_SECONDS)
+}
+
 /// An open workspace.
 pub struct Workspace {
     path: PathBuf,
@@ -269,7 +278,7 @@ fn configure(conn: &mut Connection, encrypted: bool) -> rusqlite::Result<()> {
     // writer waits for the other's transaction; every transaction starts
     // IMMEDIATE so it queues for the write lock up front instead of failing
     // with SQLITE_BUSY when a read turns into a write under WAL.
-    conn.busy_timeout(std::time::Duration::from_secs(BUSY_WAIT_SECONDS))?;
+    conn.busy_timeout(std::time::Duration::from_secs(busy_wait_seconds()))?;
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     // 64 MiB page cache: imports upsert into large unique indexes.
     conn.pragma_update(None, "cache_size", -65536)?;
@@ -282,7 +291,9 @@ fn schema_version(conn: &Connection) -> rusqlite::Result<usize> {
         .map(|v| v as usize)
 }
 
-fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
+/// The error for an SQLite failure on the workspace at `path`: busy and
+/// not-a-database get their own plain explanations.
+pub fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
     match source.sqlite_error_code() {
         Some(rusqlite::ErrorCode::NotADatabase) => StoreError::NotAWorkspace {
             path: path.to_path_buf(),
@@ -291,7 +302,7 @@ fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
             StoreError::Busy {
                 path: path.to_path_buf(),
-                seconds: BUSY_WAIT_SECONDS,
+                seconds: busy_wait_seconds(),
             }
         }
         _ => StoreError::Sql {

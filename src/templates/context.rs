@@ -7,7 +7,7 @@
 //! | `profile` | profile attributes and traits, flattened: `profile.first_name`, `profile.rfm_segment`, `profile.orders`, `profile.clv` (money in minor units: `{{ profile.clv \| money }}`), plus `profile.full_name` |
 //! | `segments` | names of the saved segments the recipient is in |
 //! | `cluster` | name of the recipient's cluster in the latest clustering run, or none |
-//! | `consent` | `{email, sms, ads}`: true when a source granted and none denied |
+//! | `consent` | `{email, sms, ads}`: true when the consent ledger says granted (or has no evidence and the channel needs no opt-in) |
 //! | `recommendations` | list of `{rank, sku, title, category, brand, price, currency, reason}` |
 //! | `campaign` | `{name, channel, variant}` |
 //! | `now` | when the render happens (ISO 8601, UTC) |
@@ -779,24 +779,29 @@ impl ContextLoader {
             )?;
         }
 
-        // Consent: per channel, granted by some source and denied by none.
+        // Consent: per channel, whether the person may be contacted as the
+        // consent ledger says (granted; or no evidence where the channel
+        // needs no opt-in).
         let mut consent: Vec<[bool; 3]> = Vec::new();
         if self.needs.consent {
-            consent = vec![[false; 3]; ids.len()];
-            let select = "SELECT ir.profile_id,
-                    max(c.consent_email IS 'granted') AND NOT max(c.consent_email IS 'denied'),
-                    max(c.consent_sms IS 'granted') AND NOT max(c.consent_sms IS 'denied'),
-                    max(c.consent_ads IS 'granted') AND NOT max(c.consent_ads IS 'denied')
-               FROM identity_records ir JOIN contacts c ON c.id = ir.row_id
-              WHERE ir.kind = 'contact' AND";
+            let opt_in = crate::privacy::consent::settings(conn)
+                .map_err(|e| super::TemplateError::Consent(e.to_string()))?
+                .opt_in;
+            let channels = crate::campaigns::Channel::ALL;
+            let no_evidence = channels.map(|c| !opt_in.required(c));
+            consent = vec![no_evidence; ids.len()];
+            let select = "SELECT profile_id, channel, status FROM profile_consent WHERE";
             each_row(
                 conn,
-                &format!("{select} ir.profile_id BETWEEN ?1 AND ?2 GROUP BY ir.profile_id ORDER BY ir.profile_id"),
-                &format!("{select} ir.profile_id = ?1 GROUP BY ir.profile_id"),
+                &format!("{select} profile_id BETWEEN ?1 AND ?2 ORDER BY profile_id"),
+                &format!("{select} profile_id = ?1"),
                 ids,
                 sparse,
                 &mut |i, r| {
-                    consent[i] = [r.get(1)?, r.get(2)?, r.get(3)?];
+                    let channel = r.get_ref(1)?.as_str()?;
+                    if let Some(c) = channels.iter().position(|c| c.as_str() == channel) {
+                        consent[i][c] = r.get_ref(2)?.as_str()? == "granted";
+                    }
                     Ok(())
                 },
             )?;

@@ -225,6 +225,9 @@ pub enum TemplateError {
     Campaign(#[from] crate::campaigns::CampaignError),
     #[error(transparent)]
     Segment(#[from] crate::segments::SegmentError),
+    /// The consent settings could not be read; the message says which.
+    #[error("{0}")]
+    Consent(String),
     #[error("could not {context}: {source}")]
     Sql {
         context: &'static str,
@@ -240,7 +243,7 @@ impl TemplateError {
             TemplateError::NotFound(_) | TemplateError::BlockNotFound(_) => "not_found",
             TemplateError::Compile { .. } | TemplateError::BlockCompile { .. } => "template_syntax",
             TemplateError::Io { .. } => "io",
-            TemplateError::Sql { .. } => "store",
+            TemplateError::Sql { .. } | TemplateError::Consent(_) => "store",
             TemplateError::Campaign(e) => e.code(),
             TemplateError::Segment(e) => e.code(),
             _ => "invalid",

@@ -79,6 +79,9 @@ pub fn generate(conn: &mut Connection, n: i64, seed: i64) -> rusqlite::Result<()
            FROM profiles p",
         [],
     )?;
+    // Consent is read from the ledger: the contacts' columns become evidence
+    // as an import would record them.
+    crate::privacy::consent::record_import(&tx, 1, "2026-11-01T00:00:00Z")?;
     tx.execute(
         "INSERT INTO identity_records (kind, source_id, source_key, row_id, fingerprint, profile_id)
          SELECT 'contact', 1, 'C' || id, id, 0, id FROM profiles ORDER BY id",

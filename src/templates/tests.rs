@@ -483,6 +483,7 @@ fn exports_carry_content_and_record_who_got_which_variant() {
         columns: vec!["id".into(), "email".into()],
         bom: false,
         path: path.clone(),
+        pseudonymise: false,
     };
     let summary = export_campaign(
         ws.conn_mut(),
@@ -612,6 +613,7 @@ fn exports_carry_content_and_record_who_got_which_variant() {
             columns: vec![],
             bom: false,
             path: mc.clone(),
+            pseudonymise: false,
         },
         Some(Content::MergeTags),
         None,

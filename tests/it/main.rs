@@ -5,12 +5,14 @@ mod support;
 
 mod bad_input;
 mod cli;
+mod consent;
 mod demo;
 mod encodings;
 mod identity;
 mod insights;
 mod kill;
 mod presets;
+mod privacy;
 mod recommend;
 mod reimport;
 mod segments;

@@ -13,3 +13,88 @@ fn an_empty_file_migrates_to_the_latest_schema() {
     let stats = ws.stats().unwrap();
     assert_eq!((stats.contacts, stats.imports), (0, 0));
 }
+
+/// Contacts CSV with `n` rows whose emails start with `tag`.
+fn contacts_csv(tag: &str, n: usize) -> String {
+    let mut s = String::from("Email,First Name,Last Name,Phone\n");
+    for i in 0..n {
+        s.push_str(&format!("{tag}{i}@example.com,Ann{i},{tag}son,\n"));
+    }
+    s
+}
+
+fn cohort(ws: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_cohort"));
+    c.arg("--workspace").arg(ws);
+    c
+}
+
+/// Two processes writing one workspace at once: the second queues for the
+/// write lock, both imports land whole, and the file stays sound.
+#[test]
+fn two_writers_at_once_both_land_and_nothing_is_corrupted() {
+    let s = Scratch::new();
+    let ws = s.path("shared.cohort");
+    assert!(cohort(&ws).arg("init").status().unwrap().success());
+    let a = s.write("a.csv", contacts_csv("alpha", 20_000));
+    let b = s.write("b.csv", contacts_csv("beta", 20_000));
+    let first = cohort(&ws)
+        .args(["import", "--source", "Shop A"])
+        .arg(&a)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let second = cohort(&ws)
+        .args(["import", "--source", "Shop B"])
+        .arg(&b)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (first, second) = (
+        first.wait_with_output().unwrap(),
+        second.wait_with_output().unwrap(),
+    );
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    let w = Workspace::open(&ws).unwrap();
+    assert_eq!(w.integrity_check().unwrap(), Ok(()));
+    let stats = w.stats().unwrap();
+    assert_eq!((stats.contacts, stats.imports), (40_000, 2));
+}
+
+/// A writer that cannot get the lock in time fails with a message that says
+/// why, and changes nothing.
+#[test]
+fn a_writer_that_cannot_wait_longer_says_the_workspace_is_busy() {
+    let s = Scratch::new();
+    let ws = s.path("busy.cohort");
+    assert!(cohort(&ws).arg("init").status().unwrap().success());
+    let a = s.write("a.csv", contacts_csv("gamma", 10));
+    let holder = rusqlite::Connection::open(&ws).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let out = cohort(&ws)
+        .env("COHORT_BUSY_SECONDS", "1")
+        .arg("import")
+        .arg(&a)
+        .output()
+        .unwrap();
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("busy") && err.contains("another Cohort"),
+        "{err}"
+    );
+    let w = Workspace::open(&ws).unwrap();
+    assert_eq!(w.stats().unwrap().contacts, 0);
+}

@@ -13,6 +13,10 @@ const JOB_LABELS: Record<keyof Jobs, string> = {
   survivorship_set: 'Profiles are being rebuilt',
   campaign_export: 'A campaign is being exported',
   recommend_train: 'Recommendations are being trained',
+  erase: 'A person is being erased',
+  retention_run: 'Old data is being removed',
+  backup_create: 'A backup is being taken',
+  backup_restore: 'A backup is being restored',
 };
 
 /** "Identity resolution is running", for the job in the app's slot. */
@@ -33,6 +37,12 @@ class AppState {
   importRequests = $state(0);
   /** A failure to talk to the engine at all. */
   fatal = $state<ApiError | null>(null);
+  /**
+   * An encrypted workspace waiting for its passphrase: the one app_info
+   * reports as locked, or one workspace_open refused (`locked`,
+   * `wrong_passphrase`). The shell shows the passphrase prompt while set.
+   */
+  unlockPath = $state<string | null>(null);
 
   workspace = $derived<WorkspaceInfo | null>(this.info?.workspace ?? null);
   /** No workspace, or one nothing was imported into yet. */
@@ -43,6 +53,7 @@ class AppState {
       this.info = await call('app_info', {});
       this.stats = this.info.workspace?.stats ?? null;
       this.fatal = null;
+      this.unlockPath = this.info.locked ?? null;
       if (this.info.workspace) await Promise.all([this.loadImports(), this.loadCatalog()]);
     } catch (e) {
       this.fatal = toApiError(e);
@@ -69,12 +80,35 @@ class AppState {
   }
 
   async open(path: string, create: boolean): Promise<void> {
-    const ws = await call('workspace_open', { path, create });
+    let ws: WorkspaceInfo;
+    try {
+      ws = await call('workspace_open', { path, create });
+    } catch (e) {
+      const err = toApiError(e);
+      // Encrypted, and no passphrase in this session: ask for it.
+      if (err.code === 'locked' || err.code === 'wrong_passphrase') {
+        this.unlockPath = path;
+        return;
+      }
+      throw err;
+    }
     const info = await call('app_info', {});
     // app_info is the source of truth for recents; fall back to what we know.
     this.info = { ...info, workspace: info.workspace ?? ws };
     this.stats = this.info.workspace?.stats ?? ws.stats;
     await Promise.all([this.loadImports(), this.loadCatalog()]);
+  }
+
+  /**
+   * Gives the engine the passphrase of the encrypted workspace at `path`
+   * (kept in the OS keychain when `remember`), then reloads everything as
+   * at start. Throws `wrong_passphrase` and the like for the prompt to show.
+   */
+  async unlock(path: string, passphrase: string, remember: boolean): Promise<void> {
+    await call('workspace_unlock', { path, passphrase, remember });
+    this.unlockPath = null;
+    this.catalog = null;
+    await this.load();
   }
 
   importById(id: number): ImportSummary | undefined {

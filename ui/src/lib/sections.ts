@@ -8,7 +8,8 @@ export type SectionId =
   | 'insights'
   | 'recommendations'
   | 'templates'
-  | 'campaigns';
+  | 'campaigns'
+  | 'privacy';
 
 export interface Section {
   id: SectionId;
@@ -69,6 +70,12 @@ export const SECTIONS: Section[] = [
     label: 'Campaigns',
     summary: 'Export a segment to the tool that sends: suppression, holdout and the file.',
     icon: 'M3 11l17-7-7 17-2-8-8-2Z',
+  },
+  {
+    id: 'privacy',
+    label: 'Privacy',
+    summary: 'Consent, erasure and access requests, retention, backups and the audit log.',
+    icon: 'M12 3l8 3v6c0 5-3.5 8-8 9-4.5-1-8-4-8-9V6l8-3Z',
   },
 ];
 

@@ -98,6 +98,26 @@ import type { CampaignReportRequest } from './bindings/CampaignReportRequest';
 import type { CampaignResultsFromOrdersRequest } from './bindings/CampaignResultsFromOrdersRequest';
 import type { CampaignResultsImportRequest } from './bindings/CampaignResultsImportRequest';
 
+import type { AuditEntry } from './bindings/AuditEntry';
+import type { AuditLogRequest } from './bindings/AuditLogRequest';
+import type { BackupCreateRequest } from './bindings/BackupCreateRequest';
+import type { BackupInfo } from './bindings/BackupInfo';
+import type { BackupKeepRequest } from './bindings/BackupKeepRequest';
+import type { BackupRestoreRequest } from './bindings/BackupRestoreRequest';
+import type { BackupsView } from './bindings/BackupsView';
+import type { ConsentOverview } from './bindings/ConsentOverview';
+import type { ConsentProfileRequest } from './bindings/ConsentProfileRequest';
+import type { ConsentProfileView } from './bindings/ConsentProfileView';
+import type { ConsentSetRequest } from './bindings/ConsentSetRequest';
+import type { ConsentSettings } from './bindings/ConsentSettings';
+import type { ErasePreview } from './bindings/ErasePreview';
+import type { EraseReport } from './bindings/EraseReport';
+import type { EraseRequest } from './bindings/EraseRequest';
+import type { PersonExportRequest } from './bindings/PersonExportRequest';
+import type { PersonExportView } from './bindings/PersonExportView';
+import type { RetentionReport } from './bindings/RetentionReport';
+import type { RetentionRules } from './bindings/RetentionRules';
+import type { UnlockRequest } from './bindings/UnlockRequest';
 export type { ApiError as EngineError } from './bindings/ApiError';
 export type { ColumnMapping } from './bindings/ColumnMapping';
 export type { DateColumn } from './bindings/DateColumn';
@@ -160,6 +180,12 @@ export type { ResultSource } from './bindings/ResultSource';
 export type { ResultSourceInfo } from './bindings/ResultSourceInfo';
 export type { RevenueComparison } from './bindings/RevenueComparison';
 export type { RowProblem } from './bindings/RowProblem';
+export type { AuditAction } from './bindings/AuditAction';
+export type { CampaignChannel } from './bindings/CampaignChannel';
+export type { ConsentChannelOverview } from './bindings/ConsentChannelOverview';
+export type { ConsentEvidence } from './bindings/ConsentEvidence';
+export type { ConsentOptIn } from './bindings/ConsentOptIn';
+export type { ConsentState } from './bindings/ConsentState';
 export type {
   AppInfo,
   Catalog,
@@ -236,6 +262,26 @@ export type {
   CampaignReportRequest,
   CampaignResultsFromOrdersRequest,
   CampaignResultsImportRequest,
+  AuditEntry,
+  AuditLogRequest,
+  BackupCreateRequest,
+  BackupInfo,
+  BackupKeepRequest,
+  BackupRestoreRequest,
+  BackupsView,
+  ConsentOverview,
+  ConsentProfileRequest,
+  ConsentProfileView,
+  ConsentSetRequest,
+  ConsentSettings,
+  ErasePreview,
+  EraseReport,
+  EraseRequest,
+  PersonExportRequest,
+  PersonExportView,
+  RetentionReport,
+  RetentionRules,
+  UnlockRequest,
 };
 
 /** `contacts`, `orders`, `order_lines`, `events` or `products` (see `catalog`). */
@@ -307,6 +353,21 @@ export interface Commands {
   campaign_results_import: { payload: CampaignResultsImportRequest; result: ResultsImport };
   campaign_results_from_orders: { payload: CampaignResultsFromOrdersRequest; result: OrdersAttribution };
   campaign_report: { payload: CampaignReportRequest; result: CampaignReport };
+  consent_overview: { payload: Empty; result: ConsentOverview };
+  consent_profile: { payload: ConsentProfileRequest; result: ConsentProfileView };
+  consent_set: { payload: ConsentSetRequest; result: ConsentProfileView };
+  consent_settings: { payload: Empty; result: ConsentSettings };
+  consent_settings_set: { payload: ConsentSettings; result: ConsentSettings };
+  erase_preview: { payload: EraseRequest; result: ErasePreview };
+  person_export: { payload: PersonExportRequest; result: PersonExportView };
+  retention_rules: { payload: Empty; result: RetentionRules };
+  retention_rules_set: { payload: RetentionRules; result: RetentionRules };
+  retention_preview: { payload: Empty; result: RetentionReport };
+  backups: { payload: Empty; result: BackupsView };
+  backup_keep_set: { payload: BackupKeepRequest; result: BackupsView };
+  audit_log: { payload: AuditLogRequest; result: AuditEntry[] };
+  audit_csv: { payload: Empty; result: string };
+  workspace_unlock: { payload: UnlockRequest; result: WorkspaceInfo };
 }
 
 /** Payload and result of every long job (`runJob`). */
@@ -319,4 +380,8 @@ export interface Jobs {
   survivorship_set: { payload: SurvivorshipRules; result: SurvivorshipOutcome };
   campaign_export: { payload: CampaignExportRequest; result: CampaignExport };
   recommend_train: { payload: RecommendSettings; result: RecommendStatus };
+  erase: { payload: EraseRequest; result: EraseReport };
+  retention_run: { payload: Empty; result: RetentionReport };
+  backup_create: { payload: BackupCreateRequest; result: BackupInfo };
+  backup_restore: { payload: BackupRestoreRequest; result: BackupsView };
 }

@@ -6,4 +6,9 @@ export type AppInfo = { version: string,
  * True once, on the very first start of the desktop app: the UI then
  * loads the demo business into the new demo workspace by itself.
  */
-first_start: boolean, workspace: WorkspaceInfo | null, recent: Array<string>, };
+first_start: boolean, workspace: WorkspaceInfo | null, recent: Array<string>, 
+/**
+ * The workspace that should be open but is encrypted and has no
+ * passphrase in this session: the UI asks for it (`workspace_unlock`).
+ */
+locked: string | null, };

@@ -26,4 +26,10 @@ content: string | null,
 /**
  * The From of .eml messages (`Shop <news@shop.example>`).
  */
-from: string | null, };
+from: string | null, 
+/**
+ * Generic CSV only: profile id, email and phone replaced by the
+ * workspace's keyed hash; names, street address, postcode and birth
+ * date left out. For sharing with analysts.
+ */
+pseudonymise: boolean, };
