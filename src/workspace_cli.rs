@@ -167,25 +167,31 @@ pub fn backup(ws_path: &Path, what: BackupCommand, now: &str, json: bool) -> Res
         }
         BackupCommand::Restore { name } => {
             let mut ws = Workspace::open_existing(ws_path)?;
+            let erased = cohort::privacy::erase::erased_list(ws.conn())?;
             let before =
                 backup::restore(&mut ws, &name, now).with_context(|| format!("restore {name}"))?;
+            // People erased since the backup was taken stay erased.
+            let again = cohort::privacy::erase::reapply(&mut ws, &erased, now)?;
             audit::record(
                 ws.conn(),
                 Action::Restore,
                 now,
                 None,
-                &serde_json::json!({"backup": name, "previous_state": before.name}),
+                &serde_json::json!({"backup": name, "previous_state": before.name, "erased_again": again}),
             )?;
             if json {
                 println!(
                     "{}",
-                    serde_json::json!({"restored": name, "previous_state": before})
+                    serde_json::json!({"restored": name, "previous_state": before, "erased_again": again})
                 );
             } else {
                 println!(
                     "Restored {name}; it passed the integrity check. The state before the restore is backup {}.",
                     before.name
                 );
+                if again > 0 {
+                    println!("{again} addresses erased since that backup were erased again.");
+                }
             }
         }
         BackupCommand::Keep { count } => {

@@ -297,7 +297,11 @@ impl App {
                 let _: Empty = parse(payload)?;
                 let (workspace, locked) = match self.workspace_path() {
                     Some(p) => match Workspace::open(&p) {
-                        Ok(ws) => (Some(self.info(&ws)?), None),
+                        Ok(mut ws) => {
+                            // Retention rules apply at start (at most daily).
+                            crate::privacy::retention::apply_if_due(&mut ws, &now_iso())?;
+                            (Some(self.info(&ws)?), None)
+                        }
                         Err(crate::store::StoreError::Locked { .. }) => {
                             (None, Some(path_string(&p)))
                         }

@@ -366,13 +366,16 @@ pub fn backup_restore(
     req: &BackupRestoreRequest,
     now: &str,
 ) -> Result<BackupsView, ApiError> {
+    let erased = erase::erased_list(ws.conn())?;
     let before = backup::restore(ws, &req.name, now)?;
+    // People erased since the backup was taken stay erased.
+    let again = erase::reapply(ws, &erased, now)?;
     audit::record(
         ws.conn(),
         Action::Restore,
         now,
         None,
-        &serde_json::json!({"backup": req.name, "previous_state": before.name}),
+        &serde_json::json!({"backup": req.name, "previous_state": before.name, "erased_again": again}),
     )
     .map_err(|e| ApiError::new("store", e.to_string()))?;
     backups(ws)

@@ -361,6 +361,8 @@ pub struct ImportReport {
     pub rows_read: u64,
     pub rows_rejected: u64,
     pub values_flagged: u64,
+    /// Rows of people erased on request: counted, not stored.
+    pub suppressed_erased: u64,
     pub tables: Vec<TableCounts>,
     pub rejected_by_reason: Vec<ReasonCount>,
     pub flagged_by_reason: Vec<ReasonCount>,
@@ -387,6 +389,7 @@ impl From<&ingest::ImportReport> for ImportReport {
             rows_read: r.rows_read,
             rows_rejected: r.rows_rejected,
             values_flagged: r.values_flagged,
+            suppressed_erased: r.suppressed_erased,
             tables: r.tables.iter().map(Into::into).collect(),
             rejected_by_reason: reasons(&r.rejected_by_reason),
             flagged_by_reason: reasons(&r.flagged_by_reason),

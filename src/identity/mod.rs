@@ -233,6 +233,13 @@ pub fn resolve(
     ws.conn()
         .pragma_update(None, "cache_size", -RUN_CACHE_KIB)
         .map_err(err)?;
+    // A full re-resolution redraws every profile: back up first when there
+    // are profiles to lose (not on the first run, which has nothing).
+    if options.full && is_resolved(ws)? {
+        crate::store::backup::create(ws, "before re-resolution", &options.now).map_err(|e| {
+            IdentityError::Invalid(format!("could not back up before re-resolving: {e}"))
+        })?;
+    }
     let result = resolve_in(ws, options, settings, progress, started);
     let _ = ws.conn().pragma_update(None, "cache_size", -65536);
     result

@@ -66,6 +66,8 @@ pub enum Error {
         context: String,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Error {
@@ -77,6 +79,7 @@ impl Error {
             Error::Sql { .. } => "store",
             Error::Profiles(_) => "store",
             Error::Io { .. } => "io",
+            Error::Store(_) => "store",
         }
     }
 }
@@ -1247,4 +1250,118 @@ mod tests {
             Err(Error::NotFound(_))
         ));
     }
+}
+
+/// A workspace's erased list (salted hashes) and its salt, carried into a
+/// copy restored from a backup taken before some of the erasures.
+#[derive(Debug, Clone, Default)]
+pub struct ErasedList {
+    salt: Option<String>,
+    rows: Vec<(String, String, String)>,
+}
+
+impl ErasedList {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}
+
+/// Reads the erased list, to carry over a restore.
+pub fn erased_list(conn: &Connection) -> Result<ErasedList> {
+    let salt: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE key = ?1",
+            [SALT_KEY],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql("read the erasure salt"))?;
+    let mut st = conn
+        .prepare("SELECT kind, hash, erased_at FROM erased_identifiers ORDER BY kind, hash")
+        .map_err(sql("read the erased list"))?;
+    let rows = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+        .map_err(sql("read the erased list"))?;
+    Ok(ErasedList { salt, rows })
+}
+
+/// After a restore: brings the erased list forward and erases again every
+/// person it names, so that restoring a backup taken before an erasure
+/// cannot bring the person back. Their orders and events are deleted (the
+/// safe choice; the original choice is not known). Returns how many
+/// addresses were erased again.
+pub fn reapply(ws: &mut Workspace, list: &ErasedList, now: &str) -> Result<u64> {
+    if list.rows.is_empty() {
+        return Ok(0);
+    }
+    {
+        let tx = ws
+            .conn_mut()
+            .transaction()
+            .map_err(sql("carry the erased list over"))?;
+        // The salt is made once per workspace and a backup is a copy of it,
+        // so the restored file has the same salt or (taken before the first
+        // erasure) none.
+        if let Some(salt) = &list.salt {
+            tx.execute(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES (?1, ?2)",
+                params![SALT_KEY, salt],
+            )
+            .map_err(sql("carry the erasure salt over"))?;
+        }
+        for (kind, hash, at) in &list.rows {
+            tx.execute(
+                "INSERT OR IGNORE INTO erased_identifiers (kind, hash, erased_at) VALUES (?1, ?2, ?3)",
+                params![kind, hash, at],
+            )
+            .map_err(sql("carry the erased list over"))?;
+        }
+        tx.commit().map_err(sql("carry the erased list over"))?;
+    }
+    let Some(set) = ErasedSet::load(ws.conn()).map_err(sql("read the erased list"))? else {
+        return Ok(0);
+    };
+    let mut targets = Vec::new();
+    {
+        let mut st = ws
+            .conn()
+            .prepare(
+                "SELECT email, NULL FROM contacts WHERE email IS NOT NULL
+                 UNION SELECT email, NULL FROM orders WHERE email IS NOT NULL
+                 UNION SELECT NULL, phone FROM contacts WHERE phone IS NOT NULL
+                 UNION SELECT NULL, phone FROM orders WHERE phone IS NOT NULL",
+            )
+            .map_err(sql("find erased people in the restored copy"))?;
+        let mut rows = st
+            .query([])
+            .map_err(sql("find erased people in the restored copy"))?;
+        while let Some(r) = rows
+            .next()
+            .map_err(sql("find erased people in the restored copy"))?
+        {
+            let email: Option<String> = r.get(0).map_err(sql("read an address"))?;
+            let phone: Option<String> = r.get(1).map_err(sql("read a phone"))?;
+            if let Some(e) = email.filter(|e| set.has_email(&e.to_lowercase())) {
+                targets.push(Target::Email(e));
+            }
+            if let Some(p) = phone.filter(|p| set.has_phone(p)) {
+                targets.push(Target::Phone(p));
+            }
+        }
+    }
+    let mut n = 0;
+    for target in targets {
+        match erase(ws, &target, EraseOptions::default(), now) {
+            Ok(_) => n += 1,
+            // Already gone with an earlier target of the same person.
+            Err(Error::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }

@@ -146,6 +146,10 @@ pub fn preview(conn: &Connection, now: &str) -> Result<RetentionReport> {
 /// Removes everything older than the rules allow, in one transaction,
 /// audited; records the run as the last one.
 pub fn apply(ws: &mut Workspace, now: &str) -> Result<RetentionReport> {
+    // A run that removes something is destructive: back up first.
+    if preview(ws.conn(), now)?.removed.values().any(|&n| n > 0) {
+        crate::store::backup::create(ws, "before retention", now)?;
+    }
     let tx = ws
         .conn_mut()
         .transaction()

@@ -380,3 +380,48 @@ fn retention_and_the_audit_log_through_the_cli() {
     assert!(text.starts_with("id,at,actor,action,subject,detail"));
     assert!(text.contains("retention"));
 }
+
+/// A backup taken before an erasure holds the person; restoring it must not
+/// bring them back: the restore carries the erased list over and erases
+/// them again. The restore itself is checked and backed up first.
+#[test]
+fn restoring_a_backup_from_before_an_erasure_does_not_bring_the_person_back() {
+    let s = Scratch::new();
+    let (ws, _, _, _) = business(&s);
+    let taken = cohort(&ws, &["backup", "create", "--reason", "before the request"]);
+    let name = taken["name"].as_str().unwrap().to_string();
+    cohort(&ws, &["erase", "--email", EMAIL, "--yes"]);
+    let restored = cohort(&ws, &["backup", "restore", &name]);
+    assert!(
+        restored["erased_again"].as_u64().unwrap() >= 1,
+        "{restored}"
+    );
+    let w = cohort::store::Workspace::open(&ws).unwrap();
+    assert_eq!(w.integrity_check().unwrap(), Ok(()));
+    let left: i64 = w
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM contacts WHERE lower(email) = ?1",
+            [EMAIL],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    // Everyone else came back with the backup.
+    let others: i64 = w
+        .conn()
+        .query_row("SELECT count(*) FROM contacts", [], |r| r.get(0))
+        .unwrap();
+    assert!(others >= 2);
+    drop(w);
+    assert_no_trace(&ws);
+    // The restore is in the audit log, and the state before it is a backup.
+    let log = cohort(&ws, &["audit-log", "--action", "restore"]);
+    assert_eq!(log.as_array().unwrap().len(), 1, "{log}");
+    let list = cohort(&ws, &["backup", "list"]);
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|b| b["reason"] == "before restore"));
+}

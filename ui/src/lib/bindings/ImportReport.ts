@@ -7,4 +7,8 @@ export type ImportReport = { import_id: number | null,
 /**
  * Set when this exact file was imported before and nothing was done.
  */
-duplicate_of: number | null, source: string, plan: Plan, content_hash: string, rows_read: number, rows_rejected: number, values_flagged: number, tables: Array<TableCounts>, rejected_by_reason: Array<ReasonCount>, flagged_by_reason: Array<ReasonCount>, seconds: number, };
+duplicate_of: number | null, source: string, plan: Plan, content_hash: string, rows_read: number, rows_rejected: number, values_flagged: number, 
+/**
+ * Rows of people erased on request: counted, not stored.
+ */
+suppressed_erased: number, tables: Array<TableCounts>, rejected_by_reason: Array<ReasonCount>, flagged_by_reason: Array<ReasonCount>, seconds: number, };
