@@ -83,8 +83,15 @@ pub fn encrypt(
     )?;
     let mut remembered = false;
     if remember {
-        crypt::save_to_keychain(ws_path, &passphrase)?;
-        remembered = true;
+        // The workspace is encrypted by now: a keychain that refuses (none
+        // on a headless Linux without a session keyring) is a warning.
+        match crypt::save_to_keychain(ws_path, &passphrase) {
+            Ok(()) => remembered = true,
+            Err(e) => eprintln!(
+                "warning: {e}. The workspace is encrypted; give the passphrase with {} or in the app.",
+                crypt::PASSPHRASE_ENV
+            ),
+        }
     }
     if json {
         println!(

@@ -423,6 +423,19 @@ pub fn erase(
     options: EraseOptions,
     now: &str,
 ) -> Result<EraseReport> {
+    // Erasure is destructive: a mistaken one (the wrong address) can be
+    // undone from this backup. The backup holds the person until it is
+    // pruned; restoring it, or any older one, erases them again (`reapply`).
+    crate::store::backup::create(ws, "before erasure", now)?;
+    erase_without_backup(ws, target, options, now)
+}
+
+fn erase_without_backup(
+    ws: &mut Workspace,
+    target: &Target,
+    options: EraseOptions,
+    now: &str,
+) -> Result<EraseReport> {
     let conn = ws.conn_mut();
     // Deleted content is overwritten with zeros rather than left in free
     // pages (restored afterwards: it costs writes on every delete).
@@ -1356,7 +1369,7 @@ pub fn reapply(ws: &mut Workspace, list: &ErasedList, now: &str) -> Result<u64> 
     }
     let mut n = 0;
     for target in targets {
-        match erase(ws, &target, EraseOptions::default(), now) {
+        match erase_without_backup(ws, &target, EraseOptions::default(), now) {
             Ok(_) => n += 1,
             // Already gone with an earlier target of the same person.
             Err(Error::NotFound(_)) => {}

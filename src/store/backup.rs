@@ -1,8 +1,8 @@
 //! Backups through SQLite's online backup API: a consistent copy of the
 //! workspace taken while it stays open, kept in a folder beside it
 //! (`shop.cohort` → `shop.cohort.backups/`), the last N kept. Destructive
-//! operations (bulk merges and unmerges, erasure, retention, a full
-//! re-resolution) take one first; a restore checks the copy with
+//! operations (erasure, retention, a full re-resolution, a restore) take
+//! one first; a restore checks the copy with
 //! `integrity_check` before it replaces anything, and backs up the current
 //! state first so a restore can itself be undone.
 //!
