@@ -21,8 +21,17 @@ pub struct Tuning {
     pub max_people: Option<usize>,
 }
 
-pub fn resolve(ws_path: &Path, full: bool, tuning: Tuning, json: bool) -> Result<()> {
+pub fn resolve(
+    ws_path: &Path,
+    full: bool,
+    no_backup: bool,
+    tuning: Tuning,
+    json: bool,
+) -> Result<()> {
     let mut ws = Workspace::open_existing(ws_path)?;
+    if full && !no_backup {
+        identity::backup_before_full_run(&ws, &now_iso())?;
+    }
     let mut t = identity::thresholds(&ws)?;
     t.auto_merge_at = tuning.threshold.or(t.auto_merge_at);
     t.review_from = tuning.review_from.or(t.review_from);

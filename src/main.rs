@@ -112,6 +112,9 @@ enum Command {
     Resolve {
         #[arg(long)]
         full: bool,
+        /// With --full: skip the backup taken before re-resolving an already resolved workspace.
+        #[arg(long, requires = "full")]
+        no_backup: bool,
         /// Merge pairs at or above this match probability (kept for later runs; default: from the fitted model).
         #[arg(long, value_name = "PROBABILITY")]
         threshold: Option<f64>,
@@ -902,6 +905,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Resolve {
             full,
+            no_backup,
             threshold,
             review_from,
             cap,
@@ -909,6 +913,7 @@ fn run(cli: Cli) -> Result<()> {
         } => identity_cli::resolve(
             &ws_path,
             full,
+            no_backup,
             identity_cli::Tuning {
                 threshold,
                 review_from,

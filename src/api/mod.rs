@@ -913,6 +913,9 @@ impl App {
                     t.review_from = req.review_from.or(t.review_from);
                     crate::identity::set_thresholds(&ws, t)?;
                 }
+                if req.full {
+                    crate::identity::backup_before_full_run(&ws, &now_iso())?;
+                }
                 let report =
                     crate::identity::resolve(&mut ws, &resolve_options(req.full, "app"), progress)?;
                 out(ResolveReport::from(report))

@@ -161,6 +161,18 @@ fn set_json<T: Serialize>(conn: &Connection, key: &str, value: &T) -> rusqlite::
 }
 
 /// Whether identity resolution has run on this workspace.
+/// Backs the workspace up before a full re-resolution, which redraws every
+/// profile; nothing to do before the first run. The CLI and the app call it
+/// (the CLI can skip it, e.g. in benchmarks).
+pub fn backup_before_full_run(ws: &Workspace, now: &str) -> Result<()> {
+    if is_resolved(ws)? {
+        crate::store::backup::create(ws, "before re-resolution", now).map_err(|e| {
+            IdentityError::Invalid(format!("could not back up before re-resolving: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
 pub fn is_resolved(ws: &Workspace) -> Result<bool> {
     Ok(get_json::<Watermark>(ws.conn(), WATERMARK_KEY.0)
         .map_err(sql(ws))?
@@ -233,13 +245,6 @@ pub fn resolve(
     ws.conn()
         .pragma_update(None, "cache_size", -RUN_CACHE_KIB)
         .map_err(err)?;
-    // A full re-resolution redraws every profile: back up first when there
-    // are profiles to lose (not on the first run, which has nothing).
-    if options.full && is_resolved(ws)? {
-        crate::store::backup::create(ws, "before re-resolution", &options.now).map_err(|e| {
-            IdentityError::Invalid(format!("could not back up before re-resolving: {e}"))
-        })?;
-    }
     let result = resolve_in(ws, options, settings, progress, started);
     let _ = ws.conn().pragma_update(None, "cache_size", -65536);
     result
