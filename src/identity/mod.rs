@@ -843,6 +843,11 @@ fn persist(
                 "INSERT OR IGNORE INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
             )
             .map_err(err)?;
+        // Rows are written in primary-key order, not record order: both
+        // tables are large WITHOUT ROWID B-trees, and consecutive inserts
+        // into neighbouring pages read and dirty each page once instead of
+        // once per row.
+        let mut new_ids: Vec<(&str, &str, i64)> = Vec::new();
         for (i, r) in recs.iter().enumerate() {
             if !fresh[i] {
                 continue;
@@ -853,10 +858,12 @@ fn persist(
                 del_keys.execute([r.id]).map_err(err)?;
             }
             for (k, v) in &r.ids {
-                ins_id
-                    .execute(params![records::id_kind_name(*k), v.as_ref(), r.id])
-                    .map_err(err)?;
+                new_ids.push((records::id_kind_name(*k), v.as_ref(), r.id));
             }
+        }
+        new_ids.sort_unstable();
+        for (k, v, id) in new_ids {
+            ins_id.execute(params![k, v, id]).map_err(err)?;
         }
         // A full run stores one record per block, profile and fingerprint;
         // where a record changed or moved, the one kept for its profile may
@@ -879,14 +886,20 @@ fn persist(
                 .filter(|(_, to)| to.len() > 1)
                 .map(|(p, _)| p),
         );
+        let mut texts: Vec<String> = Vec::new();
+        let mut new_keys: Vec<(i64, i64, usize)> = Vec::new();
         for (i, r) in recs.iter().enumerate() {
             if fresh[i] || r.profile.is_some_and(|p| disturbed.contains(&p)) {
                 let Some(f) = &r.fields else { continue };
-                let text = f.encode();
+                texts.push(f.encode());
                 for key in r.blocking_keys() {
-                    ins_key.execute(params![key, r.id, text]).map_err(err)?;
+                    new_keys.push((key, r.id, texts.len() - 1));
                 }
             }
+        }
+        new_keys.sort_unstable();
+        for (key, id, t) in new_keys {
+            ins_key.execute(params![key, id, texts[t]]).map_err(err)?;
         }
     }
     stages.push(("writing identifiers".into(), clock.elapsed().as_secs_f64()));
