@@ -427,14 +427,17 @@ pub fn erase(
     // undone from this backup. The backup holds the person until it is
     // pruned; restoring it, or any older one, erases them again (`reapply`).
     crate::store::backup::create(ws, "before erasure", now)?;
-    erase_without_backup(ws, target, options, now)
+    erase_without_backup(ws, target, options, now, true)
 }
 
+/// `scrub`: rewrite the file afterwards (VACUUM, WAL truncation). `reapply`
+/// erases several people and scrubs once at the end instead.
 fn erase_without_backup(
     ws: &mut Workspace,
     target: &Target,
     options: EraseOptions,
     now: &str,
+    scrub: bool,
 ) -> Result<EraseReport> {
     let conn = ws.conn_mut();
     // Deleted content is overwritten with zeros rather than left in free
@@ -444,7 +447,7 @@ fn erase_without_backup(
         .map_err(sql("read secure_delete"))?;
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(sql("turn on secure_delete"))?;
-    let result = erase_in(conn, target, options, now);
+    let result = erase_in(conn, target, options, now, scrub);
     let _ = conn.pragma_update(None, "secure_delete", secure);
     result
 }
@@ -454,6 +457,7 @@ fn erase_in(
     target: &Target,
     options: EraseOptions,
     now: &str,
+    scrub_file: bool,
 ) -> Result<EraseReport> {
     let tx = conn.transaction().map_err(sql("start the erasure"))?;
     let person = find(&tx, target)?;
@@ -496,7 +500,7 @@ fn erase_in(
     });
     audit::record(&tx, Action::Erase, now, None, &detail).map_err(sql("write the audit log"))?;
     tx.commit().map_err(sql("commit the erasure"))?;
-    let wal_truncated = scrub(conn)?;
+    let wal_truncated = if scrub_file { scrub(conn)? } else { false };
     Ok(EraseReport {
         counts,
         keep_anonymous_activity: options.keep_anonymous_activity,
@@ -1369,12 +1373,16 @@ pub fn reapply(ws: &mut Workspace, list: &ErasedList, now: &str) -> Result<u64> 
     }
     let mut n = 0;
     for target in targets {
-        match erase_without_backup(ws, &target, EraseOptions::default(), now) {
+        match erase_without_backup(ws, &target, EraseOptions::default(), now, false) {
             Ok(_) => n += 1,
             // Already gone with an earlier target of the same person.
             Err(Error::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
+    }
+    // One rewrite of the file for everyone, not one VACUUM per person.
+    if n > 0 {
+        scrub(ws.conn())?;
     }
     Ok(n)
 }
