@@ -60,26 +60,98 @@ pub fn forget_for_session(path: &Path) {
     }
 }
 
-fn keychain_entry(path: &Path) -> keyring::Result<keyring::Entry> {
-    keyring::Entry::new(KEYCHAIN_SERVICE, &canonical(path).to_string_lossy())
+/// The keychain entry's name for `path`.
+fn keychain_account(path: &Path) -> String {
+    canonical(path).to_string_lossy().into_owned()
 }
 
 /// Stores the passphrase in the OS keychain (macOS Keychain, Windows
 /// Credential Manager, the Linux kernel keyring) so the workspace opens
 /// without asking.
 pub fn save_to_keychain(path: &Path, passphrase: &str) -> Result<(), StoreError> {
-    keychain_entry(path)
-        .and_then(|e| e.set_password(passphrase))
-        .map_err(|e| StoreError::Keychain {
-            path: path.to_path_buf(),
-            detail: e.to_string(),
-        })
+    keychain::save(&keychain_account(path), passphrase).map_err(|detail| StoreError::Keychain {
+        path: path.to_path_buf(),
+        detail,
+    })
 }
 
 /// Removes the keychain entry, if any.
 pub fn remove_from_keychain(path: &Path) {
-    if let Ok(e) = keychain_entry(path) {
-        let _ = e.delete_credential();
+    keychain::remove(&keychain_account(path));
+}
+
+#[cfg(not(target_os = "linux"))]
+mod keychain {
+    use super::KEYCHAIN_SERVICE;
+
+    fn entry(account: &str) -> keyring::Result<keyring::Entry> {
+        keyring::Entry::new(KEYCHAIN_SERVICE, account)
+    }
+
+    pub fn save(account: &str, secret: &str) -> Result<(), String> {
+        entry(account)
+            .and_then(|e| e.set_password(secret))
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn get(account: &str) -> Option<String> {
+        entry(account).and_then(|e| e.get_password()).ok()
+    }
+
+    pub fn remove(account: &str) {
+        if let Ok(e) = entry(account) {
+            let _ = e.delete_credential();
+        }
+    }
+}
+
+/// The Linux kernel keyring, by hand rather than through keyring's
+/// `linux-native` store: that store also links each key into the user's
+/// persistent keyring and fails when there is none (no login session:
+/// containers, SSH without PAM), and it leaves the key readable only by its
+/// possessor, so another process of the same user (the next `cohort`
+/// command) cannot find it once the first has exited. Here the key goes to
+/// the session keyring (the user-session keyring when the process has no
+/// session of its own) with search and read granted to the same user ID,
+/// the same protection as a file only its owner can read; it lasts until
+/// the user's session ends (or the machine restarts).
+#[cfg(target_os = "linux")]
+mod keychain {
+    use linux_keyutils::{KeyPermissionsBuilder, KeyRing, KeyRingIdentifier, Permission};
+
+    fn description(account: &str) -> String {
+        format!("{}:{account}", super::KEYCHAIN_SERVICE)
+    }
+
+    fn ring() -> Result<KeyRing, String> {
+        KeyRing::from_special_id(KeyRingIdentifier::Session, false)
+            .map_err(|e| format!("no session keyring: {e:?}"))
+    }
+
+    pub fn save(account: &str, secret: &str) -> Result<(), String> {
+        let key = ring()?
+            .add_key(&description(account), secret)
+            .map_err(|e| format!("the kernel keyring refused the key: {e:?}"))?;
+        let perms = KeyPermissionsBuilder::builder()
+            .posessor(Permission::ALL)
+            .user(Permission::VIEW | Permission::READ | Permission::SEARCH | Permission::WRITE)
+            .build();
+        key.set_perms(perms)
+            .map_err(|e| format!("the kernel keyring refused the key's permissions: {e:?}"))
+    }
+
+    pub fn get(account: &str) -> Option<String> {
+        let key = ring().ok()?.search(&description(account)).ok()?;
+        String::from_utf8(key.read_to_vec().ok()?).ok()
+    }
+
+    pub fn remove(account: &str) {
+        if let Some(key) = ring()
+            .ok()
+            .and_then(|r| r.search(&description(account)).ok())
+        {
+            let _ = key.invalidate();
+        }
     }
 }
 
@@ -99,7 +171,7 @@ pub fn passphrase_for(path: &Path) -> Option<String> {
             return Some(p);
         }
     }
-    keychain_entry(path).and_then(|e| e.get_password()).ok()
+    keychain::get(&keychain_account(path))
 }
 
 /// Gives a freshly opened connection its key when the file is encrypted,

@@ -98,3 +98,110 @@ fn a_writer_that_cannot_wait_longer_says_the_workspace_is_busy() {
     let w = Workspace::open(&ws).unwrap();
     assert_eq!(w.stats().unwrap().contacts, 0);
 }
+
+/// Runs `cohort` with `stdin` piped in and no passphrase in the environment.
+fn run_with_stdin(cmd: &mut std::process::Command, stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = cmd
+        .env_remove("COHORT_PASSPHRASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// `cohort encrypt --remember` keeps the passphrase in the OS keychain (here
+/// the Linux kernel keyring): a later process opens the workspace without
+/// being given it; `cohort decrypt` takes it out again, so a workspace
+/// encrypted afterwards without --remember is locked until given one.
+#[test]
+fn encryption_through_the_cli_with_the_passphrase_in_the_keychain() {
+    let s = Scratch::new();
+    let ws = s.path("secret.cohort");
+    assert!(cohort(&ws).arg("init").status().unwrap().success());
+    let csv = s.write(
+        "c.csv",
+        "Email,First Name,Last Name\nquintessa.vandermolen@example.com,Quintessa,Vandermolen\n",
+    );
+    let out = cohort(&ws).arg("import").arg(&csv).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = run_with_stdin(
+        cohort(&ws).args(["--json", "encrypt", "--passphrase-stdin", "--remember"]),
+        "correct horse battery staple\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(reply["encrypted"], true);
+    assert_eq!(
+        reply["keychain"],
+        true,
+        "the keychain refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&ws).unwrap();
+    assert!(!bytes.windows(10).any(|w| w == b"Vandermole"));
+
+    // A new process, no passphrase given: the keychain opens it.
+    let out = run_with_stdin(cohort(&ws).args(["--json", "stats"]), "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["contacts"], 1);
+
+    let out = run_with_stdin(cohort(&ws).arg("decrypt"), "");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&ws).unwrap();
+    assert!(bytes.starts_with(b"SQLite format 3\0"));
+
+    // Encrypted again without --remember: the old keychain entry is gone.
+    let out = run_with_stdin(
+        cohort(&ws).args(["encrypt", "--passphrase-stdin"]),
+        "another good passphrase\n",
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_with_stdin(cohort(&ws).arg("stats"), "");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("locked") || err.contains("passphrase"),
+        "{err}"
+    );
+    let out = cohort(&ws)
+        .arg("stats")
+        .env("COHORT_PASSPHRASE", "another good passphrase")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
