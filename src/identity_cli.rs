@@ -125,6 +125,30 @@ pub fn print_resolve(r: &ResolveReport, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `cohort review --same-from P --different-below Q`: decides every
+/// waiting pair the rule covers, after a backup.
+pub fn review_bulk(
+    ws_path: &Path,
+    rule: identity::BulkDecision,
+    backup: bool,
+    json: bool,
+) -> Result<()> {
+    let mut ws = Workspace::open_existing(ws_path)?;
+    let out = identity::decide_all(&mut ws, rule, backup, "cli", &now_iso())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    if let Some(b) = &out.backup {
+        println!("Backed up first: {b} (`cohort backup restore {b}` undoes this).");
+    }
+    println!(
+        "{} pairs merged as the same person, {} kept apart; {} pairs left to review.",
+        out.merged, out.kept_apart, out.remaining
+    );
+    Ok(())
+}
+
 pub fn review(
     ws_path: &Path,
     same: Option<i64>,

@@ -144,6 +144,15 @@ enum Command {
         /// Keep this pair's records apart for good.
         #[arg(long, value_name = "PAIR", conflicts_with = "same")]
         different: Option<i64>,
+        /// Decide in bulk: every waiting pair at or above this probability is the same person.
+        #[arg(long, value_name = "P", conflicts_with_all = ["same", "different"])]
+        same_from: Option<f64>,
+        /// Decide in bulk: every waiting pair below this probability is different people.
+        #[arg(long, value_name = "P", conflicts_with_all = ["same", "different"])]
+        different_below: Option<f64>,
+        /// With a bulk decision: skip the backup taken first.
+        #[arg(long)]
+        no_backup: bool,
         #[arg(long, default_value_t = 10)]
         limit: u64,
     },
@@ -929,8 +938,21 @@ fn run(cli: Cli) -> Result<()> {
         Command::Review {
             same,
             different,
+            same_from,
+            different_below,
+            no_backup,
             limit,
-        } => identity_cli::review(&ws_path, same, different, limit, json)?,
+        } => {
+            if same_from.is_some() || different_below.is_some() {
+                let rule = cohort::identity::BulkDecision {
+                    same_from,
+                    different_below,
+                };
+                identity_cli::review_bulk(&ws_path, rule, !no_backup, json)?
+            } else {
+                identity_cli::review(&ws_path, same, different, limit, json)?
+            }
+        }
         Command::Unmerge { profile, record } => {
             identity_cli::unmerge(&ws_path, profile, record, json)?
         }

@@ -1245,6 +1245,134 @@ pub fn decide(
         source,
     };
     let tx = ws.conn_mut().transaction().map_err(err)?;
+    let result = decide_in(&tx, &path, pair_id, same, actor, now)?;
+    let remaining: u64 = tx
+        .query_row("SELECT count(*) FROM match_pairs", [], |r| r.get(0))
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok((result, remaining))
+}
+
+/// Which waiting pairs a bulk decision takes: at or above `same_from` are
+/// the same person, below `different_below` different people.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct BulkDecision {
+    pub same_from: Option<f64>,
+    pub different_below: Option<f64>,
+}
+
+/// What a bulk decision did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct BulkOutcome {
+    pub merged: u64,
+    pub kept_apart: u64,
+    pub remaining: u64,
+    /// The backup taken first (file name), if any.
+    pub backup: Option<String>,
+}
+
+/// Decides every waiting review pair a rule covers, in one transaction,
+/// after backing the workspace up (a bulk merge is hard to undo by hand:
+/// each merge would need its own unmerge). The strongest pairs go first.
+pub fn decide_all(
+    ws: &mut Workspace,
+    rule: BulkDecision,
+    backup: bool,
+    actor: &str,
+    now: &str,
+) -> Result<BulkOutcome> {
+    for p in [rule.same_from, rule.different_below].into_iter().flatten() {
+        if !(0.0..=1.0).contains(&p) {
+            return Err(IdentityError::Invalid(format!(
+                "a match probability must be between 0 and 1, not {p}"
+            )));
+        }
+    }
+    if let (Some(s), Some(d)) = (rule.same_from, rule.different_below) {
+        if d > s {
+            return Err(IdentityError::Invalid(format!(
+                "pairs below {d} cannot be different people while pairs from {s} are the same: the ranges overlap"
+            )));
+        }
+    }
+    if rule.same_from.is_none() && rule.different_below.is_none() {
+        return Err(IdentityError::Invalid(
+            "say which pairs to decide: a probability from which pairs are the same person, below which they are different, or both".into(),
+        ));
+    }
+    let path = ws.path().display().to_string();
+    let err = |source| IdentityError::Sql {
+        path: path.clone(),
+        source,
+    };
+    let chosen: Vec<(i64, bool)> = {
+        let mut st = ws
+            .conn()
+            .prepare("SELECT id, probability FROM match_pairs ORDER BY probability DESC, id")
+            .map_err(err)?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, f64>(1)?)))
+            .map_err(err)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, p) = row.map_err(err)?;
+            if rule.same_from.is_some_and(|s| p >= s) {
+                out.push((id, true));
+            } else if rule.different_below.is_some_and(|d| p < d) {
+                out.push((id, false));
+            }
+        }
+        out
+    };
+    let mut outcome = BulkOutcome::default();
+    if backup && !chosen.is_empty() {
+        let b = crate::store::backup::create(ws, "before deciding review pairs in bulk", now)
+            .map_err(|e| IdentityError::Invalid(format!("could not back up first: {e}")))?;
+        outcome.backup = Some(b.name);
+    }
+    let tx = ws.conn_mut().transaction().map_err(err)?;
+    for (id, same) in chosen {
+        // A merge can take other waiting pairs with it (both records now in
+        // one profile): those are gone, not an error.
+        let still: bool = tx
+            .query_row(
+                "SELECT count(*) FROM match_pairs WHERE id = ?1",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(err)?
+            > 0;
+        if !still {
+            continue;
+        }
+        let merged = decide_in(&tx, &path, id, same, actor, now)?;
+        if same && merged.is_some() {
+            outcome.merged += 1;
+        } else if !same {
+            outcome.kept_apart += 1;
+        }
+    }
+    outcome.remaining = tx
+        .query_row("SELECT count(*) FROM match_pairs", [], |r| r.get(0))
+        .map_err(err)?;
+    tx.commit().map_err(err)?;
+    Ok(outcome)
+}
+
+/// One review decision inside the caller's transaction; returns the profile
+/// the pair ended up in when they were merged.
+fn decide_in(
+    tx: &Connection,
+    path: &str,
+    pair_id: i64,
+    same: bool,
+    actor: &str,
+    now: &str,
+) -> Result<Option<i64>> {
+    let err = |source| IdentityError::Sql {
+        path: path.to_string(),
+        source,
+    };
     let pair: Option<(i64, i64)> = tx
         .query_row(
             "SELECT record_a, record_b FROM match_pairs WHERE id = ?1",
@@ -1333,11 +1461,7 @@ pub fn decide(
         &serde_json::json!({"decision": if same { "same" } else { "different" }, "merged": result.is_some()}),
     )
     .map_err(err)?;
-    let remaining: u64 = tx
-        .query_row("SELECT count(*) FROM match_pairs", [], |r| r.get(0))
-        .map_err(err)?;
-    tx.commit().map_err(err)?;
-    Ok((result, remaining))
+    Ok(result)
 }
 
 fn record_decision(

@@ -308,6 +308,73 @@ fn demo_resolves_accurately_and_review_decisions_win_on_rerun() {
                 && p.b.record_id == different.b.record_id),
         "a decided pair must not come back to review"
     );
+
+    // Bulk: the strongest waiting pair and up are the same person, the
+    // weakest different people; a backup is taken first, and restoring it
+    // brings the queue back as it was.
+    let (waiting, queue) = identity::review_queue(&ws, 100_000, 0).unwrap();
+    drop(ws);
+    assert!(waiting >= 2, "{waiting} pairs left to review");
+    let strongest = queue.iter().map(|p| p.probability).fold(0.0, f64::max);
+    let weakest = queue.iter().map(|p| p.probability).fold(1.0, f64::min);
+    let below = weakest + 1e-9;
+    assert!(below < strongest);
+    let cli = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+            .args(["--workspace", ws_path.to_str().unwrap(), "--json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let bulk = cli(&[
+        "review",
+        "--same-from",
+        &strongest.to_string(),
+        "--different-below",
+        &below.to_string(),
+    ]);
+    let taken = queue
+        .iter()
+        .filter(|p| p.probability >= strongest || p.probability < below)
+        .count() as u64;
+    let (merged, apart) = (
+        bulk["merged"].as_u64().unwrap(),
+        bulk["kept_apart"].as_u64().unwrap(),
+    );
+    assert!(merged >= 1 && apart >= 1, "{bulk}");
+    assert!(merged + apart <= taken, "{bulk}, {taken} pairs in range");
+    assert!(bulk["remaining"].as_u64().unwrap() <= waiting - merged - apart);
+    let backup = bulk["backup"].as_str().expect("a backup first").to_string();
+    let listed = cli(&["backup", "list"]);
+    assert!(
+        listed.to_string().contains(&backup),
+        "{backup} not in {listed}"
+    );
+    let ws = Workspace::open(&ws_path).unwrap();
+    for p in queue.iter().filter(|p| p.probability < below) {
+        let decision: String = ws
+            .conn()
+            .query_row(
+                "SELECT decision FROM identity_decisions WHERE record_a = ?1 AND record_b = ?2",
+                [
+                    p.a.record_id.min(p.b.record_id),
+                    p.a.record_id.max(p.b.record_id),
+                ],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(decision, "different");
+    }
+    drop(ws);
+    cli(&["backup", "restore", &backup]);
+    let ws = Workspace::open(&ws_path).unwrap();
+    assert_eq!(identity::review_queue(&ws, 1, 0).unwrap().0, waiting);
 }
 
 /// A full run stores one blocking key row per block, profile and
