@@ -1386,7 +1386,7 @@ fn decide_in(
             "There is no review pair #{pair_id}; it may have been decided already."
         )));
     };
-    record_decision(&tx, a, b, same, actor, now).map_err(err)?;
+    record_decision(tx, a, b, same, actor, now).map_err(err)?;
     tx.execute("DELETE FROM match_pairs WHERE id = ?1", [pair_id])
         .map_err(err)?;
     let profile_of = |r: i64| -> Result<Option<i64>> {
@@ -1432,7 +1432,7 @@ fn decide_in(
                 )
                 .map_err(err)?;
                 crate::profiles::rebuild(
-                    &tx,
+                    tx,
                     crate::profiles::Scope::Profiles(&[keep, gone]),
                     now,
                     &mut crate::progress::Silent,
@@ -1443,7 +1443,7 @@ fn decide_in(
         }
     }
     log(
-        &tx,
+        tx,
         now,
         actor,
         if same { "accept" } else { "reject" },
@@ -1454,7 +1454,7 @@ fn decide_in(
     )
     .map_err(err)?;
     crate::privacy::audit::record(
-        &tx,
+        tx,
         crate::privacy::audit::Action::ReviewDecision,
         now,
         Some(&format!("review pair {pair_id}")),
