@@ -209,6 +209,21 @@ try {
     );
   });
 
+  // 1b. The README's desktop screenshot: the demo's profiles with personal data masked.
+  await step('the demo profiles in the desktop window, masked', async () => {
+    await session.run(`location.hash = '#/profiles'; return true;`);
+    await session.waitFor('[data-testid="profile-row"]', { timeout: 120_000 });
+    await session.click(await session.waitFor('[data-testid="mask-toggle"]'));
+    const r = await session.run(`
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      const t = document.querySelector('[data-testid="profiles-table"]').innerText;
+      return { dots: (t.match(/•/g) ?? []).length, emails: (t.match(/[a-z0-9]{2,}@/gi) ?? []).length };`);
+    const bytes = await session.screenshot(join(ARTIFACTS, 'desktop-profiles.png'));
+    await session.click(await session.waitFor('[data-testid="mask-toggle"]'));
+    await session.run(`location.hash = '#/sources'; return true;`);
+    check('the demo profiles in the desktop window, masked', r.dots > 0 && r.emails === 0 && bytes > 10_000, `${JSON.stringify(r)}, ${bytes} bytes`);
+  });
+
   // 2. The IPC adapters answer with the engine's error codes.
   await step('IPC commands keep the engine error codes', async () => {
     const r = await session.run(`

@@ -110,37 +110,45 @@ let base = '';
 let token = '';
 let pageUrl = '';
 
-function startServer() {
+/** Starts `cohort serve` on `workspace`; resolves with the process and its URL and token once it prints them. */
+function spawnServe(workspace, env = process.env) {
   return new Promise((resolve, reject) => {
     if (!fs.existsSync(BIN)) {
       reject(new Error(`${BIN} does not exist: run \`cargo build --bin cohort\` or set COHORT_BIN`));
       return;
     }
-    server = spawn(BIN, ['--workspace', WORKSPACE, 'serve', '--port', '0', '--ui', DIST], {
+    const proc = spawn(BIN, ['--workspace', workspace, 'serve', '--port', '0', '--ui', DIST], {
       cwd: ROOT,
-      env: { ...process.env, COHORT_DATA_DIR: path.join(TMP, 'data'), NO_COLOR: '1' },
+      env: { ...env, COHORT_DATA_DIR: path.join(TMP, 'data'), NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
     let err = '';
+    let done = false;
     const timer = setTimeout(() => reject(new Error(`the server printed no URL in 30 s; stderr: ${err}`)), 30_000);
-    server.stdout.on('data', (d) => {
+    proc.stdout.on('data', (d) => {
       out += d;
       const m = out.match(/Cohort is running at (http:\/\/127\.0\.0\.1:\d+)\/\?token=([A-Za-z0-9_-]+)/);
-      if (m) {
+      if (m && !done) {
+        done = true;
         clearTimeout(timer);
-        base = m[1];
-        token = m[2];
-        pageUrl = `${base}/?token=${token}`;
-        resolve();
+        resolve({ proc, base: m[1], token: m[2], url: `${m[1]}/?token=${m[2]}` });
       }
     });
-    server.stderr.on('data', (d) => (err += d));
-    server.on('exit', (code) => {
+    proc.stderr.on('data', (d) => (err += d));
+    proc.on('exit', (code) => {
       clearTimeout(timer);
-      if (!base) reject(new Error(`the server exited with ${code}: ${err}`));
+      if (!done) reject(new Error(`the server exited with ${code}: ${err}`));
     });
   });
+}
+
+async function startServer() {
+  const s = await spawnServe(WORKSPACE);
+  server = s.proc;
+  base = s.base;
+  token = s.token;
+  pageUrl = s.url;
 }
 
 function stopServer() {
@@ -929,6 +937,26 @@ async function main() {
     assertEq(await page.evaluate(() => location.hash), '#/review/refused', 'arrow keys move between tabs');
     await shot('refused');
     await axe('refused merges');
+  });
+
+  await check('identity review: decide in bulk from a probability; a backup is taken first', async () => {
+    await $('tab-queue').click();
+    const queue = await api('review_queue', { limit: 500, offset: 0 });
+    if (queue.total < 1) throw new Error('the demo review queue is empty after two decisions: adjust the review thresholds');
+    const strongest = Math.max(...queue.pairs.map((p) => p.probability));
+    const atLeast = queue.pairs.filter((p) => p.probability >= Math.floor(strongest * 1000) / 1000).length;
+    await $('bulk-decide').locator('summary').click();
+    await $('bulk-same-from').fill(String(Math.floor(strongest * 1000) / 10));
+    await axe('bulk review');
+    await $('bulk-submit').click();
+    await $('bulk-announce').waitFor();
+    const merged = Number(await $('bulk-announce').getAttribute('data-merged'));
+    assert(merged >= 1 && merged <= atLeast, `merged ${merged} of ${atLeast} pairs at or above ${strongest}`);
+    assertEq(Number(await $('bulk-announce').getAttribute('data-kept-apart')), 0, 'none kept apart');
+    const name = await $('bulk-backup').getAttribute('data-name');
+    const backup = (await api('backups')).backups.find((b) => b.name === name);
+    assert(backup && /bulk/.test(backup.reason), `the backup ${name} is listed: ${JSON.stringify(backup)}`);
+    assert((await api('review_queue', { limit: 1, offset: 0 })).total <= queue.total - merged, 'the queue shrank');
   });
 
   // -- insights, clustering, traits on a profile, survivorship (on the demo business) --
@@ -2008,6 +2036,37 @@ async function main() {
     assert(/,erase,/.test(csv) && /,consent_change,/.test(csv), 'the CSV has the erasure and the consent change');
     assert(!csv.toLowerCase().includes(email), 'the CSV does not name the erased person');
     await $('audit-action').selectOption('');
+  });
+
+  await check('an encrypted workspace asks for its passphrase: a wrong one is refused, the right one opens it', async () => {
+    const ws = path.join(TMP, 'locked.cohort');
+    const env = { ...process.env };
+    delete env.COHORT_PASSPHRASE;
+    const cli = (args, extra = {}) => {
+      const r = spawnSync(BIN, ['--workspace', ws, ...args], { env: { ...env, ...extra }, encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`cohort ${args.join(' ')}: ${r.stderr}`);
+    };
+    cli(['init']);
+    cli(['import', CONTACTS_CSV]);
+    cli(['encrypt'], { COHORT_PASSPHRASE: 'a long enough passphrase' });
+    const locked = await spawnServe(ws, env);
+    const tab = await context.newPage();
+    try {
+      await tab.goto(locked.url);
+      await tab.locator('[data-testid="unlock-dialog"]').waitFor({ state: 'visible' });
+      assertEq(await tab.locator('[data-testid="unlock-path"]').innerText(), ws, 'the dialog names the workspace');
+      await tab.locator('[data-testid="unlock-passphrase"]').fill('not the passphrase');
+      await tab.locator('[data-testid="unlock-submit"]').click();
+      await tab.locator('[data-testid="unlock-dialog"] [data-testid="error-alert"][data-code="wrong_passphrase"]').waitFor();
+      await tab.locator('[data-testid="unlock-passphrase"]').fill('a long enough passphrase');
+      await tab.locator('[data-testid="unlock-submit"]').click();
+      await tab.locator('[data-testid="unlock-dialog"]').waitFor({ state: 'hidden' });
+      await tab.locator('[data-testid="count-contacts"]').waitFor();
+      assert(num(await tab.locator('[data-testid="count-contacts"]').innerText()) > 0, 'the workspace opened with its contacts');
+    } finally {
+      await tab.close();
+      locked.proc.kill('SIGTERM');
+    }
   });
 
   await check('no errors in the browser console', async () => {

@@ -764,6 +764,16 @@ impl App {
                     remaining,
                 })
             }
+            "review_decide_all" => {
+                let rule: crate::identity::BulkDecision = parse(payload)?;
+                out(crate::identity::decide_all(
+                    &mut self.workspace()?,
+                    rule,
+                    true,
+                    "app",
+                    &now_iso(),
+                )?)
+            }
             "profile_split" => {
                 let req: SplitRequest = parse(payload)?;
                 let profiles = crate::identity::split(

@@ -1255,14 +1255,16 @@ pub fn decide(
 
 /// Which waiting pairs a bulk decision takes: at or above `same_from` are
 /// the same person, below `different_below` different people.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct BulkDecision {
     pub same_from: Option<f64>,
     pub different_below: Option<f64>,
 }
 
 /// What a bulk decision did.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ts_rs::TS)]
+#[ts(export)]
 pub struct BulkOutcome {
     pub merged: u64,
     pub kept_apart: u64,

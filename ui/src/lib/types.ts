@@ -50,6 +50,8 @@ import type { ResolveReport } from './bindings/ResolveReport';
 import type { ResolveRequest } from './bindings/ResolveRequest';
 import type { ReviewDecision } from './bindings/ReviewDecision';
 import type { ReviewOutcome } from './bindings/ReviewOutcome';
+import type { BulkDecision } from './bindings/BulkDecision';
+import type { BulkOutcome } from './bindings/BulkOutcome';
 import type { ReviewQueue } from './bindings/ReviewQueue';
 import type { SplitRequest } from './bindings/SplitRequest';
 import type { UnmergeOutcome } from './bindings/UnmergeOutcome';
@@ -215,6 +217,8 @@ export type {
   ResolveRequest,
   ReviewDecision,
   ReviewOutcome,
+  BulkDecision,
+  BulkOutcome,
   ReviewQueue,
   SplitRequest,
   UnmergeOutcome,
@@ -308,6 +312,7 @@ export interface Commands {
   profile: { payload: ProfileRequest; result: ProfileDetail };
   review_queue: { payload: PageRequest; result: ReviewQueue };
   review_decide: { payload: ReviewDecision; result: ReviewOutcome };
+  review_decide_all: { payload: BulkDecision; result: BulkOutcome };
   profile_split: { payload: SplitRequest; result: UnmergeOutcome };
   profile_unmerge: { payload: ProfileRequest; result: UnmergeOutcome };
   refused_merges: { payload: PageRequest; result: RefusedMerges };
