@@ -905,8 +905,12 @@ fn run(cli: Cli) -> Result<()> {
                 Some(data.join("recent.json")),
                 scratch,
             );
-            // The workspace must exist and be valid before the UI talks to it.
-            Workspace::open(&ws_path)?;
+            // The workspace must exist and be valid before the UI talks to it;
+            // an encrypted one without its passphrase is unlocked in the page.
+            match Workspace::open(&ws_path) {
+                Ok(_) | Err(cohort::store::StoreError::Locked { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
             let ui = ui.or_else(|| {
                 Some(PathBuf::from("ui/dist")).filter(|p| p.join("index.html").exists())
             });
