@@ -2,6 +2,7 @@
 //! answer and history per profile, changes by hand, the overview and the
 //! settings. Flags in, `cohort::privacy::consent` calls, tables or JSON out.
 
+use crate::now_iso;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
@@ -45,10 +46,6 @@ pub enum ConsentCommand {
         #[arg(long, value_name = "SOURCE,…")]
         priority: Option<String>,
     },
-}
-
-fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn run(ws_path: &Path, what: ConsentCommand, json: bool) -> Result<()> {

@@ -1,6 +1,7 @@
 //! The identity and profile commands of the CLI: flags in, engine calls,
 //! tables or JSON out.
 
+use crate::now_iso;
 use std::path::Path;
 
 use anyhow::{bail, Result};
@@ -9,10 +10,6 @@ use cohort::profiles;
 use cohort::store::Workspace;
 
 use crate::{table, truncate, Bar};
-
-pub fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 pub struct Tuning {
     pub threshold: Option<f64>,

@@ -233,7 +233,7 @@ pub fn cluster_run(ws_path: &Path, args: ClusterArgs, json: bool) -> Result<()> 
     let run = runs::run(
         &mut ws,
         &runs::ClusterRequest { features, config },
-        &crate::identity_cli::now_iso(),
+        &crate::now_iso(),
         &mut bar,
     )?;
     bar.finish();
@@ -305,13 +305,8 @@ pub fn cluster_save(
     json: bool,
 ) -> Result<()> {
     let mut ws = Workspace::open_existing(ws_path)?;
-    let s = cohort::cluster::runs::save_segment(
-        ws.conn_mut(),
-        run,
-        cluster,
-        name,
-        &crate::identity_cli::now_iso(),
-    )?;
+    let s =
+        cohort::cluster::runs::save_segment(ws.conn_mut(), run, cluster, name, &crate::now_iso())?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
     } else {

@@ -843,7 +843,7 @@ fn run(cli: Cli) -> Result<()> {
                     &cohort::identity::ResolveOptions {
                         full: true,
                         settings: Default::default(),
-                        now: identity_cli::now_iso(),
+                        now: now_iso(),
                         actor: "demo".into(),
                     },
                     &mut bar,
@@ -869,7 +869,7 @@ fn run(cli: Cli) -> Result<()> {
                 let run = cohort::recommend::train(
                     &mut ws,
                     &cohort::recommend::Settings::for_demo(output.people),
-                    &identity_cli::now_iso(),
+                    &now_iso(),
                     &mut bar,
                 )?;
                 bar.finish();
@@ -1183,6 +1183,11 @@ fn table(header: impl IntoIterator<Item = String>) -> Table {
 
 fn iso(now: chrono::DateTime<chrono::Utc>) -> String {
     now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Now, as the engine records times (passed into every call, never read inside it).
+fn now_iso() -> String {
+    iso(chrono::Utc::now())
 }
 
 fn truncate(s: &str, n: usize) -> String {

@@ -13,10 +13,6 @@ use cohort::store::Workspace;
 
 use crate::{table, truncate};
 
-fn now_iso(now: chrono::DateTime<chrono::Utc>) -> String {
-    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Who: exactly one of an email address, a phone number or a profile id.
 #[derive(clap::Args, Debug)]
 #[group(required = true, multiple = false)]
@@ -157,7 +153,7 @@ pub fn erase(
             return Ok(());
         }
     }
-    let report = erase::erase(&mut ws, &target, options, &now_iso(now))?;
+    let report = erase::erase(&mut ws, &target, options, &crate::iso(now))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -178,7 +174,7 @@ pub fn person_export(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let ws = Workspace::open_existing(ws_path)?;
-    let report = person::export(ws.conn(), &who.target(), out, &now_iso(now))?;
+    let report = person::export(ws.conn(), &who.target(), out, &crate::iso(now))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -237,7 +233,7 @@ pub fn retention(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<()> {
     let mut ws = Workspace::open_existing(ws_path)?;
-    let now = now_iso(now);
+    let now = crate::iso(now);
     match what {
         RetentionCommand::Show => {
             let r = retention::preview(ws.conn(), &now)?;

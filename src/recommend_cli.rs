@@ -152,12 +152,7 @@ pub fn train(ws_path: &Path, args: &ModelArgs, json: bool) -> Result<()> {
     let settings = args.settings()?;
     let mut ws = Workspace::open_existing(ws_path)?;
     let mut bar = Bar::new(json);
-    let run = recommend::train(
-        &mut ws,
-        &settings,
-        &crate::identity_cli::now_iso(),
-        &mut bar,
-    )?;
+    let run = recommend::train(&mut ws, &settings, &crate::now_iso(), &mut bar)?;
     bar.finish();
     if json {
         println!("{}", serde_json::to_string_pretty(&run)?);

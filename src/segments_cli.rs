@@ -1,6 +1,7 @@
 //! The segment and campaign commands of the CLI: flags in, engine calls,
 //! tables or JSON out.
 
+use crate::now_iso;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -10,10 +11,6 @@ use cohort::store::Workspace;
 use serde_json::json;
 
 use crate::table;
-
-fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
 
 /// A rule from a file, or from standard input when the path is `-`.
 fn read_rule(path: &Path) -> Result<Definition> {

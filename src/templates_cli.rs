@@ -1,6 +1,7 @@
 //! The template and content-block commands of the CLI: flags in, engine
 //! calls, tables or JSON out.
 
+use crate::now_iso;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -93,10 +94,6 @@ pub enum BlockCommand {
     List,
     /// Delete a content block.
     Delete { name: String },
-}
-
-fn now_iso() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn read(path: &Path) -> Result<String> {
