@@ -2063,6 +2063,14 @@ async function main() {
       await tab.locator('[data-testid="unlock-dialog"]').waitFor({ state: 'hidden' });
       await tab.locator('[data-testid="count-contacts"]').waitFor();
       assert(num(await tab.locator('[data-testid="count-contacts"]').innerText()) > 0, 'the workspace opened with its contacts');
+    } catch (e) {
+      await tab.screenshot({ path: path.join(ARTIFACTS, 'unlock-failure.png') }).catch(() => undefined);
+      const info = await fetch(`${locked.base}/api/call/app_info`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${locked.token}`, 'Content-Type': 'application/json' },
+        body: '{}',
+      }).then((r) => r.text(), (x) => String(x));
+      throw new Error(`${e.message}\n app_info: ${info}\n page: ${(await tab.locator('body').innerText().catch(() => '')).slice(0, 400)}`);
     } finally {
       await tab.close();
       locked.proc.kill('SIGTERM');

@@ -73,7 +73,39 @@ pub fn os_user() -> String {
     ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+        .or_else(account_name)
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// The login name of the process's user from the user database, for when
+/// the environment names none (services, containers, `env -i`).
+#[cfg(unix)]
+fn account_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r fills `pwd` with pointers into `buf`, both alive
+    // until the name is copied out below; `found` is null when there is none.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: pw_name is a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    name.to_str().ok().filter(|n| !n.is_empty()).map(str::to_string)
+}
+
+#[cfg(not(unix))]
+fn account_name() -> Option<String> {
+    None
 }
 
 /// Appends an entry. Call it inside the transaction of the operation it
@@ -149,6 +181,13 @@ pub fn write_csv<W: std::io::Write>(conn: &Connection, out: W) -> anyhow::Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_user_database_names_the_process_user() {
+        let name = account_name().expect("the process's user has an account");
+        assert!(!name.is_empty() && name != "unknown");
+    }
 
     #[test]
     fn records_and_lists_newest_first() {
