@@ -3,7 +3,7 @@
 //!
 //! Security: bound to 127.0.0.1 only; every request must carry the
 //! per-launch token (header `Authorization: Bearer …`, a `token` query
-//! parameter, or the `cohort_token` cookie set when the page is first opened
+//! parameter, or the `cohort_token_<port>` cookie set when the page is first opened
 //! with the token); requests whose `Origin` or `Host` is not this server are
 //! refused, so other web pages the user visits cannot drive it.
 
@@ -136,9 +136,14 @@ async fn guard(State(server): State<Arc<Server>>, req: Request, next: Next) -> R
             .find_map(|kv| kv.strip_prefix("token="))
             .map(str::to_string)
     });
+    // The token of the address just opened comes before the cookie, and the
+    // cookie is named after the port: browsers share cookies between ports
+    // of one host, so another `cohort serve` (or this one's last launch)
+    // must not lock the page out with its own.
+    let cookie_name = format!("cohort_token_{}", server.port);
     let presented = bearer(headers)
-        .or_else(|| cookie(headers))
-        .or(query_token.clone());
+        .or(query_token.clone())
+        .or_else(|| cookie(headers, &cookie_name));
     match presented {
         Some(t) if constant_time_eq(t.as_bytes(), server.token.as_bytes()) => {}
         Some(_) => {
@@ -160,7 +165,7 @@ async fn guard(State(server): State<Arc<Server>>, req: Request, next: Next) -> R
     // The page was opened with ?token=: let its assets and API calls through by cookie.
     if query_token.is_some() {
         if let Ok(v) = HeaderValue::from_str(&format!(
-            "cohort_token={}; Path=/; HttpOnly; SameSite=Strict",
+            "{cookie_name}={}; Path=/; HttpOnly; SameSite=Strict",
             server.token
         )) {
             response.headers_mut().append(header::SET_COOKIE, v);
@@ -178,13 +183,18 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(|t| t.trim().to_string())
 }
 
-fn cookie(headers: &HeaderMap) -> Option<String> {
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix("cohort_token=").map(str::to_string))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix('='))
+                .map(str::to_string)
+        })
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

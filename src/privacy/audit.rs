@@ -100,7 +100,10 @@ fn account_name() -> Option<String> {
     }
     // SAFETY: pw_name is a NUL-terminated string inside `buf`.
     let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-    name.to_str().ok().filter(|n| !n.is_empty()).map(str::to_string)
+    name.to_str()
+        .ok()
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
 }
 
 #[cfg(not(unix))]

@@ -128,6 +128,35 @@ fn requests_without_the_right_token_origin_or_json_are_refused_and_change_nothin
     assert_eq!(json(&body)["code"], "invalid_json");
     let (status, _) = http(port, "GET", &format!("/?token={}", server.token), &[], b"");
     assert_ne!(status, 401);
+    // Browsers send one host's cookies to every port: another server's
+    // cookie must neither let a request in nor keep this page's token out.
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/call/workspace_stats",
+        &[("Cookie", &format!("cohort_token_1={}", server.token))],
+        b"{}",
+    );
+    assert_eq!(status, 401, "another port's cookie is not ours");
+    let (status, _) = http(
+        port,
+        "POST",
+        "/api/call/workspace_stats",
+        &[("Cookie", &format!("cohort_token_{port}={}", server.token))],
+        b"{}",
+    );
+    assert_eq!(status, 200, "our cookie");
+    let (status, _) = http(
+        port,
+        "GET",
+        &format!("/?token={}", server.token),
+        &[(
+            "Cookie",
+            &format!("cohort_token_{port}=stale; cohort_token=stale"),
+        )],
+        b"",
+    );
+    assert_ne!(status, 401, "the address's token wins over a stale cookie");
 
     // Nothing above reached the engine.
     let (status, body) = http(
