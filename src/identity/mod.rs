@@ -27,6 +27,9 @@ pub mod records;
 pub mod resolve;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use rayon::slice::ParallelSliceMut;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -475,9 +478,6 @@ fn incremental(
             .map_err(err)?;
         let limit = settings.max_records_per_identifier as i64 + 1;
         let floor = resolve::lowest_interesting_weight(settings);
-        // New records share keys (a common name, a birthday): each block is
-        // read and decoded once.
-        let mut blocks: HashMap<i64, Vec<(i64, compare::Fields)>> = HashMap::new();
         let mut all_keys: Vec<i64> = Vec::new();
         // Identifiers in table order too, each looked up once.
         let mut all_ids: Vec<(&str, &str, u8)> = changed
@@ -526,18 +526,19 @@ fn incremental(
         // file, read-ahead then serves most of them).
         all_keys.sort_unstable();
         all_keys.dedup();
-        {
-            for key in all_keys {
-                if let std::collections::hash_map::Entry::Vacant(e) = blocks.entry(key) {
-                    let rows: Vec<(i64, String)> = by_key
-                        .query_map(params![key, settings.max_block as i64 + 1], |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })
-                        .map_err(err)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(err)?;
+        // New records share keys (a common name, a birthday): each block is
+        // read and decoded once, read here and decoded on a second thread
+        // as they come.
+        type Rows = Vec<(i64, String)>;
+        let (send, receive) = std::sync::mpsc::sync_channel::<(i64, Rows)>(256);
+        let max_block = settings.max_block;
+        let changed_ids = &changed_ids;
+        let blocks = std::thread::scope(|scope| -> Result<_> {
+            let decoder = scope.spawn(move || -> Result<_> {
+                let mut blocks: HashMap<i64, Vec<(i64, compare::Fields)>> = HashMap::new();
+                for (key, rows) in receive {
                     let mut block = Vec::with_capacity(rows.len());
-                    if rows.len() <= settings.max_block {
+                    if rows.len() <= max_block {
                         for (id, text) in rows {
                             if changed_ids.contains(&id) {
                                 continue;
@@ -550,10 +551,34 @@ fn incremental(
                             block.push((id, f));
                         }
                     }
-                    e.insert(block);
+                    blocks.insert(key, block);
                 }
-            }
-        }
+                Ok(blocks)
+            });
+            let read = || -> Result<()> {
+                for key in all_keys {
+                    let rows: Rows = by_key
+                        .query_map(params![key, max_block as i64 + 1], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .map_err(err)?
+                        .collect::<rusqlite::Result<_>>()
+                        .map_err(err)?;
+                    // A closed channel means the decoder stopped on an
+                    // error, which its join reports.
+                    if send.send((key, rows)).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            };
+            let result = read();
+            drop(send);
+            let blocks = decoder
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            result.and(blocks)
+        })?;
         // The comparisons themselves, on every core.
         if let Some(model) = model {
             use rayon::prelude::*;
@@ -674,13 +699,13 @@ fn persist(
 
     // Components, and the profile id each keeps: the old id most of its
     // records had, so unchanged people keep theirs.
-    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut members: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     for i in 0..n as u32 {
         members.entry(g.find(i)).or_default().push(i);
     }
     let mut votes: Vec<(u64, i64, u32)> = Vec::new();
     for (root, m) in &members {
-        let mut counts: HashMap<i64, u64> = HashMap::new();
+        let mut counts: FxHashMap<i64, u64> = FxHashMap::default();
         for &i in m {
             if let Some(p) = recs[i as usize].profile {
                 *counts.entry(p).or_default() += 1;
@@ -692,8 +717,8 @@ fn persist(
     }
     // Most records first, then the lower id: deterministic.
     votes.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-    let mut assigned: HashMap<u32, i64> = HashMap::new();
-    let mut used: HashSet<i64> = HashSet::new();
+    let mut assigned: FxHashMap<u32, i64> = FxHashMap::default();
+    let mut used: FxHashSet<i64> = FxHashSet::default();
     for (_, p, root) in &votes {
         if !assigned.contains_key(root) && !used.contains(p) {
             assigned.insert(*root, *p);
@@ -721,7 +746,7 @@ fn persist(
             created += 1;
         }
     }
-    let mut touched: HashSet<i64> = HashSet::new();
+    let mut touched: FxHashSet<i64> = FxHashSet::default();
     let mut merged_away: Vec<(i64, i64)> = Vec::new();
     let mut profile_now: Vec<i64> = Vec::with_capacity(n);
     if full {
@@ -772,55 +797,91 @@ fn persist(
         tx.execute_batch(
             "DELETE FROM identifiers; DELETE FROM blocking_keys; DELETE FROM profile_links;
              DELETE FROM match_pairs; DELETE FROM refused_merges;
-             DROP INDEX IF EXISTS identifiers_by_record; DROP INDEX IF EXISTS blocking_keys_by_record;",
+             DROP INDEX IF EXISTS identifiers_by_record; DROP INDEX IF EXISTS blocking_keys_by_record;
+             DROP INDEX IF EXISTS profile_links_by_a; DROP INDEX IF EXISTS profile_links_by_b;",
         )
         .map_err(err)?;
-        let mut ids: Vec<(&str, &str, i64)> = Vec::new();
-        // (key, profile, fingerprint, record)
-        let mut keys: Vec<(i64, i64, i64, usize)> = Vec::new();
-        for (i, r) in recs.iter().enumerate() {
-            for (k, v) in &r.ids {
-                ids.push((records::id_kind_name(*k), v, r.id));
+        // Blocking keys are gathered, sorted and their fields encoded on a
+        // second thread while this one writes the identifiers; they arrive
+        // in batches, in key order, through a bounded channel.
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(i64, i64, String)>>(4);
+        let profile_now = &profile_now;
+        std::thread::scope(|scope| -> Result<()> {
+            // Owned here, so an early return drops it and a sender blocked
+            // on a full channel wakes up with an error instead of waiting
+            // for the scope to end.
+            let receive = receive;
+            scope.spawn(move || {
+                // (key, profile, fingerprint, record)
+                let mut keys: Vec<(i64, i64, i64, usize)> = Vec::new();
+                for (i, r) in recs.iter().enumerate() {
+                    for key in r.blocking_keys() {
+                        keys.push((key, profile_now[i], r.fingerprint, i));
+                    }
+                }
+                // One record per block, profile and fingerprint: records
+                // with the same fields in one profile (a customer's orders)
+                // compare alike, and an incremental run brings the whole
+                // profile anyway. Runs that move records between profiles
+                // (incremental, split, unmerge) add the keys of every record
+                // they load, so none becomes unreachable.
+                keys.sort_unstable();
+                keys.dedup_by(|next, kept| {
+                    next.0 == kept.0 && next.1 == kept.1 && next.2 == kept.2
+                });
+                for chunk in keys.chunks(8192) {
+                    let batch = chunk
+                        .iter()
+                        .map(|&(key, _, _, i)| {
+                            let r = &recs[i];
+                            (
+                                key,
+                                r.id,
+                                r.fields.as_ref().map(|f| f.encode()).unwrap_or_default(),
+                            )
+                        })
+                        .collect();
+                    // The writer stopped (an error, a cancel): so do we.
+                    if send.send(batch).is_err() {
+                        return;
+                    }
+                }
+            });
+            let mut ids: Vec<(&str, &str, i64)> = Vec::new();
+            for r in recs {
+                for (k, v) in &r.ids {
+                    ids.push((records::id_kind_name(*k), v, r.id));
+                }
             }
-            for key in r.blocking_keys() {
-                keys.push((key, profile_now[i], r.fingerprint, i));
+            ids.par_sort_unstable();
+            ids.dedup();
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (n, (k, v, id)) in ids.iter().enumerate() {
+                ins.execute(params![k, v, id]).map_err(err)?;
+                if n % 100_000 == 0 && progress.is_cancelled() {
+                    return Err(Cancelled.into());
+                }
             }
-        }
-        ids.sort_unstable();
-        ids.dedup();
-        // One record per block, profile and fingerprint: records with the
-        // same fields in one profile (a customer's orders) compare alike,
-        // and an incremental run brings the whole profile anyway. Runs that
-        // move records between profiles (incremental, split, unmerge) add
-        // the keys of every record they load, so none becomes unreachable.
-        keys.sort_unstable();
-        keys.dedup_by(|next, kept| next.0 == kept.0 && next.1 == kept.1 && next.2 == kept.2);
-        let keys: Vec<(i64, usize)> = keys.into_iter().map(|(k, _, _, i)| (k, i)).collect();
-        let mut ins = tx
-            .prepare_cached("INSERT INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)")
-            .map_err(err)?;
-        for (n, (k, v, id)) in ids.iter().enumerate() {
-            ins.execute(params![k, v, id]).map_err(err)?;
-            if n % 100_000 == 0 && progress.is_cancelled() {
-                return Err(Cancelled.into());
+            drop(ids);
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for (n, batch) in receive.iter().enumerate() {
+                for (key, id, text) in batch {
+                    ins.execute(params![key, id, text]).map_err(err)?;
+                }
+                if n % 16 == 0 && progress.is_cancelled() {
+                    return Err(Cancelled.into());
+                }
             }
-        }
-        let mut ins = tx
-            .prepare_cached(
-                "INSERT INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(err)?;
-        let mut text = String::new();
-        for (n, (key, i)) in keys.iter().enumerate() {
-            let r = &recs[*i];
-            if let Some(f) = &r.fields {
-                f.encode_into(&mut text);
-            }
-            ins.execute(params![key, r.id, text]).map_err(err)?;
-            if n % 100_000 == 0 && progress.is_cancelled() {
-                return Err(Cancelled.into());
-            }
-        }
+            Ok(())
+        })?;
         tx.execute_batch(
             "CREATE INDEX identifiers_by_record ON identifiers (record_id);
              CREATE INDEX blocking_keys_by_record ON blocking_keys (record_id);",
@@ -983,6 +1044,13 @@ fn persist(
             )
             .map_err(err)?;
         }
+    }
+    if full {
+        tx.execute_batch(
+            "CREATE INDEX profile_links_by_a ON profile_links (record_a);
+             CREATE INDEX profile_links_by_b ON profile_links (record_b);",
+        )
+        .map_err(err)?;
     }
     set_json(tx, MODEL_KEY.0, &outcome.model).map_err(err)?;
     stages.push(("writing links".into(), clock.elapsed().as_secs_f64()));

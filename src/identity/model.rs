@@ -11,7 +11,7 @@
 //! training on every candidate pair costs milliseconds and there is no
 //! need to sample.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -31,15 +31,16 @@ pub struct MatchModel {
     /// adjustment: two Smiths agreeing is weaker evidence than two
     /// Quackenbushes. Counts over `name_total` records.
     #[serde(default)]
-    pub first_names: HashMap<String, u32>,
+    pub first_names: FxHashMap<String, u32>,
     #[serde(default)]
-    pub last_names: HashMap<String, u32>,
+    pub last_names: FxHashMap<String, u32>,
     #[serde(default)]
     pub name_total: u64,
 }
 
-/// Comparison vectors and how many pairs have each.
-pub type Histogram = HashMap<Levels, u64>;
+/// Comparison vectors and how many pairs have each. (Fx hashing: ten
+/// million pairs are counted in a full run, and the keys are our own.)
+pub type Histogram = FxHashMap<Levels, u64>;
 
 /// u probabilities from the comparison vectors of random pairs, with one
 /// pseudo-count per level so that a level never seen among random pairs
@@ -134,8 +135,8 @@ impl MatchModel {
             iterations: 0,
             candidate_pairs: candidates.values().sum(),
             random_pairs,
-            first_names: HashMap::new(),
-            last_names: HashMap::new(),
+            first_names: FxHashMap::default(),
+            last_names: FxHashMap::default(),
             name_total: 0,
         };
         let mut sums: Vec<Vec<f64>> = COMPARISONS
@@ -380,8 +381,8 @@ mod tests {
             }
             l
         };
-        let mut candidates = Histogram::new();
-        let mut random = Histogram::new();
+        let mut candidates = Histogram::default();
+        let mut random = Histogram::default();
         for _ in 0..200_000 {
             let is_match = rng.random_bool(0.3);
             let l = draw(&mut rng, if is_match { &true_m } else { &true_u });

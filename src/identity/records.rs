@@ -192,6 +192,85 @@ struct Raw<'a> {
     postcode: Option<&'a str>,
 }
 
+/// Rows passed from the reader to the normaliser at a time.
+const BATCH: usize = 4096;
+
+/// A contact or order row as read, before normalisation.
+struct RawRow {
+    kind: RecordKind,
+    id: i64,
+    profile: Option<i64>,
+    stored_fingerprint: i64,
+    source: i64,
+    /// A contact's source key, an order's customer key: a customer id.
+    key: Option<String>,
+    first: Option<String>,
+    last: Option<String>,
+    /// A contact's full name, an order's billing name.
+    full: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    birth: Option<String>,
+    address: Option<String>,
+    city: Option<String>,
+    postcode: Option<String>,
+    attributes: Option<String>,
+}
+
+impl RawRow {
+    fn into_record(self) -> Record {
+        // A contact with a full name only, and every order (billing name),
+        // is split as matching reads names: the last word is the surname.
+        let (first, last) = match (&self.first, &self.last, &self.full) {
+            (None, None, Some(full)) => split_name(full),
+            _ => (
+                self.first.as_deref().unwrap_or_default(),
+                self.last.as_deref().unwrap_or_default(),
+            ),
+        };
+        let f = fields(&Raw {
+            first,
+            last,
+            email: self.email.as_deref(),
+            phone: self.phone.as_deref(),
+            birth: self.birth.as_deref(),
+            address: self.address.as_deref(),
+            city: self.city.as_deref(),
+            postcode: self.postcode.as_deref(),
+        });
+        let mut ids = Vec::new();
+        match self.kind {
+            RecordKind::Contact => push_contact_ids(
+                &mut ids,
+                &f,
+                Some(self.key.as_deref().unwrap_or_default()),
+                self.attributes.as_deref(),
+            ),
+            _ => {
+                if let Some(e) = &f.email {
+                    ids.push((EMAIL, e.clone()));
+                }
+                if let Some(p) = &f.phone {
+                    ids.push((PHONE, p.clone()));
+                }
+                if let Some(c) = self.key.filter(|c| !c.is_empty()) {
+                    ids.push((CUSTOMER_ID, c.into()));
+                }
+            }
+        }
+        Record {
+            id: self.id,
+            kind: self.kind,
+            source: self.source,
+            profile: self.profile,
+            stored_fingerprint: self.stored_fingerprint,
+            fingerprint: fingerprint(self.kind, Some(&f), &ids),
+            fields: Some(Box::new(f)),
+            ids,
+        }
+    }
+}
+
 fn fields(r: &Raw<'_>) -> Fields {
     let first = name_tokens(r.first).join("");
     let last_tokens: Vec<Box<str>> = name_tokens(r.last).into_iter().map(Into::into).collect();
@@ -368,7 +447,6 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
             "o.id = r.row_id AND r.kind = 'order' AND r.source_id = +o.source_id AND r.source_key = +o.source_key",
         ),
     };
-    let mut out = Vec::new();
     // Statements name their parameters ?1/?2 only when used; bind what the
     // text mentions.
     // SQLite counts parameters up to the highest number used, so ?2 alone
@@ -383,7 +461,7 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
         }
     };
 
-    let sql = format!(
+    let contacts = format!(
         "SELECT r.id, r.profile_id, r.fingerprint, c.source_id, c.source_key, c.first_name, c.last_name, c.full_name,
                 c.email, c.phone, c.birth_date, c.address1, c.city, c.postcode,
                 CASE WHEN c.attributes LIKE '%loyalty%' THEN c.attributes END
@@ -391,103 +469,94 @@ pub fn load(conn: &Connection, filter: &Filter<'_>) -> rusqlite::Result<Vec<Reco
            ON {join_c}
          WHERE {where_c}"
     );
-    let mut st = conn.prepare(&sql)?;
-    let mut rows = st.query(rusqlite::params_from_iter(bind(&sql)))?;
-    while let Some(row) = rows.next()? {
-        let first: Option<String> = row.get(5)?;
-        let last: Option<String> = row.get(6)?;
-        let full: Option<String> = row.get(7)?;
-        let (first, last) = match (&first, &last, &full) {
-            (None, None, Some(full)) => {
-                let (f, l) = split_name(full);
-                (f.to_string(), l.to_string())
-            }
-            _ => (first.unwrap_or_default(), last.unwrap_or_default()),
-        };
-        let email: Option<String> = row.get(8)?;
-        let phone: Option<String> = row.get(9)?;
-        let birth: Option<String> = row.get(10)?;
-        let address: Option<String> = row.get(11)?;
-        let city: Option<String> = row.get(12)?;
-        let pc: Option<String> = row.get(13)?;
-        let f = fields(&Raw {
-            first: &first,
-            last: &last,
-            email: email.as_deref(),
-            phone: phone.as_deref(),
-            birth: birth.as_deref(),
-            address: address.as_deref(),
-            city: city.as_deref(),
-            postcode: pc.as_deref(),
-        });
-        let key: String = row.get(4)?;
-        let attrs: Option<String> = row.get(14)?;
-        let mut ids = Vec::new();
-        push_contact_ids(&mut ids, &f, Some(&key), attrs.as_deref());
-        out.push(Record {
-            id: row.get(0)?,
-            kind: RecordKind::Contact,
-            source: row.get(3)?,
-            profile: row.get(1)?,
-            stored_fingerprint: row.get(2)?,
-            fingerprint: fingerprint(RecordKind::Contact, Some(&f), &ids),
-            fields: Some(Box::new(f)),
-            ids,
-        });
-    }
-    drop(rows);
-    drop(st);
-
-    let sql = format!(
+    let orders = format!(
         "SELECT r.id, r.profile_id, r.fingerprint, o.source_id, o.customer_key, o.billing_name,
                 o.email, o.phone, coalesce(o.billing_city, o.shipping_city), coalesce(o.billing_postcode, o.shipping_postcode)
          FROM orders o JOIN identity_records r
            ON {join_o}
          WHERE {where_o}"
     );
-    let mut st = conn.prepare(&sql)?;
-    let mut rows = st.query(rusqlite::params_from_iter(bind(&sql)))?;
-    while let Some(row) = rows.next()? {
-        let name: Option<String> = row.get(5)?;
-        let (first, last) = split_name(name.as_deref().unwrap_or(""));
-        let email: Option<String> = row.get(6)?;
-        let phone: Option<String> = row.get(7)?;
-        let city: Option<String> = row.get(8)?;
-        let pc: Option<String> = row.get(9)?;
-        let f = fields(&Raw {
-            first,
-            last,
-            email: email.as_deref(),
-            phone: phone.as_deref(),
-            birth: None,
-            address: None,
-            city: city.as_deref(),
-            postcode: pc.as_deref(),
+    // Reading rows (SQLite, this thread) and normalising them (names,
+    // phonetic codes, addresses: as long again) overlap on two threads. One
+    // normaliser keeps the records in the order they were read.
+    let mut out = std::thread::scope(|scope| -> rusqlite::Result<Vec<Record>> {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<RawRow>>(8);
+        let normaliser = scope.spawn(move || {
+            let mut out = Vec::new();
+            for batch in receive {
+                out.extend(batch.into_iter().map(RawRow::into_record));
+            }
+            out
         });
-        let mut ids = Vec::new();
-        if let Some(e) = &f.email {
-            ids.push((EMAIL, e.clone()));
-        }
-        if let Some(p) = &f.phone {
-            ids.push((PHONE, p.clone()));
-        }
-        let customer: Option<String> = row.get(4)?;
-        if let Some(c) = customer.filter(|c| !c.is_empty()) {
-            ids.push((CUSTOMER_ID, c.into()));
-        }
-        out.push(Record {
-            id: row.get(0)?,
-            kind: RecordKind::Order,
-            source: row.get(3)?,
-            profile: row.get(1)?,
-            stored_fingerprint: row.get(2)?,
-            fingerprint: fingerprint(RecordKind::Order, Some(&f), &ids),
-            fields: Some(Box::new(f)),
-            ids,
-        });
-    }
-    drop(rows);
-    drop(st);
+        let read = || -> rusqlite::Result<()> {
+            let mut batch = Vec::with_capacity(BATCH);
+            let flush = |batch: &mut Vec<RawRow>| {
+                // A closed channel means the normaliser panicked; its
+                // join below reports it.
+                let _ = send.send(std::mem::replace(batch, Vec::with_capacity(BATCH)));
+            };
+            let mut st = conn.prepare(&contacts)?;
+            let mut rows = st.query(rusqlite::params_from_iter(bind(&contacts)))?;
+            while let Some(row) = rows.next()? {
+                batch.push(RawRow {
+                    kind: RecordKind::Contact,
+                    id: row.get(0)?,
+                    profile: row.get(1)?,
+                    stored_fingerprint: row.get(2)?,
+                    source: row.get(3)?,
+                    key: row.get(4)?,
+                    first: row.get(5)?,
+                    last: row.get(6)?,
+                    full: row.get(7)?,
+                    email: row.get(8)?,
+                    phone: row.get(9)?,
+                    birth: row.get(10)?,
+                    address: row.get(11)?,
+                    city: row.get(12)?,
+                    postcode: row.get(13)?,
+                    attributes: row.get(14)?,
+                });
+                if batch.len() == BATCH {
+                    flush(&mut batch);
+                }
+            }
+            drop(rows);
+            drop(st);
+            let mut st = conn.prepare(&orders)?;
+            let mut rows = st.query(rusqlite::params_from_iter(bind(&orders)))?;
+            while let Some(row) = rows.next()? {
+                batch.push(RawRow {
+                    kind: RecordKind::Order,
+                    id: row.get(0)?,
+                    profile: row.get(1)?,
+                    stored_fingerprint: row.get(2)?,
+                    source: row.get(3)?,
+                    key: row.get(4)?,
+                    first: None,
+                    last: None,
+                    full: row.get(5)?,
+                    email: row.get(6)?,
+                    phone: row.get(7)?,
+                    birth: None,
+                    address: None,
+                    city: row.get(8)?,
+                    postcode: row.get(9)?,
+                    attributes: None,
+                });
+                if batch.len() == BATCH {
+                    flush(&mut batch);
+                }
+            }
+            flush(&mut batch);
+            Ok(())
+        };
+        let result = read();
+        drop(send);
+        let out = normaliser
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        result.map(|()| out)
+    })?;
 
     // Devices: the identifiers a device logged in with. Only logged-in
     // events are read; the device list itself comes from identity_records.

@@ -4,12 +4,13 @@
 //! an incremental run puts the new records plus the existing profiles they
 //! might touch.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Instant;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::compare::{compare, names_compatible, Fields, Levels};
@@ -219,7 +220,7 @@ pub fn run(
     let (mut by_id, mut by_match, mut by_decision) = (0u64, 0u64, 0u64);
 
     // Existing profiles stay together (incremental runs): no new links.
-    let mut first_of_profile: HashMap<i64, u32> = HashMap::new();
+    let mut first_of_profile: HashMap<i64, u32> = HashMap::default();
     for (i, r) in recs.iter().enumerate() {
         if batch.fresh[i] {
             continue;
@@ -254,7 +255,7 @@ pub fn run(
     }
 
     // ---- deterministic stitching ---------------------------------------
-    let mut groups: HashMap<(u8, &str), Vec<u32>> = HashMap::new();
+    let mut groups: HashMap<(u8, &str), Vec<u32>> = HashMap::default();
     for (i, r) in recs.iter().enumerate() {
         for (k, v) in &r.ids {
             groups.entry((*k, v)).or_default().push(i as u32);
@@ -307,7 +308,7 @@ pub fn run(
         if kind == CUSTOMER_ID {
             // A customer id is only meaningful inside the system that
             // issued it: the same number in two CRMs is two people.
-            let owners: HashSet<i64> = members
+            let owners: FxHashSet<i64> = members
                 .iter()
                 .filter(|m| recs[**m as usize].kind == RecordKind::Contact)
                 .map(|m| recs[*m as usize].source)
@@ -426,7 +427,7 @@ pub fn run(
     let mut reps: Vec<u32> = Vec::new();
     let mut rep_fresh: Vec<bool> = Vec::new();
     {
-        let mut seen: HashMap<(u32, i64), usize> = HashMap::new();
+        let mut seen: HashMap<(u32, i64), usize> = HashMap::default();
         for (i, r) in recs.iter().enumerate() {
             let Some(f) = &r.fields else { continue };
             if !f.is_matchable() {
@@ -443,7 +444,7 @@ pub fn run(
             }
         }
     }
-    let mut blocks: HashMap<i64, (u8, Vec<u32>)> = HashMap::new();
+    let mut blocks: HashMap<i64, (u8, Vec<u32>)> = HashMap::default();
     for (k, &i) in reps.iter().enumerate() {
         for (rule, key) in recs[i as usize].blocking_keys_by_rule() {
             blocks
@@ -476,7 +477,7 @@ pub fn run(
         }
     }
     drop(blocks);
-    pairs.sort_unstable();
+    pairs.par_sort_unstable();
     pairs.dedup_by(|next, kept| {
         if next.0 == kept.0 {
             kept.1 |= next.1;
@@ -514,7 +515,7 @@ pub fn run(
         .map(|(p, _, l)| (*p, *l))
         .collect();
     let pairs_compared = compared.len() as u64;
-    let mut histogram = Histogram::new();
+    let mut histogram = Histogram::default();
     for (_, l) in &scored {
         *histogram.entry(*l).or_default() += 1;
     }
@@ -526,7 +527,7 @@ pub fn run(
         None => {
             // u from random pairs of representatives, seeded.
             let mut rng = ChaCha8Rng::seed_from_u64(settings.seed);
-            let mut random = Histogram::new();
+            let mut random = Histogram::default();
             let draws = if reps.len() >= 2 {
                 settings.random_pairs
             } else {
@@ -557,7 +558,7 @@ pub fn run(
                         fixed[*c] = true;
                     }
                 }
-                let mut pairs = Histogram::new();
+                let mut pairs = Histogram::default();
                 for (_, rules, l) in &compared {
                     if rules & mask != 0 {
                         *pairs.entry(*l).or_default() += 1;
@@ -569,7 +570,7 @@ pub fn run(
             // The chance two random records match, from the identifier
             // links: pairs already together, scaled up because identifiers
             // find only part of the matches (Splink assumes the same).
-            let mut per_component: HashMap<u32, u64> = HashMap::new();
+            let mut per_component: HashMap<u32, u64> = HashMap::default();
             for &r in &reps {
                 *per_component.entry(graph.find(r)).or_default() += 1;
             }
@@ -609,12 +610,12 @@ pub fn run(
         weight_of_pair(&model, fields((p >> 32) as u32), fields(p as u32), l)
     };
     let mut weighted: Vec<(f64, u64, Levels)> = scored
-        .into_iter()
+        .into_par_iter()
         .map(|(p, l)| (weight(p, &l), p, l))
         .collect();
     // Strongest first: the order merging needs, and the order the threshold
     // search walks (without a copy of ten million pairs).
-    weighted.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    weighted.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     let auto_merge_at = settings.auto_merge_at.unwrap_or_else(|| {
         model::auto_threshold_sorted(
             || {
@@ -675,7 +676,7 @@ pub fn run(
     }
     // A pair whose records ended up together anyway needs no review; of
     // several pairs between the same two profiles, the strongest is enough.
-    let mut seen_components = HashSet::new();
+    let mut seen_components = FxHashSet::default();
     review.retain(|c| {
         let (ra, rb) = (graph.find(c.a), graph.find(c.b));
         ra != rb && seen_components.insert((ra.min(rb), ra.max(rb)))
