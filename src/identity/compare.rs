@@ -408,17 +408,70 @@ fn address(a: &[String], b: &[String]) -> u8 {
 /// Whether two first names can belong to one person (same, nickname,
 /// initial, a typo away) — the guard that stops an email shared by a couple
 /// from fusing them. Unknown names never conflict.
+///
+/// Names are folded and their words joined, so the tests also allow for
+/// what systems do to a whole name: first and last swapped, and a billing
+/// name "Ana García Pérez" cut at its last space (first "anagarcia") where
+/// the CRM has first "Ana", last "García Pérez".
 pub fn names_compatible(a: (&str, &str), b: (&str, &str)) -> bool {
-    let (af, al) = a;
-    let (bf, bl) = b;
+    let (af, bf) = (a.0, b.0);
     if af.is_empty() || bf.is_empty() {
         return true;
     }
-    if af == bf || nickname_of(af, bf) || jaro_winkler(af, bf) >= 0.85 {
+    if first_names_agree(af, bf) {
         return true;
     }
-    // Written the other way round.
-    !al.is_empty() && af == bl && al == bf
+    // Written the other way round, perhaps with a typo or a nickname; or
+    // one side has only the name the other holds as its surname.
+    let swapped = |(xf, xl): (&str, &str), (yf, yl): (&str, &str)| {
+        !xl.is_empty()
+            && first_names_agree(xl, yf)
+            && (yl.is_empty() || first_names_agree(xf, yl) || xf == yl)
+    };
+    if swapped(a, b) || swapped(b, a) {
+        return true;
+    }
+    let (a_swapped, b_swapped) = ((a.1, a.0), (b.1, b.0));
+    cut_elsewhere(a, b)
+        || cut_elsewhere(b, a)
+        || cut_elsewhere(a, b_swapped)
+        || cut_elsewhere(b, a_swapped)
+}
+
+/// Same first name, a nickname of it, or a typo of either.
+fn first_names_agree(a: &str, b: &str) -> bool {
+    a == b
+        || nickname_of(a, b)
+        || jaro_winkler(a, b) >= 0.85
+        || nickname_typo(a, b)
+        || nickname_typo(b, a)
+}
+
+/// `typed` is a typo of a nickname (or formal form) of `name`: "manyd"
+/// for Amanda through Mandy. Only close typos (Jaro–Winkler ≥ 0.9), so
+/// the wider net stays narrow.
+fn nickname_typo(name: &str, typed: &str) -> bool {
+    super::normalise::nickname_forms(name).any(|form| jaro_winkler(form, typed) >= 0.9)
+}
+
+/// One name split at another space, as a billing name cut at its last
+/// space does to a double surname: "anagonzalez jimenez" against "ana
+/// gonzalezjimenez", "merchegonzalez alonso" against "mercedes gonzalez".
+/// What is left of `a`'s first name must agree with `b`'s.
+fn cut_elsewhere((af, al): (&str, &str), (bf, bl): (&str, &str)) -> bool {
+    let head_agrees = |moved: &str| {
+        !moved.is_empty()
+            && af
+                .strip_suffix(moved)
+                .is_some_and(|head| !head.is_empty() && first_names_agree(head, bf))
+    };
+    // `a`'s first name ends with the start of `b`'s surname...
+    let start = (!al.is_empty())
+        .then(|| bl.strip_suffix(al))
+        .flatten()
+        .is_some_and(head_agrees);
+    // ...or with all of it (`a` has a second surname `b` lacks).
+    start || head_agrees(bl)
 }
 
 #[cfg(test)]
@@ -489,5 +542,54 @@ mod tests {
         assert!(names_compatible(("robert", "x"), ("bob", "x")));
         assert!(names_compatible(("", "smith"), ("ben", "smith")));
         assert!(names_compatible(("smith", "anna"), ("anna", "smith")));
+    }
+
+    #[test]
+    fn names_as_systems_mangle_them_stay_compatible() {
+        // Swapped with a typo, or swapped against a first name alone.
+        assert!(names_compatible(("amy", "davis"), ("dais", "amy")));
+        assert!(names_compatible(("adams", "ronald"), ("ronald", "")));
+        // A billing name cut at its last space.
+        assert!(names_compatible(
+            ("ana", "gonzalezjimenez"),
+            ("anagonzalez", "jimenez")
+        ));
+        assert!(names_compatible(("ana", "garcia"), ("anagarcia", "perez")));
+        assert!(names_compatible(
+            ("pepe", "martinlopez"),
+            ("josemartin", "lopez")
+        ));
+        assert!(names_compatible(
+            ("mercedes", "gonzalez"),
+            ("merchegonzalez", "alonso")
+        ));
+        assert!(names_compatible(
+            ("daid", "martinmartinez"),
+            ("davidmartin", "martinez")
+        ));
+        assert!(names_compatible(
+            ("fernandezrodriguez", "cristina"),
+            ("cristinafernandez", "rodriguez")
+        ));
+        // A typo of a nickname.
+        assert!(names_compatible(
+            ("amanda", "anderson"),
+            ("manyd", "anderson")
+        ));
+        assert!(names_compatible(
+            ("abigail", "miller"),
+            ("abiigail", "miller")
+        ));
+        assert!(names_compatible(("antonio", "garcia"), ("tonno", "garcia")));
+        // Still apart: couples.
+        assert!(!names_compatible(
+            ("sophie", "adams"),
+            ("kimberly", "adams")
+        ));
+        assert!(!names_compatible(
+            ("ronald", "adams"),
+            ("patricia", "adams")
+        ));
+        assert!(!names_compatible(("daniel", "smith"), ("maria", "smith")));
     }
 }

@@ -284,6 +284,13 @@ pub fn nickname_of(a: &str, b: &str) -> bool {
     nickname_groups(a).iter().any(|g| theirs.contains(g))
 }
 
+/// Every name in the nickname groups of `name`, itself included.
+pub fn nickname_forms(name: &str) -> impl Iterator<Item = &'static str> + '_ {
+    nickname_groups(name)
+        .iter()
+        .flat_map(|g| NICKNAMES[*g as usize].iter().copied())
+}
+
 /// The groups of [`NICKNAMES`] a folded first name is in. Looked up in a
 /// map built once: every compared pair asks, and scanning the table took
 /// two thirds of the comparison time.
@@ -321,7 +328,14 @@ static NICKNAMES: &[&[&str]] = &[
     &["michael", "mike", "mick", "mikey", "micky"],
     &["christopher", "chris", "kit", "topher"],
     &["christian", "chris", "christ"],
-    &["christine", "chris", "christina", "tina", "kristin"],
+    &[
+        "christine",
+        "chris",
+        "chrissy",
+        "christina",
+        "tina",
+        "kristin",
+    ],
     &["daniel", "dan", "danny"],
     &["david", "dave", "davey"],
     &["matthew", "matt", "matty"],
@@ -354,6 +368,7 @@ static NICKNAMES: &[&[&str]] = &[
         "kathy",
         "katie",
         "kat",
+        "cat",
         "catherine",
         "kathryn",
         "cathy",
@@ -375,6 +390,7 @@ static NICKNAMES: &[&[&str]] = &[
     &["gregory", "greg"],
     &["jeffrey", "jeff"],
     &["joshua", "josh"],
+    &["jacob", "jake", "jakob"],
     &["nathaniel", "nate", "nathan"],
     &["zachary", "zach", "zack"],
     &["ronald", "ron", "ronnie"],
@@ -388,8 +404,11 @@ static NICKNAMES: &[&[&str]] = &[
     &["philip", "phil"],
     &["gerald", "gerry", "jerry"],
     &["abigail", "abby", "gail"],
-    &["amanda", "mandy"],
-    &["barbara", "barb", "barbie"],
+    &["amanda", "mandy", "manda"],
+    &["melissa", "mel", "missy"],
+    &["sandra", "sandy"],
+    &["kathleen", "kathy", "kate", "kath"],
+    &["barbara", "barb", "babs", "barbie"],
     &["cynthia", "cindy"],
     &["dorothy", "dot", "dottie"],
     &["eleanor", "ellie", "nora"],
@@ -419,12 +438,18 @@ static NICKNAMES: &[&[&str]] = &[
     &["sebastian", "basti"],
     &["stefan", "steffi"],
     &["stefanie", "steffi"],
+    &["franziska", "franzi"],
+    &["johanna", "hanna", "hanne", "jo"],
     &["thorsten", "torsten"],
     &["francesco", "franco", "cesco"],
     &["giuseppe", "peppe", "beppe", "pino"],
     &["giovanni", "gianni", "nanni"],
     &["alessandro", "sandro", "ale"],
-    &["antonio", "toni", "tonio"],
+    &["alejandro", "alex", "ale", "alejo"],
+    &["javier", "javi"],
+    &["fernando", "nando", "fer"],
+    &["mercedes", "merche", "mecha"],
+    &["antonio", "toni", "tonio", "tono", "tonino"],
     &["francisco", "paco", "pancho", "fran", "curro"],
     &["jose", "pepe"],
     &["manuel", "manolo", "manu"],
@@ -436,7 +461,9 @@ static NICKNAMES: &[&[&str]] = &[
     &["francois", "franck"],
     &["guillaume", "guigui"],
     &["frederic", "fred"],
-    &["mathieu", "math", "matthieu"],
+    &["mathieu", "math", "mat", "matthieu"],
+    &["sebastien", "seb", "sebastian"],
+    &["christophe", "chris"],
     &["nicolas", "nico", "nick"],
     &["dominique", "dom"],
 ];

@@ -704,6 +704,13 @@ pub fn run(
 }
 
 fn refusal(why: Refusal, a: u32, b: u32, id: Option<(u8, &str)>) -> Refused {
+    // For a name conflict, the records listed are the two whose names
+    // clash, which may be others in the two profiles than the pair that
+    // asked to be joined: that is what a reviewer needs to see.
+    let (a, b) = match why {
+        Refusal::NamesDiffer { a: x, b: y } => (x, y),
+        _ => (a, b),
+    };
     let (reason, detail) = match why {
         Refusal::NamesDiffer { .. } => (
             "names_differ",
