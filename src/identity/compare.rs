@@ -424,9 +424,7 @@ pub fn names_compatible(a: (&str, &str), b: (&str, &str)) -> bool {
     // Written the other way round, perhaps with a typo or a nickname; or
     // one side has only the name the other holds as its surname.
     let swapped = |(xf, xl): (&str, &str), (yf, yl): (&str, &str)| {
-        !xl.is_empty()
-            && first_names_agree(xl, yf)
-            && (yl.is_empty() || first_names_agree(xf, yl) || xf == yl)
+        !xl.is_empty() && first_names_agree(xl, yf) && (yl.is_empty() || first_names_agree(xf, yl))
     };
     if swapped(a, b) || swapped(b, a) {
         return true;
