@@ -13,6 +13,15 @@ mod menu;
 mod startup;
 
 fn main() {
+    // WebKitGTK's GPU compositor crashes or draws nothing on machines
+    // without working GL drivers (virtual machines, some NVIDIA setups; here
+    // a segfault in its compositor thread under Xvfb's software GL). Its
+    // software path draws this app just as well. Set before any thread
+    // starts; a user who wants the GPU path can export the variable as 0.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+    }
     let shell = commands::Shell::new(startup::open_app());
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
