@@ -959,6 +959,35 @@ async function main() {
     assert((await api('review_queue', { limit: 1, offset: 0 })).total <= queue.total - merged, 'the queue shrank');
   });
 
+  await check('identity review: undo a "Same person" from the queue (split the record off again); the split is remembered', async () => {
+    await $('tab-queue').click();
+    await page.locator('[data-testid="review-pair"], [data-testid="review-empty"]').first().waitFor();
+    if ((await $('review-empty').count()) > 0) throw new Error('the demo review queue is empty after the bulk decision: adjust the review thresholds');
+    const pair = $('review-pair').first();
+    const a = Number(await pair.locator('[data-testid="pair-record-a"]').getAttribute('data-record-id'));
+    const b = Number(await pair.locator('[data-testid="pair-record-b"]').getAttribute('data-record-id'));
+    await pair.locator('[data-testid="decide-same"]').click();
+    await page.locator('[data-testid="review-announce"][data-decision="same"]').waitFor();
+    const merged = Number(await $('merged-profile-link').getAttribute('data-profile-id'));
+    const together = (await api('profile', { id: merged })).records.map((r) => r.record_id);
+    assert(together.includes(a) && together.includes(b), `merged profile ${merged} holds ${a} and ${b}: ${together}`);
+    await $('undo-split').click();
+    await $('undo-announce').waitFor();
+    assertEq(await $('undo-announce').getAttribute('data-kind'), 'split', 'split off');
+    const profiles = (await $('undo-announce').getAttribute('data-profiles')).split(',').map(Number);
+    assertEq(profiles.length, 2, `two profiles afterwards: ${profiles}`);
+    const ofA = (await api('profile', { id: profiles[0] })).records.map((r) => r.record_id);
+    const ofB = (await api('profile', { id: profiles[1] })).records.map((r) => r.record_id);
+    assert(ofA.includes(a) && !ofA.includes(b), `profile ${profiles[0]} keeps ${a} without ${b}: ${ofA}`);
+    assertEq(ofB, [b], `record ${b} has a profile of its own`);
+    assertEq(await $('undo-split').count(), 0, 'no second undo offered');
+    await $('tab-log').click();
+    await $('log-table').waitFor();
+    const actions = await $('log-row').evaluateAll((els) => els.map((e) => e.dataset.action));
+    assertEq(actions[0], 'split', `the split is the newest entry of the log: ${actions.slice(0, 3)}`);
+    await $('tab-queue').click();
+  });
+
   // -- insights, clustering, traits on a profile, survivorship (on the demo business) --
   await check('insights: traits overview with the RFM chart, 11 RFM segments, the model and its notes; a chart saves as PNG', async () => {
     await $('nav-insights').click();

@@ -273,6 +273,24 @@ fn print_run(run: &cohort::cluster::runs::SavedRun, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// The traits a clustering of this workspace can use, its category shares
+/// included (they depend on the workspace's biggest categories).
+pub fn cluster_traits(ws_path: &Path, json: bool) -> Result<()> {
+    let ws = Workspace::open_existing(ws_path)?;
+    let features = cohort::cluster::runs::features(ws.conn())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&features)?);
+        return Ok(());
+    }
+    let mut t = table(["trait", "label", "group", "default"].map(String::from));
+    for f in features {
+        let default = if f.default { "yes" } else { "" };
+        t.add_row(vec![f.name, f.label, f.group, default.to_owned()]);
+    }
+    println!("{t}");
+    Ok(())
+}
+
 pub fn cluster_show(ws_path: &Path, run: Option<i64>, json: bool) -> Result<()> {
     use cohort::cluster::runs;
     let ws = Workspace::open_existing(ws_path)?;

@@ -1036,22 +1036,7 @@ fn run(cli: Cli) -> Result<()> {
                 },
                 json,
             )?,
-            ClusterCommand::Traits => {
-                let mut t = table(["trait", "label", "group", "default"].map(String::from));
-                for c in cohort::cluster::runs::TRAIT_COLUMNS {
-                    t.add_row(vec![
-                        c.name.to_string(),
-                        c.label.to_string(),
-                        c.group.to_string(),
-                        if c.default {
-                            "yes".into()
-                        } else {
-                            String::new()
-                        },
-                    ]);
-                }
-                println!("{t}");
-            }
+            ClusterCommand::Traits => insights_cli::cluster_traits(&ws_path, json)?,
             ClusterCommand::Show { run } => insights_cli::cluster_show(&ws_path, run, json)?,
             ClusterCommand::Rename { run, cluster, name } => {
                 insights_cli::cluster_rename(&ws_path, run, cluster, &name, json)?

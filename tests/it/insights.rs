@@ -167,6 +167,19 @@ fn demo_traits_clusters_segments_and_charts() {
     );
     let (ok, out, _) = cohort(&ws_path, &["segments"]);
     assert!(ok && out.contains("Our best"), "{out}");
+    // The traits the CLI offers include this workspace's category shares.
+    let (ok, out, err) = cohort(&ws_path, &["--json", "cluster", "traits"]);
+    assert!(ok, "{err}");
+    let offered: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let names: Vec<&str> = offered
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"rfm_recency"), "{names:?}");
+    assert!(
+        names.iter().any(|n| n.starts_with("category_share:")),
+        "{names:?}"
+    );
     for (name, file, run) in [
         ("rfm_grid", "rfm.svg", None),
         ("clv_distribution", "clv.png", None),

@@ -152,6 +152,11 @@ fn traits_add_up_by_hand_and_refresh_matches_a_full_compute() {
     assert_eq!((t.views_7d, t.views_30d, t.views_90d), (2, 2, 3));
     assert_eq!(t.category_views[0], ("Tents".to_string(), [1, 1, 2]));
     assert_eq!(t.preferred_device.as_deref(), Some("mobile"));
+    // Four of her seven events came from the email campaign, all at 10:00
+    // UTC, four of them on Friday 2026-10-30 (1 = Monday … 7 = Sunday).
+    assert_eq!(t.preferred_channel.as_deref(), Some("email"));
+    assert_eq!(t.preferred_hour, Some(10));
+    assert_eq!(t.preferred_weekday, Some(5));
     assert_eq!(t.last_seen_at.as_deref(), Some("2026-10-30T10:03:00Z"));
     assert!(t.rfm_segment.is_some());
     // Two buyers: Anna's three orders beat half the base, 1 + ⌊5 · ½⌋.
