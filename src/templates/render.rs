@@ -311,7 +311,14 @@ impl TemplateSet {
                 let Ok(t) = env.get_template(&template_name(i, part)) else {
                     continue;
                 };
-                if let Err(e) = t.render(&ctx) {
+                // Through the capped writer: a runaway template must not
+                // build its whole output just to be saved.
+                let w = CappedWriter {
+                    buf: Vec::new(),
+                    max: self.options.max_bytes,
+                    over: false,
+                };
+                if let Err(e) = t.render_captured_to(&ctx, w) {
                     if matches!(
                         e.kind(),
                         ErrorKind::UnknownFilter
@@ -437,7 +444,7 @@ impl TemplateSet {
     fn too_large(&self, variant: usize, part: Part, bytes: Option<usize>) -> RenderError {
         let size = match bytes {
             Some(b) => format!("{} KiB", b.div_ceil(1024)),
-            None => "more".into(),
+            None => "more than that".into(),
         };
         RenderError {
             variant: self.variants.get(variant).cloned().unwrap_or_default(),
@@ -756,8 +763,19 @@ fn render_block(
             .filter_map(|k| state.lookup(k).map(|v| (*k, v))),
     );
     BLOCK_DEPTH.with(|d| d.set(depth + 1));
-    let captured = template.render_captured(ctx);
+    let mut w = CappedWriter {
+        buf: Vec::new(),
+        max: max_bytes,
+        over: false,
+    };
+    let captured = template.render_captured_to(ctx, &mut w);
     BLOCK_DEPTH.with(|d| d.set(depth));
+    if w.over {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("content block “{name}” is over {} KiB", max_bytes / 1024),
+        ));
+    }
     let captured = captured.map_err(|e| {
         let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
         Error::new(
@@ -769,13 +787,9 @@ fn render_block(
     if let Some((used, _)) = captured.state().fuel_levels() {
         state.consume_fuel(used)?;
     }
-    let out = captured.output().to_owned();
-    if out.len() > max_bytes {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("content block “{name}” is over {} KiB", max_bytes / 1024),
-        ));
-    }
+    drop(captured);
+    let out = String::from_utf8(w.buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(if escape {
         Value::from_safe_string(out)
     } else {
@@ -1496,6 +1510,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, "too_large");
         assert!(e.cause.contains("over the 256 KiB limit"), "{e}");
+        // One value over the cap is refused before it is written, however
+        // much fuel there is; output stops at the cap while being written.
+        for html in [
+            "{{ 'x' * 300000 }}",
+            "{% for i in range(100000) %}{{ 'y' * 500 }}{% endfor %}",
+        ] {
+            let s = TemplateSet::compile(
+                &[Variant {
+                    name: "A".into(),
+                    subject: "Hi".into(),
+                    html: html.into(),
+                    ..Variant::default()
+                }],
+                &[],
+                &Options {
+                    fuel: 1_000_000_000,
+                    max_bytes: 256 * 1024,
+                },
+            )
+            .unwrap();
+            let e = s
+                .render_part(0, Part::Html, &ctx(Value::from(())))
+                .unwrap_err();
+            assert!(
+                e.cause.contains("size limit") || e.cause.contains("over the 256 KiB limit"),
+                "{html}: {e}"
+            );
+        }
         // With the default fuel the same template runs out of fuel first.
         let s = set(
             "{% for i in range(90000) %}{{ 'x' * 1000 }}{% endfor %}",
