@@ -241,11 +241,10 @@ pub(crate) fn unguard(text: &str) -> String {
         }
         match c {
             '(' => open.push(false),
-            ')' => {
-                if open.pop() == Some(true) {
-                    rest = &rest[1..];
-                    continue;
-                }
+            // A guard's `)` goes; any other is kept (and closes its `(`).
+            ')' if open.pop() == Some(true) => {
+                rest = &rest[1..];
+                continue;
             }
             _ => {}
         }
