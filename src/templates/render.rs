@@ -1060,9 +1060,15 @@ fn money(
     } else if let Some(s) = value.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
         s.round() as i64
     } else {
+        // Named, not printed, when it is a list or map (of any size).
+        let shown = if bounds::is_container(value) {
+            format!("a {}", value.kind())
+        } else {
+            format!("“{value}”")
+        };
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("money needs an amount in minor units (cents, pence), not “{value}”"),
+            format!("money needs an amount in minor units (cents, pence), not {shown}"),
         ));
     };
     let code = currency
@@ -1104,6 +1110,16 @@ pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 fn time_arg(value: &Value) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
     if value.is_undefined() || value.is_none() {
         return Ok(None);
+    }
+    // A list or map is no date, and printing it here would be unbounded.
+    if bounds::is_container(value) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "a {} is not a date (dates look like 2026-03-01)",
+                value.kind()
+            ),
+        ));
     }
     let text = value.to_string();
     if text.trim().is_empty() {
@@ -1191,6 +1207,11 @@ fn pluralize(value: &Value, singular: Option<&str>, plural: Option<&str>) -> Res
         x
     } else if let Some(x) = value.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
         x
+    } else if bounds::is_container(value) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("pluralize needs a number or a list, not a {}", value.kind()),
+        ));
     } else {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
@@ -1437,6 +1458,8 @@ mod tests {
             "{{ ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 10000000)[:3] }}".to_owned(),
             "{{ ((range(10)|list * 10000000)|join)[:3] }}".to_owned(),
             "{{ ((range(10)|list * 10000000)|upper)[:3] }}".to_owned(),
+            "{{ [range(10)|list * 10000000]|money }}".to_owned(),
+            "{{ [range(10)|list * 10000000]|date }}".to_owned(),
             "{{ 'x' * 100000000 }}".to_owned(),
             "{{ ('x' * 1000000) * 100 }}".to_owned(),
             "{{ [[0] * 10000] * 10000 }}".to_owned(),
@@ -1463,6 +1486,7 @@ mod tests {
                         || e.cause.contains("limit")
                         || e.cause.contains("too large")
                         || e.cause.contains("can only be multiplied with integers")
+                        || e.cause.contains("not a seq")
                 };
                 assert!(named(&e), "{src}: {e}");
                 let e = s
