@@ -1672,7 +1672,7 @@ async function main() {
       if (who === people.champion) {
         assertEq(await frame.getAttribute('sandbox'), '', 'the frame is sandboxed with no permission');
         const srcdoc = await frame.getAttribute('srcdoc');
-        assert(srcdoc.includes(`content="default-src 'none'; img-src data: https:; style-src 'unsafe-inline'"`), 'a strict CSP in the frame');
+        assert(srcdoc.includes(`content="default-src 'none'; img-src data:; style-src 'unsafe-inline'"`), 'a strict CSP in the frame');
         assert(/^<!doctype html><html><head><meta http-equiv="Content-Security-Policy"/i.test(srcdoc), 'the CSP comes first');
       }
     }

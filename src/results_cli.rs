@@ -342,6 +342,7 @@ fn print_report(r: &results::CampaignReport) {
             [
                 "Group",
                 "Against",
+                "Source",
                 "Revenue / person",
                 "Baseline",
                 "Difference",
@@ -353,6 +354,11 @@ fn print_report(r: &results::CampaignReport) {
             t.add_row(vec![
                 m.group.clone(),
                 m.against.clone(),
+                match m.source {
+                    results::Source::Orders => "orders",
+                    results::Source::EmailTool => "email tool",
+                }
+                .to_owned(),
                 show(m.per_recipient),
                 show(m.baseline_per_recipient),
                 format!(

@@ -237,6 +237,19 @@ fn email_tool_results_are_imported_and_reported() {
     assert_eq!(email["clicked"]["count"], clicked);
     assert_eq!(email["converted"]["count"], converted);
     assert_eq!(email["revenue"], revenue);
+    // Per recipient of the group, in dollars: people without revenue count.
+    let per = email["revenue_per_recipient"].as_f64().unwrap();
+    assert!(
+        (per - revenue as f64 / 100.0 / recipients as f64).abs() < 1e-9,
+        "{email}"
+    );
+    // One group and no holdout figures from the tool: nothing to compare
+    // the tool's revenue with.
+    assert!(report["revenue"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["source"] != "email_tool"));
     assert!(email["delivered"].is_null(), "no delivered column was read");
     let open_rate = email["opened"]["rate"].as_f64().unwrap();
     assert!((open_rate - opened as f64 / recipients as f64).abs() < 1e-12);

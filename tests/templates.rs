@@ -405,6 +405,8 @@ fn templates_preview_lint_export_and_translate_on_a_demo_business() {
         ],
     );
     assert_eq!(summary["exported"].as_u64().unwrap(), exported);
+    // The summary names the format as the export log does.
+    assert_eq!(summary["format"], "eml", "{summary}");
     let files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -120,7 +120,9 @@ pub struct Audience {
 pub struct ExportSummary {
     pub export_id: i64,
     pub campaign_id: i64,
-    pub format: Format,
+    /// As the export log records it: the format's name (`mailchimp`,
+    /// `csv`…), or `eml` / `eml_zip` for one message file per recipient.
+    pub format: String,
     pub path: PathBuf,
     pub members: u64,
     pub held_out: u64,
@@ -795,7 +797,7 @@ pub fn export_with(
     Ok(ExportSummary {
         export_id,
         campaign_id: campaign.id,
-        format,
+        format: logged_format.to_owned(),
         path: path.clone(),
         members: tally.members,
         held_out: tally.held_out,

@@ -1074,6 +1074,8 @@ pub struct EmailFigures {
     pub converted: Option<Rate>,
     /// Revenue the tool attributes, minor units of the workspace currency.
     pub revenue: Option<i64>,
+    /// That revenue per recipient of the group, major units (e.g. dollars).
+    pub revenue_per_recipient: Option<f64>,
 }
 
 /// Conversions and revenue from orders within the attribution window.
@@ -1132,12 +1134,15 @@ pub struct RateComparison {
     pub significant: bool,
 }
 
-/// One group's revenue per recipient (from orders) against another's.
+/// One group's revenue per recipient against another's: from orders
+/// (variants and the holdout), or as the email tool attributes it (between
+/// variants; the holdout got no email, so the tool knows nothing of it).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ts_rs::TS)]
 #[ts(export)]
 pub struct RevenueComparison {
     pub group: String,
     pub against: String,
+    pub source: Source,
     /// Major units of the workspace currency.
     pub per_recipient: f64,
     pub baseline_per_recipient: f64,
@@ -1204,7 +1209,7 @@ struct Sums {
     clicked: u64,
     converted: u64,
     revenue: i64,
-    /// Non-zero revenues, major units (orders only, for the bootstrap).
+    /// Non-zero revenues, major units (for the bootstrap).
     spend: Vec<f64>,
 }
 
@@ -1326,7 +1331,7 @@ pub fn report(
             s.converted += u64::from(get(5)? > 0);
             let revenue = get(6)?;
             s.revenue += revenue;
-            if source == Source::Orders && revenue != 0 {
+            if revenue != 0 {
                 s.spend.push(revenue as f64 / scale);
             }
         }
@@ -1353,6 +1358,13 @@ pub fn report(
             clicked: rate(has_click, s.clicked),
             converted: rate(has_tool_conversion, s.converted),
             revenue: has_tool_revenue.then_some(s.revenue),
+            revenue_per_recipient: has_tool_revenue.then(|| {
+                if n == 0 {
+                    0.0
+                } else {
+                    s.revenue as f64 / scale / n as f64
+                }
+            }),
         })
     };
     let order_figures = |n: u64, s: Option<&Sums>| -> Option<OrderFigures> {
@@ -1473,10 +1485,14 @@ pub fn report(
         })
     };
     let mut bootstraps = 0u64;
-    let mut compare_revenue = |a: &Line, b: &Line| -> Option<RevenueComparison> {
+    let mut compare_revenue = |a: &Line, b: &Line, source: Source| -> Option<RevenueComparison> {
+        // Every recipient is a sample: those without revenue count as 0.
         let sample = |l: &Line| Sample {
             n: l.group.recipients,
-            nonzero: l.orders.spend.clone(),
+            nonzero: match source {
+                Source::Orders => l.orders.spend.clone(),
+                Source::EmailTool => l.tool.spend.clone(),
+            },
         };
         let (sa, sb) = (sample(a), sample(b));
         bootstraps += 1;
@@ -1490,6 +1506,7 @@ pub fn report(
         Some(RevenueComparison {
             group: a.group.name.clone(),
             against: b.group.name.clone(),
+            source,
             per_recipient: sa.mean(),
             baseline_per_recipient: sb.mean(),
             difference_per_recipient: d.difference,
@@ -1506,7 +1523,7 @@ pub fn report(
     if let (Some(h), Some(_)) = (holdout_line, &orders_info) {
         for l in &recipient_lines {
             comparisons.extend(compare(l, h, Metric::Conversion, Source::Orders));
-            revenue.extend(compare_revenue(l, h));
+            revenue.extend(compare_revenue(l, h, Source::Orders));
         }
     }
     let variant_lines: Vec<&Line> = lines
@@ -1528,7 +1545,14 @@ pub fn report(
             }
             if orders_info.is_some() {
                 comparisons.extend(compare(l, base, Metric::Conversion, Source::Orders));
-                revenue.extend(compare_revenue(l, base));
+                revenue.extend(compare_revenue(l, base, Source::Orders));
+            }
+        }
+        // The tool's revenue last, so the orders' bootstrap seeds stay
+        // those of earlier reports.
+        if email_info.is_some() && has_tool_revenue {
+            for l in others {
+                revenue.extend(compare_revenue(l, base, Source::EmailTool));
             }
         }
     }
@@ -1779,7 +1803,7 @@ fn verdict(r: &CampaignReport) -> String {
             if let Some(m) = r
                 .revenue
                 .iter()
-                .find(|m| &m.group == g && m.against == HOLDOUT)
+                .find(|m| &m.group == g && m.against == HOLDOUT && m.source == Source::Orders)
             {
                 let show = |v: f64| money_text(v, &r.currency);
                 sentences.push(format!(
@@ -2456,6 +2480,47 @@ mod tests {
             .collect();
         assert_eq!(against_holdout, ["A", "B", ALL_RECIPIENTS]);
         assert_eq!(r.revenue.len(), 4);
+        assert!(r.revenue.iter().all(|m| m.source == Source::Orders));
+
+        // The tool's revenue: a quarter of B spends $50 (every 4th id), a
+        // tenth of that share in A (every 20th).
+        let mut csv = String::from("Email,Revenue\n");
+        for id in 1..=800 {
+            let paid = if id % 2 == 0 {
+                id % 4 == 0
+            } else {
+                id % 20 == 1
+            };
+            let cell = if paid { "50.00" } else { "" };
+            csv.push_str(&format!("p{id}@example.com,{cell}\n"));
+        }
+        let file = f.write("revenue.csv", &csv);
+        import_results(f.ws.conn_mut(), 1, &file, NOW).unwrap();
+        let r = report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap();
+        let (a, b) = (&r.groups[0], &r.groups[1]);
+        assert_eq!(a.email.as_ref().unwrap().revenue, Some(40 * 5000));
+        assert_eq!(a.email.as_ref().unwrap().revenue_per_recipient, Some(5.0));
+        assert_eq!(b.email.as_ref().unwrap().revenue_per_recipient, Some(25.0));
+        let tool: Vec<&RevenueComparison> = r
+            .revenue
+            .iter()
+            .filter(|m| m.source == Source::EmailTool)
+            .collect();
+        assert_eq!(tool.len(), 1, "{:?}", r.revenue);
+        let m = tool[0];
+        assert_eq!((m.group.as_str(), m.against.as_str()), ("B", "A"));
+        assert!((m.per_recipient - 25.0).abs() < 1e-9);
+        assert!((m.baseline_per_recipient - 5.0).abs() < 1e-9);
+        assert!((m.difference_per_recipient - 20.0).abs() < 1e-9);
+        // $20 more per recipient; the interval is around it and above 0.
+        assert!(m.ci_low > 10.0 && m.ci_low < 20.0, "{m:?}");
+        assert!(m.ci_high > 20.0 && m.ci_high < 30.0, "{m:?}");
+        assert!(m.significant);
+        // The orders' comparisons (and their seeds) are as before.
+        assert_eq!(r.revenue.len(), 5);
+        // Same seed, same interval.
+        let again = report(f.ws.conn(), 1, 0.95, DEFAULT_SEED).unwrap();
+        assert_eq!(again.revenue, r.revenue);
     }
 
     #[test]

@@ -521,7 +521,9 @@ fn check(set: &TemplateSet, r: &Recipient, lists_recommendations: bool, t: &mut 
                     } else {
                         ""
                     };
-                    let key = (v, part, Some(span.line()), expr.to_owned());
+                    // The compiled source carries the size guards; the
+                    // marketer reads what they wrote.
+                    let key = (v, part, Some(span.line()), super::bounds::unguard(expr));
                     if text.contains(FALLBACK_MARK) {
                         let c = t.fallback.entry(key.clone()).or_default();
                         if c.sample.is_empty() {

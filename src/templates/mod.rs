@@ -31,6 +31,7 @@
 //! every render is bounded by fuel and by output size, so a bad template
 //! fails for that recipient instead of hanging the app.
 
+pub(crate) mod bounds;
 pub mod context;
 pub mod eml;
 pub mod lint;

@@ -34,6 +34,7 @@ use std::sync::Arc;
 use minijinja::value::{Kwargs, Value};
 use minijinja::{escape_formatter, AutoEscape, Environment, Error, ErrorKind, State};
 
+use super::bounds::{self, guard_source};
 use super::context::{Needs, Recipient};
 use super::{ContentBlock, Part, TemplateError, Variant};
 
@@ -181,14 +182,14 @@ fn cause_of(e: &Error, source: Option<&str>) -> String {
                 .and_then(|(r, s)| s.get(r))
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty());
-            match what {
+            match what.map(|t| bounds::unguard(&t)) {
                 Some(t) => format!("`{t}` is not defined (check the spelling, or add `| default(\"…\")`)"),
                 None => "a variable that is not defined is printed (check the spelling, or add a default)".into(),
             }
         }
-        ErrorKind::OutOfFuel => {
+        ErrorKind::OutOfFuel => detail.unwrap_or_else(|| {
             "the template does too much work for one recipient (a loop that runs too long?)".into()
-        }
+        }),
         ErrorKind::UnknownFilter => format!(
             "unknown filter{}",
             detail.map(|d| format!(" ({d})")).unwrap_or_default()
@@ -256,9 +257,12 @@ impl TemplateSet {
                     .collect(),
             );
             for escape in [true, false] {
-                sources.push((block_template(escape, &b.name, None), b.body.clone()));
+                sources.push((block_template(escape, &b.name, None), guard_source(&b.body)));
                 for (k, r) in b.rules.iter().enumerate() {
-                    sources.push((block_template(escape, &b.name, Some(k)), r.body.clone()));
+                    sources.push((
+                        block_template(escape, &b.name, Some(k)),
+                        guard_source(&r.body),
+                    ));
                 }
             }
         }
@@ -269,7 +273,7 @@ impl TemplateSet {
                 let src = v.part(part);
                 if !src.trim().is_empty() {
                     has[p] = true;
-                    sources.push((template_name(i, part), src.to_owned()));
+                    sources.push((template_name(i, part), guard_source(src)));
                 }
             }
             present.push(has);
@@ -307,7 +311,14 @@ impl TemplateSet {
                 let Ok(t) = env.get_template(&template_name(i, part)) else {
                     continue;
                 };
-                if let Err(e) = t.render(&ctx) {
+                // Through the capped writer: a runaway template must not
+                // build its whole output just to be saved.
+                let w = CappedWriter {
+                    buf: Vec::new(),
+                    max: self.options.max_bytes,
+                    over: false,
+                };
+                if let Err(e) = t.render_captured_to(&ctx, w) {
                     if matches!(
                         e.kind(),
                         ErrorKind::UnknownFilter
@@ -430,16 +441,19 @@ impl TemplateSet {
         }
     }
 
-    fn too_large(&self, variant: usize, part: Part, bytes: usize) -> RenderError {
+    fn too_large(&self, variant: usize, part: Part, bytes: Option<usize>) -> RenderError {
+        let size = match bytes {
+            Some(b) => format!("{} KiB", b.div_ceil(1024)),
+            None => "more than that".into(),
+        };
         RenderError {
             variant: self.variants.get(variant).cloned().unwrap_or_default(),
             part,
             line: None,
             code: "too_large",
             cause: format!(
-                "the {} is {} KiB for this recipient, over the {} KiB limit",
+                "the {} is {size} for this recipient, over the {} KiB limit",
                 part.label(),
-                bytes.div_ceil(1024),
                 self.options.max_bytes / 1024
             ),
         }
@@ -459,10 +473,20 @@ impl TemplateSet {
             .env
             .get_template(&self.names[variant][part_index(part)])
             .map_err(|e| self.error(&e, variant, part))?;
-        let out = t.render(ctx).map_err(|e| self.error(&e, variant, part))?;
-        if out.len() > self.options.max_bytes {
-            return Err(self.too_large(variant, part, out.len()));
+        // The writer refuses the first byte over the cap, so a part never
+        // grows past it before the size is checked.
+        let mut w = CappedWriter {
+            buf: Vec::with_capacity(1024),
+            max: self.options.max_bytes,
+            over: false,
+        };
+        match t.render_captured_to(ctx, &mut w) {
+            Ok(_) => {}
+            Err(_) if w.over => return Err(self.too_large(variant, part, None)),
+            Err(e) => return Err(self.error(&e, variant, part)),
         }
+        let out = String::from_utf8(w.buf)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         Ok(finish_part(part, out))
     }
 
@@ -526,7 +550,7 @@ impl TemplateSet {
             .render_with_spans(ctx)
             .map_err(|e| self.error(&e, variant, part))?;
         if out.len() > self.options.max_bytes {
-            return Err(self.too_large(variant, part, out.len()));
+            return Err(self.too_large(variant, part, Some(out.len())));
         }
         Ok(Some((out, spans)))
     }
@@ -534,6 +558,29 @@ impl TemplateSet {
     /// The source of a variant's part as compiled.
     pub(crate) fn part_source(&self, variant: usize, part: Part) -> Option<&str> {
         self.source_of(&template_name(variant, part))
+    }
+}
+
+/// The output of one part: bytes up to `max`, then an error (which ends the
+/// render).
+struct CappedWriter {
+    buf: Vec<u8>,
+    max: usize,
+    over: bool,
+}
+
+impl std::io::Write for CappedWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + bytes.len() > self.max {
+            self.over = true;
+            return Err(std::io::Error::other("part over the size limit"));
+        }
+        self.buf.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -576,22 +623,42 @@ fn build_env(
     });
     // `debug()` would print the whole context into a message.
     env.remove_global("debug");
+    let max_bytes = options.max_bytes;
     if lint {
-        env.set_formatter(lint_formatter);
+        env.set_formatter(move |out, state, value| lint_formatter(out, state, value, max_bytes));
         env.add_filter("default", default_marked);
         env.add_filter("d", default_marked);
     } else {
-        env.set_formatter(format_value);
+        env.set_formatter(move |out, state, value| format_value(out, state, value, max_bytes));
         env.add_filter("default", default);
         env.add_filter("d", default);
     }
+    // minijinja's `string` walks a list of any length into text.
+    env.add_filter("string", move |state: &State, value: &Value| {
+        if value.is_undefined()
+            && matches!(
+                state.undefined_behavior(),
+                minijinja::UndefinedBehavior::Strict | minijinja::UndefinedBehavior::SemiStrict
+            )
+        {
+            return Err(Error::from(ErrorKind::UndefinedError));
+        }
+        let text = bounds::bounded_string(state, value, max_bytes)?;
+        Ok::<_, Error>(if value.is_safe() {
+            Value::from_safe_string(text)
+        } else {
+            Value::from(text)
+        })
+    });
+    env.add_function(bounds::GUARD, move |state: &State, value: Value| {
+        bounds::guard(state, value, max_bytes)
+    });
     env.add_filter("money", money);
     env.add_filter("date", date);
     env.add_filter("ago", ago);
     env.add_filter("pluralize", pluralize);
     env.add_filter("pluralise", pluralize);
     let table = blocks.clone();
-    let max_bytes = options.max_bytes;
     env.add_function("block", move |state: &State, name: &str| {
         render_block(state, &table, name, max_bytes)
     });
@@ -696,8 +763,19 @@ fn render_block(
             .filter_map(|k| state.lookup(k).map(|v| (*k, v))),
     );
     BLOCK_DEPTH.with(|d| d.set(depth + 1));
-    let captured = template.render_captured(ctx);
+    let mut w = CappedWriter {
+        buf: Vec::new(),
+        max: max_bytes,
+        over: false,
+    };
+    let captured = template.render_captured_to(ctx, &mut w);
     BLOCK_DEPTH.with(|d| d.set(depth));
+    if w.over {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("content block “{name}” is over {} KiB", max_bytes / 1024),
+        ));
+    }
     let captured = captured.map_err(|e| {
         let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
         Error::new(
@@ -709,13 +787,9 @@ fn render_block(
     if let Some((used, _)) = captured.state().fuel_levels() {
         state.consume_fuel(used)?;
     }
-    let out = captured.output().to_owned();
-    if out.len() > max_bytes {
-        return Err(Error::new(
-            ErrorKind::InvalidOperation,
-            format!("content block “{name}” is over {} KiB", max_bytes / 1024),
-        ));
-    }
+    drop(captured);
+    let out = String::from_utf8(w.buf)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
     Ok(if escape {
         Value::from_safe_string(out)
     } else {
@@ -758,6 +832,7 @@ fn lint_formatter(
     out: &mut minijinja::Output,
     state: &mut State,
     value: &Value,
+    max_bytes: usize,
 ) -> Result<(), Error> {
     use std::fmt::Write as _;
     let fallback = state
@@ -780,31 +855,47 @@ fn lint_formatter(
             }
         }
     }
-    format_value(out, state, value)
+    format_value(out, state, value, max_bytes)
 }
 
 /// Prints a value: none and undefined as nothing; in HTML, text escaped
 /// the way Jinja2 (markupsafe) does it, `& < > " '`, so a date keeps its
 /// `/` and a URL stays readable in the source.
+///
+/// Lists and maps are walked with a budget before they are printed
+/// (minijinja would walk any length, fuel-free), and no single value over
+/// the part's size limit is written: the cap holds while writing, not only
+/// on the finished part.
 fn format_value(
     out: &mut minijinja::Output,
     state: &mut State,
     value: &Value,
+    max_bytes: usize,
 ) -> Result<(), Error> {
     if value.is_none() || value.is_undefined() {
         return Ok(());
     }
-    if !matches!(state.auto_escape(), AutoEscape::Html) || value.is_safe() {
-        return escape_formatter(out, state, value);
-    }
-    let write = |out: &mut minijinja::Output, s: &str| {
-        write_html_escaped(out, s).map_err(|_| Error::new(ErrorKind::WriteFailure, "output"))
+    let text;
+    let s = match value.as_str() {
+        Some(s) => s,
+        None if bounds::is_container(value) => {
+            text = bounds::bounded_string(state, value, max_bytes)?;
+            &text
+        }
+        None => return escape_formatter(out, state, value),
     };
-    match value.as_str() {
-        Some(s) => write(out, s),
-        None if value.is_number() => escape_formatter(out, state, value),
-        None => write(out, &value.to_string()),
+    if s.len() > max_bytes {
+        return Err(bounds::too_large(
+            "one printed value is over the size limit",
+        ));
     }
+    let escape = matches!(state.auto_escape(), AutoEscape::Html) && !value.is_safe();
+    let written = if escape {
+        write_html_escaped(out, s)
+    } else {
+        out.write_str(s)
+    };
+    written.map_err(|_| Error::new(ErrorKind::WriteFailure, "output"))
 }
 
 fn write_html_escaped(out: &mut impl std::fmt::Write, s: &str) -> std::fmt::Result {
@@ -969,9 +1060,15 @@ fn money(
     } else if let Some(s) = value.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
         s.round() as i64
     } else {
+        // Named, not printed, when it is a list or map (of any size).
+        let shown = if bounds::is_container(value) {
+            format!("a {}", value.kind())
+        } else {
+            format!("“{value}”")
+        };
         return Err(Error::new(
             ErrorKind::InvalidOperation,
-            format!("money needs an amount in minor units (cents, pence), not “{value}”"),
+            format!("money needs an amount in minor units (cents, pence), not {shown}"),
         ));
     };
     let code = currency
@@ -1013,6 +1110,16 @@ pub(crate) fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 fn time_arg(value: &Value) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
     if value.is_undefined() || value.is_none() {
         return Ok(None);
+    }
+    // A list or map is no date, and printing it here would be unbounded.
+    if bounds::is_container(value) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "a {} is not a date (dates look like 2026-03-01)",
+                value.kind()
+            ),
+        ));
     }
     let text = value.to_string();
     if text.trim().is_empty() {
@@ -1100,6 +1207,11 @@ fn pluralize(value: &Value, singular: Option<&str>, plural: Option<&str>) -> Res
         x
     } else if let Some(x) = value.as_str().and_then(|s| s.trim().parse::<f64>().ok()) {
         x
+    } else if bounds::is_container(value) {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!("pluralize needs a number or a list, not a {}", value.kind()),
+        ));
     } else {
         return Err(Error::new(
             ErrorKind::InvalidOperation,
@@ -1331,6 +1443,76 @@ mod tests {
         assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
+    /// Values minijinja builds lazily for free and then walks without fuel
+    /// when making text of them (12–26 s and 600 MB each before the
+    /// guards): each fails in well under a second, naming the problem, in
+    /// rendering, lint and the dry run of compiling.
+    #[test]
+    fn runaway_values_stop_quickly() {
+        let ns = "{% set ns = namespace(x=[0]) %}{% for i in range(40) %}";
+        let sources = [
+            "{{ range(10)|list * 10000000 }}".to_owned(),
+            "{{ ('' ~ range(10)|list * 10000000)[:5] }}".to_owned(),
+            "{{ (range(10)|list * 10000000|string)[:10] }}".to_owned(),
+            "{{ ((range(10)|list * 10000000)|string)[:10] }}".to_owned(),
+            "{{ ([0, 1, 2, 3, 4, 5, 6, 7, 8, 9] * 10000000)[:3] }}".to_owned(),
+            "{{ ((range(10)|list * 10000000)|join)[:3] }}".to_owned(),
+            "{{ ((range(10)|list * 10000000)|upper)[:3] }}".to_owned(),
+            "{{ [range(10)|list * 10000000]|money }}".to_owned(),
+            "{{ [range(10)|list * 10000000]|date }}".to_owned(),
+            "{{ 'x' * 100000000 }}".to_owned(),
+            "{{ ('x' * 1000000) * 100 }}".to_owned(),
+            "{{ [[0] * 10000] * 10000 }}".to_owned(),
+            "{{ (([0] * 10000) + ([0] * 10000))|first }}".to_owned(),
+            format!("{ns}{{% set ns.x = [ns.x, ns.x] %}}{{% endfor %}}{{{{ ns.x }}}}"),
+            format!("{ns}{{% set ns.x = ns.x + ns.x %}}{{% endfor %}}{{{{ ns.x|length }}}}"),
+            format!("{ns}{{% set ns.x = ns.x|chain(ns.x) %}}{{% endfor %}}{{{{ ns.x|length }}}}"),
+            format!("{ns}{{% set ns.x = dict(a=ns.x, b=ns.x) %}}{{% endfor %}}{{{{ '' ~ ns.x }}}}"),
+        ];
+        for src in &sources {
+            let started = std::time::Instant::now();
+            let s = set(src, src);
+            for part in [Part::Html, Part::Text] {
+                let e = s
+                    .render_part(0, part, &ctx(Value::from(())))
+                    .expect_err(src);
+                assert!(
+                    ["out_of_fuel", "too_large", "invalid"].contains(&e.code),
+                    "{src}: {e}"
+                );
+                // (`list * 10000000|string` is `list * '10000000'`.)
+                let named = |e: &RenderError| {
+                    e.cause.contains("too much work")
+                        || e.cause.contains("limit")
+                        || e.cause.contains("too large")
+                        || e.cause.contains("can only be multiplied with integers")
+                        || e.cause.contains("not a seq")
+                };
+                assert!(named(&e), "{src}: {e}");
+                let e = s
+                    .render_marked(0, part, &ctx(Value::from(())))
+                    .expect_err(src);
+                assert!(named(&e), "{src}: {e}");
+            }
+            let took = started.elapsed();
+            // Five renders (two parts, lint twice, the dry run) in a debug
+            // build on a shared machine: tens of milliseconds, most of them.
+            assert!(
+                took < std::time::Duration::from_millis(1500),
+                "{src} took {took:?}"
+            );
+        }
+        // Lists of a sensible size still work, printed and joined.
+        let s = set(
+            "{{ range(3)|list * 2 }}|{{ ([1] + [2])|join(',') }}|{{ 'ab' ~ [1] }}|{{ '-' * 3 }}",
+            "",
+        );
+        assert_eq!(
+            s.render_part(0, Part::Html, &ctx(Value::from(()))).unwrap(),
+            "[0, 1, 2, 0, 1, 2]|1,2|ab[1]|---"
+        );
+    }
+
     #[test]
     fn huge_output_is_cut_with_an_error() {
         let s = TemplateSet::compile(
@@ -1352,6 +1534,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, "too_large");
         assert!(e.cause.contains("over the 256 KiB limit"), "{e}");
+        // One value over the cap is refused before it is written, however
+        // much fuel there is; output stops at the cap while being written.
+        for html in [
+            "{{ 'x' * 300000 }}",
+            "{% for i in range(100000) %}{{ 'y' * 500 }}{% endfor %}",
+        ] {
+            let s = TemplateSet::compile(
+                &[Variant {
+                    name: "A".into(),
+                    subject: "Hi".into(),
+                    html: html.into(),
+                    ..Variant::default()
+                }],
+                &[],
+                &Options {
+                    fuel: 1_000_000_000,
+                    max_bytes: 256 * 1024,
+                },
+            )
+            .unwrap();
+            let e = s
+                .render_part(0, Part::Html, &ctx(Value::from(())))
+                .unwrap_err();
+            assert!(
+                e.cause.contains("size limit") || e.cause.contains("over the 256 KiB limit"),
+                "{html}: {e}"
+            );
+        }
         // With the default fuel the same template runs out of fuel first.
         let s = set(
             "{% for i in range(90000) %}{{ 'x' * 1000 }}{% endfor %}",

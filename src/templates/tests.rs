@@ -739,3 +739,63 @@ fn variables_list_the_workspace_fields() {
     assert!(vars.iter().any(|v| v.path == "recommendations[].title"));
     assert!(vars.iter().any(|v| v.path == "consent.sms"));
 }
+
+#[test]
+fn a_real_clustering_run_names_each_recipients_cluster() {
+    let (_dir, mut ws) = workspace(120);
+    let request = crate::cluster::runs::ClusterRequest {
+        features: ["orders", "revenue", "days_since_last_order"]
+            .map(String::from)
+            .to_vec(),
+        config: crate::cluster::Config {
+            algorithm: crate::cluster::Algorithm::KMeans { k: Some(3) },
+            ..crate::cluster::Config::default()
+        },
+    };
+    let run =
+        crate::cluster::runs::run(&mut ws, &request, NOW, &mut crate::progress::Silent).unwrap();
+    let first = run.result.clusters[0].id;
+    let run = crate::cluster::runs::rename(ws.conn(), run.id, first, "Big spenders").unwrap();
+    let names: BTreeMap<i64, String> = run
+        .result
+        .clusters
+        .iter()
+        .map(|c| (i64::from(c.id), c.name.clone()))
+        .collect();
+    let conn = ws.conn();
+    let member: BTreeMap<i64, i64> = conn
+        .prepare("SELECT profile_id, cluster FROM cluster_members WHERE run_id = ?1")
+        .unwrap()
+        .query_map([run.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(!member.is_empty());
+
+    let set = TemplateSet::for_workspace(
+        conn,
+        &[variant("A", "[{{ cluster }}]", "", "")],
+        &render::Options::default(),
+    )
+    .unwrap();
+    assert!(set.needs().cluster);
+    let loader = ContextLoader::new(
+        conn,
+        &set.needs(),
+        &context::CampaignInfo::preview(),
+        &["A".to_owned()],
+        NOW,
+    )
+    .unwrap();
+    let ids: Vec<i64> = (1..=120).collect();
+    let mut big_spenders = 0;
+    for r in loader.load(conn, &ids).unwrap() {
+        let expected = member
+            .get(&r.id)
+            .map(|c| names[c].clone())
+            .unwrap_or_default();
+        big_spenders += usize::from(expected == "Big spenders");
+        assert_eq!(set.render(0, &r).unwrap().subject, format!("[{expected}]"));
+    }
+    assert!(big_spenders > 0, "the renamed cluster reaches its members");
+}

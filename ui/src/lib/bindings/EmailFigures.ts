@@ -17,4 +17,8 @@ converted: ResultRate | null,
 /**
  * Revenue the tool attributes, minor units of the workspace currency.
  */
-revenue: number | null, };
+revenue: number | null, 
+/**
+ * That revenue per recipient of the group, major units (e.g. dollars).
+ */
+revenue_per_recipient: number | null, };

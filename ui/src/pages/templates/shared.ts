@@ -94,13 +94,15 @@ export function locate(message: string): Problem | null {
 }
 
 /** The content security policy of every preview document. */
-export const PREVIEW_CSP = "default-src 'none'; img-src data: https:; style-src 'unsafe-inline'";
+export const PREVIEW_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'";
 
 /**
  * The document an iframe shows a rendered HTML body in, with a strict CSP
  * at the start of its head: no scripts, no fetches, no fonts or frames;
- * images from data: and https: only, inline styles only. The iframe is
- * sandboxed as well (`sandbox=""`), so nothing in the message runs.
+ * images from data: only (a remote image, a tracking pixel above all,
+ * would tell its server that this person's message was previewed), inline
+ * styles only. The iframe is sandboxed as well (`sandbox=""`), so nothing
+ * in the message runs.
  */
 export function previewDocument(html: string): string {
   const meta =
