@@ -295,19 +295,22 @@ impl App {
         match command {
             "app_info" => {
                 let _: Empty = parse(payload)?;
-                let (workspace, locked) = match self.workspace_path() {
+                let (workspace, locked, retention) = match self.workspace_path() {
                     Some(p) => match Workspace::open(&p) {
                         Ok(mut ws) => {
-                            // Retention rules apply at start (at most daily).
-                            crate::privacy::retention::apply_if_due(&mut ws, &now_iso())?;
-                            (Some(self.info(&ws)?), None)
+                            // Retention rules apply at start (at most daily);
+                            // what they removed is reported to the user.
+                            let removed =
+                                crate::privacy::retention::apply_if_due(&mut ws, &now_iso())?
+                                    .filter(|r| r.total() > 0);
+                            (Some(self.info(&ws)?), None, removed)
                         }
                         Err(crate::store::StoreError::Locked { .. }) => {
-                            (None, Some(path_string(&p)))
+                            (None, Some(path_string(&p)), None)
                         }
                         Err(e) => return Err(e.into()),
                     },
-                    None => (None, None),
+                    None => (None, None, None),
                 };
                 let recent = self
                     .state
@@ -326,6 +329,7 @@ impl App {
                     workspace,
                     recent,
                     locked,
+                    retention,
                 })
             }
             "workspace_open" => {
@@ -670,7 +674,11 @@ impl App {
             }
             "erase_preview" => {
                 let req: privacy::EraseRequest = parse(payload)?;
-                out(privacy::erase_preview(&self.workspace()?, &req)?)
+                out(privacy::erase_preview(
+                    &self.workspace()?,
+                    &req,
+                    &self.scratch,
+                )?)
             }
             "person_export" => {
                 let req: privacy::PersonExportRequest = parse(payload)?;
@@ -965,7 +973,7 @@ impl App {
             "erase" => {
                 let req: privacy::EraseRequest = parse(payload)?;
                 let mut ws = self.workspace()?;
-                out(privacy::erase(&mut ws, &req, &now_iso())?)
+                out(privacy::erase(&mut ws, &req, &self.scratch, &now_iso())?)
             }
             "retention_run" => {
                 let _: Empty = parse(payload)?;
