@@ -132,10 +132,16 @@ pub fn erase(
     let options = EraseOptions {
         keep_anonymous_activity: keep_activity,
     };
-    // The scratch folder `cohort serve` keeps beside the workspace
-    // (uploads, right-of-access exports made in the page).
-    let scratch = ws_path.parent().map(|d| d.join("cohort-files"));
-    let preview = erase::preview(ws.conn(), &target, options, scratch.as_deref())?;
+    // The scratch folders that may hold the person's files (uploads,
+    // right-of-access exports made in the app): the one `cohort serve`
+    // keeps beside the workspace and the desktop app's.
+    let mut scratch: Vec<PathBuf> = ws_path
+        .parent()
+        .map(|d| d.join("cohort-files"))
+        .into_iter()
+        .collect();
+    scratch.push(crate::data_dir().join("files"));
+    let preview = erase::preview(ws.conn(), &target, options, &scratch)?;
     if preview.is_empty() {
         bail!("nobody in this workspace has that {}", target.kind());
     }
@@ -164,13 +170,7 @@ pub fn erase(
             return Ok(());
         }
     }
-    let report = erase::erase(
-        &mut ws,
-        &target,
-        options,
-        scratch.as_deref(),
-        &crate::iso(now),
-    )?;
+    let report = erase::erase(&mut ws, &target, options, &scratch, &crate::iso(now))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());

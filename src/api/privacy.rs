@@ -252,7 +252,7 @@ pub fn erase_preview(
         ws.conn(),
         &req.person.target()?,
         options,
-        Some(scratch),
+        &[scratch.to_path_buf()],
     )?)
 }
 
@@ -269,7 +269,7 @@ pub fn erase(
         ws,
         &req.person.target()?,
         options,
-        Some(scratch),
+        &[scratch.to_path_buf()],
         now,
     )?)
 }

@@ -17,7 +17,7 @@
 //! the raw bytes of the workspace no longer hold the person's data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
-use std::path::Path;
+use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -425,13 +425,13 @@ fn find(conn: &Connection, target: &Target) -> Result<Person> {
 
 /// What `erase` would remove, computed by doing it in a transaction that
 /// is rolled back, so the counts are exactly those of the real run.
-/// `scratch`: the app's scratch folder (uploads, right-of-access exports),
-/// whose files naming the person go too.
+/// `scratch`: the apps' scratch folders (uploads, right-of-access
+/// exports), whose files naming the person go too.
 pub fn preview(
     conn: &Connection,
     target: &Target,
     options: EraseOptions,
-    scratch: Option<&Path>,
+    scratch: &[PathBuf],
 ) -> Result<ErasePreview> {
     let person = find(conn, target)?;
     let files = files::plan(conn, &person.needles(), scratch)?;
@@ -452,7 +452,7 @@ pub fn erase(
     ws: &mut Workspace,
     target: &Target,
     options: EraseOptions,
-    scratch: Option<&Path>,
+    scratch: &[PathBuf],
     now: &str,
 ) -> Result<EraseReport> {
     // Erasure is destructive: a mistaken one (the wrong address) can be
@@ -468,7 +468,7 @@ fn erase_without_backup(
     ws: &mut Workspace,
     target: &Target,
     options: EraseOptions,
-    scratch: Option<&Path>,
+    scratch: &[PathBuf],
     now: &str,
     scrub: bool,
 ) -> Result<EraseReport> {
@@ -489,7 +489,7 @@ fn erase_in(
     conn: &mut Connection,
     target: &Target,
     options: EraseOptions,
-    scratch: Option<&Path>,
+    scratch: &[PathBuf],
     now: &str,
     scrub_file: bool,
 ) -> Result<EraseReport> {
@@ -1242,7 +1242,7 @@ pub(crate) mod tests {
         let (_d, mut ws) = workspace();
         seed(&ws);
         let target = Target::Email("ZQ@Example.com".into());
-        let p = preview(ws.conn(), &target, EraseOptions::default(), None).unwrap();
+        let p = preview(ws.conn(), &target, EraseOptions::default(), &[]).unwrap();
         assert_eq!(p.profiles, vec![10]);
         assert_eq!(p.removed["contacts"], 1);
         assert_eq!(p.removed["orders"], 1);
@@ -1261,7 +1261,7 @@ pub(crate) mod tests {
             &mut ws,
             &target,
             EraseOptions::default(),
-            None,
+            &[],
             "2026-01-01T00:00:00Z",
         )
         .unwrap();
@@ -1299,7 +1299,7 @@ pub(crate) mod tests {
                 &mut ws,
                 &target,
                 EraseOptions::default(),
-                None,
+                &[],
                 "2026-01-02T00:00:00Z"
             ),
             Err(Error::NotFound(_))
@@ -1317,7 +1317,7 @@ pub(crate) mod tests {
             &mut ws,
             &Target::Profile(10),
             opts,
-            None,
+            &[],
             "2026-01-01T00:00:00Z",
         )
         .unwrap();
@@ -1349,7 +1349,7 @@ pub(crate) mod tests {
                 ws.conn(),
                 &Target::Email("not an address".into()),
                 EraseOptions::default(),
-                None
+                &[]
             ),
             Err(Error::Invalid(_))
         ));
@@ -1358,7 +1358,7 @@ pub(crate) mod tests {
                 ws.conn(),
                 &Target::Profile(99),
                 EraseOptions::default(),
-                None
+                &[]
             ),
             Err(Error::NotFound(_))
         ));
@@ -1469,7 +1469,7 @@ pub fn reapply(ws: &mut Workspace, list: &ErasedList, now: &str) -> Result<u64> 
     }
     let mut n = 0;
     for target in targets {
-        match erase_without_backup(ws, &target, EraseOptions::default(), None, now, false) {
+        match erase_without_backup(ws, &target, EraseOptions::default(), &[], now, false) {
             Ok(_) => n += 1,
             // Already gone with an earlier target of the same person.
             Err(Error::NotFound(_)) => {}

@@ -128,6 +128,12 @@ impl Needles {
             .any(|d| nationals.iter().any(|n| d.contains(n.as_str())))
     }
 
+    /// Whether a whole text could name the person: a quick scan before a
+    /// file is read cell by cell (most files do not).
+    fn could_name(&self, text: &str) -> bool {
+        self.cells.iter().any(|id| text.contains(id.as_str())) || self.text(text)
+    }
+
     /// Whether a CSV cell names the person.
     fn cell(&self, cell: &str) -> bool {
         self.cells.contains(cell.trim()) || self.text(cell)
@@ -135,12 +141,12 @@ impl Needles {
 }
 
 /// The files beside the workspace that name the person, and what erasure
-/// will do to each. Reads only. `scratch` is the app's scratch folder
-/// (uploads, right-of-access exports), when there is one.
+/// will do to each. Reads only. `scratch`: the apps' scratch folders
+/// (uploads, right-of-access exports); a folder given twice is read once.
 pub(crate) fn plan(
     conn: &Connection,
     needles: &Needles,
-    scratch: Option<&Path>,
+    scratch: &[PathBuf],
 ) -> Result<Vec<FileChange>> {
     let mut out = Vec::new();
     if needles.is_empty() {
@@ -166,7 +172,11 @@ pub(crate) fn plan(
             out.extend(plan_file(needles, &path)?);
         }
     }
-    if let Some(scratch) = scratch {
+    let mut seen = BTreeSet::new();
+    for scratch in scratch {
+        if !seen.insert(std::fs::canonicalize(scratch).unwrap_or_else(|_| scratch.clone())) {
+            continue;
+        }
         let uploads = scratch.join("uploads");
         if uploads.is_dir() {
             for entry in entries(&uploads)? {
@@ -368,6 +378,9 @@ fn reader(csv: &CsvText) -> csv::Reader<&[u8]> {
 
 /// Data rows (after the header) naming the person.
 fn rows_naming(needles: &Needles, csv: &CsvText) -> Result<u64> {
+    if !needles.could_name(&csv.text) {
+        return Ok(0);
+    }
     let mut n = 0;
     for (i, rec) in reader(csv).records().enumerate() {
         let Ok(rec) = rec else { continue };
@@ -480,7 +493,7 @@ mod tests {
         std::fs::write(other.join("person.json"), "{\"email\":\"ann@example.com\"}").unwrap();
 
         let n = needles();
-        let planned = plan(&conn, &n, Some(&scratch)).unwrap();
+        let planned = plan(&conn, &n, std::slice::from_ref(&scratch)).unwrap();
         let summary: Vec<(FileAction, u64)> = planned.iter().map(|c| (c.action, c.rows)).collect();
         assert_eq!(
             summary,
@@ -505,6 +518,8 @@ mod tests {
         assert!(!access.exists());
         assert!(other.exists());
         // Nothing left to do.
-        assert!(plan(&conn, &n, Some(&scratch)).unwrap().is_empty());
+        assert!(plan(&conn, &n, std::slice::from_ref(&scratch))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -530,7 +530,7 @@ mod tests {
             ws.conn(),
             &target,
             crate::privacy::erase::EraseOptions::default(),
-            None,
+            &[],
         )
         .unwrap();
         let report = export(

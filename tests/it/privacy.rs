@@ -17,6 +17,9 @@ fn cohort(ws: &Path, args: &[&str]) -> serde_json::Value {
 
 fn try_cohort(ws: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
         .arg("--workspace")
         .arg(ws)
         .arg("--json")
@@ -29,6 +32,11 @@ fn try_cohort(ws: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
     }
     let start = stdout.find(['{', '[']).unwrap_or(0);
     serde_json::from_str(&stdout[start..]).map_err(|e| format!("{e}: {stdout}"))
+}
+
+/// The data folder the commands use (`COHORT_DATA_DIR`), beside `ws`.
+fn data_dir(ws: &Path) -> std::path::PathBuf {
+    ws.parent().unwrap().join("data")
 }
 
 const EMAIL: &str = "zebedee.quarrington@gmail.com";
@@ -233,7 +241,10 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     let scratch = s.path("cohort-files");
     std::fs::create_dir_all(scratch.join("uploads")).unwrap();
     std::fs::write(scratch.join("uploads").join("customers.csv"), CUSTOMERS).unwrap();
-    std::fs::write(scratch.join("uploads").join("events.csv"), EVENTS).unwrap();
+    // The desktop app keeps its uploads in its data folder.
+    let desktop = data_dir(&ws).join("files");
+    std::fs::create_dir_all(desktop.join("uploads")).unwrap();
+    std::fs::write(desktop.join("uploads").join("events.csv"), EVENTS).unwrap();
     let earlier = scratch.join("person-exports").join("person-20261101");
     cohort(
         &ws,
@@ -311,8 +322,8 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
         .collect();
     let mut expected = vec![
         ("customers.csv".to_string(), "rewritten".to_string(), 2),
-        ("events.csv".to_string(), "rewritten".to_string(), 2),
         ("person-20261101".to_string(), "deleted".to_string(), 0),
+        ("events.csv".to_string(), "rewritten".to_string(), 2),
     ];
     if sent {
         expected.insert(0, ("autumn.csv".to_string(), "rewritten".to_string(), 1));
@@ -340,6 +351,8 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     assert_no_trace(&ws);
     // Nor in the files beside it; everyone else's rows stay in them.
     let mut beside = files_under(&scratch);
+    beside.extend(files_under(&desktop));
+    assert!(beside.iter().any(|f| f.ends_with("uploads/events.csv")));
     if sent {
         beside.push(s.path("autumn.csv"));
         let audience = std::fs::read_to_string(s.path("autumn.csv")).unwrap();
@@ -407,6 +420,9 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
 
     // The human summary says it too.
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
         .arg("--workspace")
         .arg(&ws)
         .args(["import", customers.to_str().unwrap(), "--force"])
@@ -496,6 +512,9 @@ fn retention_and_the_audit_log_through_the_cli() {
     }
     let products = s.write("products.csv", PRODUCTS);
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
         .arg("--workspace")
         .arg(&ws)
         .args(["--json", "import", products.to_str().unwrap()])
