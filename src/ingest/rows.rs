@@ -118,7 +118,7 @@ pub(crate) struct RowProcessor {
     /// was, so the hot loop hashes nothing.
     erased: Option<crate::privacy::erase::ErasedSet>,
     /// (table, slot, kind) of the columns that identify a person: email,
-    /// phone, customer id (and a contact's key) and device id.
+    /// phone, customer id (orders, events) and device id.
     erased_slots: Vec<(usize, usize, ErasedKind)>,
 }
 
@@ -262,7 +262,10 @@ impl RowProcessor {
             .iter()
             .enumerate()
             .flat_map(|(t, l)| {
-                let columns = l.columns.iter().enumerate().filter_map(move |(i, c)| {
+                // Not a contact's own key: the same number in another
+                // CRM is another person, and contacts carry their
+                // addresses, which are checked.
+                l.columns.iter().enumerate().filter_map(move |(i, c)| {
                     let kind = match *c {
                         "email" => ErasedKind::Email,
                         "phone" => ErasedKind::Phone,
@@ -271,15 +274,7 @@ impl RowProcessor {
                         _ => return None,
                     };
                     Some((t, i, kind))
-                });
-                // A contact's key is the customer id orders and events
-                // carry (it sits just past the data columns).
-                let key = (l.table == Table::Contacts).then_some((
-                    t,
-                    l.columns.len(),
-                    ErasedKind::CustomerKey,
-                ));
-                columns.chain(key)
+                })
             })
             .collect();
         RowProcessor {

@@ -515,11 +515,11 @@ fn erase_in(
             .map_err(sql("remember the erased identifiers"))?;
         // Customer ids and device ids too: an events or orders file keyed
         // only by them would otherwise bring the person's activity back.
-        let devices: BTreeSet<String> = person.devices.iter().map(|(_, d)| d.clone()).collect();
+        let (keys, devices) = ids_only_theirs(&tx, &person)?;
         for (kind, values) in [
             ("email", &person.emails),
             ("phone", &person.phones),
-            ("customer_id", &person.customer_keys),
+            ("customer_id", &keys),
             ("device", &devices),
         ] {
             for v in values {
@@ -659,17 +659,7 @@ fn problem_rows(tx: &Connection, p: &Person) -> Result<(Vec<i64>, Vec<i64>)> {
 
 /// Deletes (or anonymises) everything `person` ties to, inside `tx`.
 fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Result<ErasePreview> {
-    let mut out = ErasePreview {
-        identifiers: (p.emails.len()
-            + p.phones.len()
-            + p.customer_keys.len()
-            + p.devices
-                .iter()
-                .map(|(_, d)| d)
-                .collect::<BTreeSet<_>>()
-                .len()) as u64,
-        ..Default::default()
-    };
+    let mut out = ErasePreview::default();
     let mut removed = |table: &str, n: usize| {
         *out.removed.entry(table.to_string()).or_default() += n as u64;
     };
@@ -925,8 +915,44 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
     }
     out.profiles = gone;
     out.anonymised = anonymised;
+    let (keys, devices) = ids_only_theirs(tx, p)?;
+    out.identifiers = (p.emails.len() + p.phones.len() + keys.len() + devices.len()) as u64;
     out.removed.retain(|_, n| *n > 0);
     Ok(out)
+}
+
+/// The person's customer ids and device ids that nobody left in the
+/// workspace shares, once their rows are gone (inside the erasure's
+/// transaction). A customer id means something only in the system that
+/// issued it: the same number held by another source's customer, or a
+/// device others' events still use, would suppress someone else's rows on
+/// a later import, so such an id is not put on the erased list.
+fn ids_only_theirs(tx: &Connection, p: &Person) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    let taken = |q: &str, v: &str| -> Result<bool> {
+        tx.query_row(q, [v], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql("check who else holds an id"))
+    };
+    let mut keys = BTreeSet::new();
+    for k in &p.customer_keys {
+        let shared = taken(
+            "SELECT 1 FROM identifiers WHERE kind = 'customer_id' AND value = ?1 LIMIT 1",
+            k,
+        )? || taken("SELECT 1 FROM contacts WHERE source_key = ?1 LIMIT 1", k)?
+            || taken("SELECT 1 FROM orders WHERE customer_key = ?1 LIMIT 1", k)?
+            || taken("SELECT 1 FROM events WHERE customer_key = ?1 LIMIT 1", k)?;
+        if !shared {
+            keys.insert(k.clone());
+        }
+    }
+    let mut devices = BTreeSet::new();
+    for (_, d) in &p.devices {
+        if !taken("SELECT 1 FROM events WHERE anonymous_id = ?1 LIMIT 1", d)? {
+            devices.insert(d.clone());
+        }
+    }
+    Ok((keys, devices))
 }
 
 /// Takes the person's names out of the stored match model's name
@@ -1304,6 +1330,45 @@ pub(crate) mod tests {
             ),
             Err(Error::NotFound(_))
         ));
+    }
+
+    /// A customer id is only meaningful in the system that issued it: when
+    /// another source's customer has the same one, it does not go on the
+    /// erased list (a later import would suppress that other person).
+    #[test]
+    fn a_customer_id_another_source_uses_is_not_put_on_the_list() {
+        let (_d, mut ws) = workspace();
+        seed(&ws);
+        ws.conn()
+            .execute_batch(
+                "INSERT INTO sources (id, name, kind, created_at) VALUES (3, 'crm', 'contacts', 'x');
+                 INSERT INTO contacts (id, source_id, source_key, import_id, row_number, row_hash, first_name, email)
+                   VALUES (3, 3, 'c1', 1, 4, 0, 'Cora', 'cora@example.com');",
+            )
+            .unwrap();
+        let target = Target::Email("zq@example.com".into());
+        let p = preview(ws.conn(), &target, EraseOptions::default(), &[]).unwrap();
+        assert_eq!(p.identifiers, 2, "the email and the phone only");
+        erase(
+            &mut ws,
+            &target,
+            EraseOptions::default(),
+            &[],
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let set = ErasedSet::load(ws.conn()).unwrap().unwrap();
+        assert!(set.has_email("zq@example.com"));
+        assert!(!set.has_customer_key("c1"), "Cora's id in the CRM");
+        let cora: i64 = ws
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM contacts WHERE source_key = 'c1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cora, 1);
     }
 
     #[test]
