@@ -1355,6 +1355,43 @@ mod tests {
         );
     }
 
+    /// Retention rules apply when the app opens the workspace (at most
+    /// daily), and app_info says once what they removed.
+    #[test]
+    fn app_info_applies_retention_and_says_what_it_removed() {
+        let (dir, app) = app();
+        let path = dir.path().join("r.cohort");
+        app.call("workspace_open", json!({"path": path, "create": true}))
+            .unwrap();
+        {
+            let ws = Workspace::open(&path).unwrap();
+            ws.conn()
+                .execute_batch(
+                    "INSERT INTO sources (id, name, kind, created_at) VALUES (1, 'web', 'events', 'x');
+                     INSERT INTO imports (id, source_id, file_name, file_path, file_size, content_hash, kind, mapping, detected, started_at, finished_at)
+                       VALUES (1, 1, 'f', 'f', 0, 'h', 'events', '[]', '{}', 'x', 'x');
+                     INSERT INTO events (source_id, source_key, import_id, row_number, row_hash, name, occurred_at)
+                       VALUES (1, 'e1', 1, 2, 0, 'view', '2001-01-01T00:00:00Z'),
+                              (1, 'e2', 1, 3, 0, 'view', '2999-01-01T00:00:00Z');",
+                )
+                .unwrap();
+            let rules = crate::privacy::retention::RetentionRules {
+                events_months: Some(12),
+                ..Default::default()
+            };
+            crate::privacy::retention::set_rules(ws.conn(), &rules, "2026-01-01T00:00:00Z")
+                .unwrap();
+        }
+        let info = app.call("app_info", json!({})).unwrap();
+        assert_eq!(info["retention"]["removed"]["events"], 1, "{info}");
+        assert_eq!(
+            info["workspace"]["stats"]["events"], 1,
+            "counted after the run"
+        );
+        let again = app.call("app_info", json!({})).unwrap();
+        assert!(again["retention"].is_null(), "not due again the same day");
+    }
+
     #[test]
     fn preview_import_history_and_rejects_through_the_dispatcher() {
         let (dir, app) = app();
