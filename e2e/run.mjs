@@ -1985,6 +1985,10 @@ async function main() {
     assertEq(total, [...Object.values(preview.removed), ...Object.values(preview.anonymised)].reduce((a, b) => a + b, 0), 'the total the engine previews');
     const rows = await $('erase-preview-row').evaluateAll((els) => els.map((e) => ({ table: e.dataset.table, removed: Number(e.dataset.removed) })));
     for (const t of ['contacts', 'orders']) assert(rows.some((r) => r.table === t && r.removed > 0), `${t} in the preview: ${JSON.stringify(rows)}`);
+    // The person export made just before sits in the scratch folder and names them: it goes too.
+    const exportFolder = preview.files.find((f) => f.action === 'deleted' && f.path.includes('person-exports'));
+    assert(exportFolder && fs.existsSync(exportFolder.path), `the earlier person export is listed: ${JSON.stringify(preview.files)}`);
+    assertEq(await $('erase-preview-file').count(), preview.files.length, 'the files beside the workspace are listed');
     await axe('privacy, erase preview');
     await $('erase-open').click();
     await $('erase-confirm-dialog').waitFor({ state: 'visible' });
@@ -1992,6 +1996,7 @@ async function main() {
     await $('erase-confirm').click();
     await $('erase-report').waitFor({ timeout: 60_000 });
     assertEq(Number(await $('erase-report').getAttribute('data-total')), total, 'the erasure removed what the preview said');
+    assert(!fs.existsSync(exportFolder.path), 'the earlier person export is gone');
     assertEq(await $('erase-person-value').inputValue(), '', 'the email is not kept in the form');
     assert(!(await page.locator('main').innerText()).toLowerCase().includes(email.toLowerCase()), 'the email is gone from the page');
     assertEq((await api('profiles_search', { query: email, limit: 10, offset: 0 })).total, 0, 'the engine finds nobody');

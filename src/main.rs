@@ -586,6 +586,12 @@ fn main() -> ExitCode {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    // A second writer waits for the first; say so rather than seem hung.
+    cohort::store::on_busy_wait(|seconds| {
+        eprintln!(
+            "Waiting: another Cohort window or command is writing to this workspace (up to {seconds} s)…"
+        )
+    });
     let json = cli.json;
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -628,10 +634,39 @@ fn default_workspace() -> PathBuf {
     data_dir().join("workspace.cohort")
 }
 
+impl Command {
+    /// Whether the command changes the workspace's data, so the retention
+    /// rules (due at most once a day) apply before it, as the app applies
+    /// them at start. Not for `retention` itself, dry runs, backups,
+    /// encryption (which must see the file as it is), `serve` (the app
+    /// applies them) or commands that only read.
+    fn applies_retention(&self) -> bool {
+        match self {
+            Command::Erase { dry_run, .. } => !dry_run,
+            Command::Import { .. }
+            | Command::Resolve { .. }
+            | Command::Review { .. }
+            | Command::Unmerge { .. }
+            | Command::Survivorship { .. }
+            | Command::Traits { .. }
+            | Command::Cluster { .. }
+            | Command::Recommend { .. }
+            | Command::Segment { .. }
+            | Command::Campaign { .. }
+            | Command::Suppress { .. }
+            | Command::Consent { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     let ws_path = cli.workspace.clone().unwrap_or_else(default_workspace);
     let now = chrono::Utc::now();
     let json = cli.json;
+    if cli.command.applies_retention() {
+        privacy_cli::retention_at_start(&ws_path, now);
+    }
     match cli.command {
         Command::Init { region, currency } => {
             let ws = Workspace::open(&ws_path)?;

@@ -102,8 +102,16 @@ fn print_counts(title: &str, counts: &ErasePreview) {
         ]);
     }
     println!("{t}");
+    for f in &counts.files {
+        match f.action {
+            erase::FileAction::Rewritten => {
+                println!("  file {}: {} row(s) taken out", f.path, f.rows)
+            }
+            erase::FileAction::Deleted => println!("  file {}: deleted", f.path),
+        }
+    }
     println!(
-        "  {} profile(s); {} email address(es) and phone number(s) kept only as salted hashes so re-imports skip them",
+        "  {} profile(s); {} identifier(s) (email addresses, phone numbers, customer and device ids) kept only as salted hashes so re-imports skip them",
         counts.profiles.len(),
         counts.identifiers
     );
@@ -124,7 +132,16 @@ pub fn erase(
     let options = EraseOptions {
         keep_anonymous_activity: keep_activity,
     };
-    let preview = erase::preview(ws.conn(), &target, options)?;
+    // The scratch folders that may hold the person's files (uploads,
+    // right-of-access exports made in the app): the one `cohort serve`
+    // keeps beside the workspace and the desktop app's.
+    let mut scratch: Vec<PathBuf> = ws_path
+        .parent()
+        .map(|d| d.join("cohort-files"))
+        .into_iter()
+        .collect();
+    scratch.push(crate::data_dir().join("files"));
+    let preview = erase::preview(ws.conn(), &target, options, &scratch)?;
     if preview.is_empty() {
         bail!("nobody in this workspace has that {}", target.kind());
     }
@@ -153,7 +170,7 @@ pub fn erase(
             return Ok(());
         }
     }
-    let report = erase::erase(&mut ws, &target, options, &crate::iso(now))?;
+    let report = erase::erase(&mut ws, &target, options, &scratch, &crate::iso(now))?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
@@ -163,6 +180,37 @@ pub fn erase(
         println!("  note: another program has the workspace open; its write-ahead log will be emptied when it closes");
     }
     Ok(())
+}
+
+/// Applies the retention rules if a day has passed since they last ran,
+/// before a command that changes the workspace, and says on stderr what
+/// they removed (stdout stays the command's, `--json` included). Never
+/// fails the command: one that cannot open the workspace reports that
+/// itself, and a failed run is only a warning.
+pub fn retention_at_start(ws_path: &Path, now: chrono::DateTime<chrono::Utc>) {
+    if !ws_path.exists() {
+        return;
+    }
+    let Ok(mut ws) = Workspace::open_existing(ws_path) else {
+        return;
+    };
+    match retention::apply_if_due(&mut ws, &crate::iso(now)) {
+        Ok(Some(r)) if r.total() > 0 => {
+            let what: Vec<String> = r
+                .removed
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(k, n)| format!("{} {n}", k.replace('_', " ")))
+                .collect();
+            eprintln!(
+                "Retention rules removed {} row(s) older than their limits ({}); a backup was taken first.",
+                r.total(),
+                what.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("warning: the retention rules could not be applied: {e}"),
+    }
 }
 
 /// `cohort person export --email ADDRESS --out DIR`.

@@ -295,19 +295,22 @@ impl App {
         match command {
             "app_info" => {
                 let _: Empty = parse(payload)?;
-                let (workspace, locked) = match self.workspace_path() {
+                let (workspace, locked, retention) = match self.workspace_path() {
                     Some(p) => match Workspace::open(&p) {
                         Ok(mut ws) => {
-                            // Retention rules apply at start (at most daily).
-                            crate::privacy::retention::apply_if_due(&mut ws, &now_iso())?;
-                            (Some(self.info(&ws)?), None)
+                            // Retention rules apply at start (at most daily);
+                            // what they removed is reported to the user.
+                            let removed =
+                                crate::privacy::retention::apply_if_due(&mut ws, &now_iso())?
+                                    .filter(|r| r.total() > 0);
+                            (Some(self.info(&ws)?), None, removed)
                         }
                         Err(crate::store::StoreError::Locked { .. }) => {
-                            (None, Some(path_string(&p)))
+                            (None, Some(path_string(&p)), None)
                         }
                         Err(e) => return Err(e.into()),
                     },
-                    None => (None, None),
+                    None => (None, None, None),
                 };
                 let recent = self
                     .state
@@ -326,6 +329,7 @@ impl App {
                     workspace,
                     recent,
                     locked,
+                    retention,
                 })
             }
             "workspace_open" => {
@@ -670,7 +674,11 @@ impl App {
             }
             "erase_preview" => {
                 let req: privacy::EraseRequest = parse(payload)?;
-                out(privacy::erase_preview(&self.workspace()?, &req)?)
+                out(privacy::erase_preview(
+                    &self.workspace()?,
+                    &req,
+                    &self.scratch,
+                )?)
             }
             "person_export" => {
                 let req: privacy::PersonExportRequest = parse(payload)?;
@@ -965,7 +973,7 @@ impl App {
             "erase" => {
                 let req: privacy::EraseRequest = parse(payload)?;
                 let mut ws = self.workspace()?;
-                out(privacy::erase(&mut ws, &req, &now_iso())?)
+                out(privacy::erase(&mut ws, &req, &self.scratch, &now_iso())?)
             }
             "retention_run" => {
                 let _: Empty = parse(payload)?;
@@ -1345,6 +1353,43 @@ mod tests {
             false,
             "reported once"
         );
+    }
+
+    /// Retention rules apply when the app opens the workspace (at most
+    /// daily), and app_info says once what they removed.
+    #[test]
+    fn app_info_applies_retention_and_says_what_it_removed() {
+        let (dir, app) = app();
+        let path = dir.path().join("r.cohort");
+        app.call("workspace_open", json!({"path": path, "create": true}))
+            .unwrap();
+        {
+            let ws = Workspace::open(&path).unwrap();
+            ws.conn()
+                .execute_batch(
+                    "INSERT INTO sources (id, name, kind, created_at) VALUES (1, 'web', 'events', 'x');
+                     INSERT INTO imports (id, source_id, file_name, file_path, file_size, content_hash, kind, mapping, detected, started_at, finished_at)
+                       VALUES (1, 1, 'f', 'f', 0, 'h', 'events', '[]', '{}', 'x', 'x');
+                     INSERT INTO events (source_id, source_key, import_id, row_number, row_hash, name, occurred_at)
+                       VALUES (1, 'e1', 1, 2, 0, 'view', '2001-01-01T00:00:00Z'),
+                              (1, 'e2', 1, 3, 0, 'view', '2999-01-01T00:00:00Z');",
+                )
+                .unwrap();
+            let rules = crate::privacy::retention::RetentionRules {
+                events_months: Some(12),
+                ..Default::default()
+            };
+            crate::privacy::retention::set_rules(ws.conn(), &rules, "2026-01-01T00:00:00Z")
+                .unwrap();
+        }
+        let info = app.call("app_info", json!({})).unwrap();
+        assert_eq!(info["retention"]["removed"]["events"], 1, "{info}");
+        assert_eq!(
+            info["workspace"]["stats"]["events"], 1,
+            "counted after the run"
+        );
+        let again = app.call("app_info", json!({})).unwrap();
+        assert!(again["retention"].is_null(), "not due again the same day");
     }
 
     #[test]

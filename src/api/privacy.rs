@@ -238,22 +238,40 @@ pub fn consent_settings_set(
     Ok(consent::settings(ws.conn())?)
 }
 
-pub fn erase_preview(ws: &Workspace, req: &EraseRequest) -> Result<erase::ErasePreview, ApiError> {
+/// `scratch`: the app's scratch folder, whose uploads and right-of-access
+/// exports naming the person go with them.
+pub fn erase_preview(
+    ws: &Workspace,
+    req: &EraseRequest,
+    scratch: &Path,
+) -> Result<erase::ErasePreview, ApiError> {
     let options = EraseOptions {
         keep_anonymous_activity: req.keep_anonymous_activity,
     };
-    Ok(erase::preview(ws.conn(), &req.person.target()?, options)?)
+    Ok(erase::preview(
+        ws.conn(),
+        &req.person.target()?,
+        options,
+        &[scratch.to_path_buf()],
+    )?)
 }
 
 pub fn erase(
     ws: &mut Workspace,
     req: &EraseRequest,
+    scratch: &Path,
     now: &str,
 ) -> Result<erase::EraseReport, ApiError> {
     let options = EraseOptions {
         keep_anonymous_activity: req.keep_anonymous_activity,
     };
-    Ok(erase::erase(ws, &req.person.target()?, options, now)?)
+    Ok(erase::erase(
+        ws,
+        &req.person.target()?,
+        options,
+        &[scratch.to_path_buf()],
+        now,
+    )?)
 }
 
 pub fn person_export(

@@ -108,6 +108,10 @@ pub struct AppInfo {
     /// The workspace that should be open but is encrypted and has no
     /// passphrase in this session: the UI asks for it (`workspace_unlock`).
     pub locked: Option<String>,
+    /// What the retention rules removed when this call opened the
+    /// workspace (they apply at most once a day); `None` when they did not
+    /// run or removed nothing. The UI tells the user once.
+    pub retention: Option<crate::privacy::retention::RetentionReport>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]

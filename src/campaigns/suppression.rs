@@ -336,6 +336,8 @@ pub fn import_suppression_list(
         .unwrap_or_default();
 
     let mut report = SuppressionImport::default();
+    // Consent evidence written per channel, for the audit log.
+    let (mut email_denied, mut sms_denied) = (0u64, 0u64);
     let tx = conn
         .transaction()
         .map_err(sql("import the suppression list"))?;
@@ -394,12 +396,33 @@ pub fn import_suppression_list(
                         &tx, kind, &value, reason, &source, now, row,
                     )
                     .map_err(sql("record the suppression list as consent evidence"))?;
+                    match kind {
+                        "email" => email_denied += 1,
+                        _ => sms_denied += 1,
+                    }
                 } else {
                     report.already_listed += 1;
                 }
             }
         }
     }
+    // Consent withdrawn by a list is a consent change like one made by
+    // hand: audited, by counts only (never an address or the file name,
+    // which may carry one).
+    crate::privacy::audit::record(
+        &tx,
+        crate::privacy::audit::Action::ConsentChange,
+        now,
+        Some("suppression list"),
+        &serde_json::json!({
+            "rows": report.rows,
+            "added": report.added,
+            "already_listed": report.already_listed,
+            "skipped_invalid": report.skipped_invalid.len(),
+            "denied": {"email": email_denied, "sms": sms_denied},
+        }),
+    )
+    .map_err(sql("audit the suppression list"))?;
     tx.commit().map_err(sql("import the suppression list"))?;
     Ok(report)
 }

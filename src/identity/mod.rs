@@ -1649,6 +1649,11 @@ fn separate(
     actor: &str,
     now: &str,
 ) -> Result<Vec<i64>> {
+    // Splitting is a correction that cannot be taken back by deciding
+    // again (the "different" decisions win over later runs): a backup
+    // first, as before deciding in bulk, so a mistaken one can be undone.
+    crate::store::backup::create(ws, &format!("before {action}"), now)
+        .map_err(|e| IdentityError::Invalid(format!("could not back up first: {e}")))?;
     let path = ws.path().display().to_string();
     let err = |source| IdentityError::Sql {
         path: path.clone(),

@@ -853,9 +853,11 @@ pub fn import(
     }
     // Consent evidence of the rows just written, set-based, in this
     // transaction: the ledger and the records land (or vanish) together.
-    if crate::privacy::consent::import_carries_consent(plan) {
-        crate::privacy::consent::record_import(&tx, import_id, &iso(now)).map_err(sql_err)?;
-    }
+    let consent_evidence = if crate::privacy::consent::import_carries_consent(plan) {
+        crate::privacy::consent::record_import(&tx, import_id, &iso(now)).map_err(sql_err)?
+    } else {
+        0
+    };
     let finished = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
     let primary = &tables[0];
     tx.execute(
@@ -886,6 +888,8 @@ pub fn import(
             "rows_rejected": rows_rejected,
             "values_flagged": values_flagged,
             "suppressed_erased": suppressed_erased,
+            // Consent changes this import brought (ledger rows written).
+            "consent_evidence": consent_evidence,
             "tables": &tables,
         }),
     )

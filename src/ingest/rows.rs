@@ -117,8 +117,18 @@ pub(crate) struct RowProcessor {
     /// People erased on request (`privacy::erase`). `None` when nobody
     /// was, so the hot loop hashes nothing.
     erased: Option<crate::privacy::erase::ErasedSet>,
-    /// (table, slot, is email) of the email and phone columns.
-    erased_slots: Vec<(usize, usize, bool)>,
+    /// (table, slot, kind) of the columns that identify a person: email,
+    /// phone, customer id (orders, events) and device id.
+    erased_slots: Vec<(usize, usize, ErasedKind)>,
+}
+
+/// What an identifying column holds, for the erased-people check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErasedKind {
+    Email,
+    Phone,
+    CustomerKey,
+    Device,
 }
 
 /// Columns every kind's tables get beyond its fields.
@@ -252,11 +262,19 @@ impl RowProcessor {
             .iter()
             .enumerate()
             .flat_map(|(t, l)| {
-                l.columns
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == "email" || **c == "phone")
-                    .map(move |(i, c)| (t, i, *c == "email"))
+                // Not a contact's own key: the same number in another
+                // CRM is another person, and contacts carry their
+                // addresses, which are checked.
+                l.columns.iter().enumerate().filter_map(move |(i, c)| {
+                    let kind = match *c {
+                        "email" => ErasedKind::Email,
+                        "phone" => ErasedKind::Phone,
+                        "customer_key" => ErasedKind::CustomerKey,
+                        "anonymous_id" => ErasedKind::Device,
+                        _ => return None,
+                    };
+                    Some((t, i, kind))
+                })
             })
             .collect();
         RowProcessor {
@@ -296,11 +314,15 @@ impl RowProcessor {
         let Some(set) = &self.erased else {
             return false;
         };
-        let stored = self.erased_slots.iter().any(|&(t, slot, is_email)| {
-            match self.values[t][slot].as_text() {
-                Some(v) if is_email => set.has_email(v),
-                Some(v) => set.has_phone(v),
-                None => false,
+        let stored = self.erased_slots.iter().any(|&(t, slot, kind)| {
+            let Some(v) = self.values[t][slot].as_text() else {
+                return false;
+            };
+            match kind {
+                ErasedKind::Email => set.has_email(v),
+                ErasedKind::Phone => set.has_phone(v),
+                ErasedKind::CustomerKey => set.has_customer_key(v),
+                ErasedKind::Device => set.has_device(v),
             }
         });
         stored || (rejected && self.raw_names_erased(record))

@@ -963,6 +963,21 @@ mod tests {
         assert_eq!(e[0].source.as_deref(), Some("blocked.csv"));
         assert_eq!(e[0].row_number, Some(2));
         assert_eq!(e[1].status, "denied", "the phone is on the list too");
+        // The list's consent changes are audited, by counts only.
+        let log = audit::list(f.conn(), Some("consent_change"), 10, 0).unwrap();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].subject.as_deref(), Some("suppression list"));
+        assert_eq!(log[0].detail["denied"]["email"], 1);
+        assert_eq!(log[0].detail["denied"]["sms"], 1);
+        let text = log[0].detail.to_string();
+        assert!(!text.contains("mailbox") && !text.contains("7911") && !text.contains("blocked"));
+        // The import before it says how much consent evidence it brought.
+        let imports = audit::list(f.conn(), Some("import"), 10, 0).unwrap();
+        assert_eq!(
+            imports[0].detail["consent_evidence"], 3,
+            "{:?}",
+            imports[0].detail
+        );
 
         let mut text = MAILCHIMP_HEADER.to_string();
         text.push_str(

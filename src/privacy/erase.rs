@@ -17,6 +17,7 @@
 //! the raw bytes of the workspace no longer hold the person's data.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,8 @@ use sha2::{Digest, Sha256};
 
 use crate::ingest::standardise;
 use crate::privacy::audit::{self, Action};
+use crate::privacy::files::{self, Needles};
+pub use crate::privacy::files::{FileAction, FileChange};
 use crate::store::{setting, setting_of, Workspace};
 
 /// Who to erase or export.
@@ -112,15 +115,20 @@ pub struct ErasePreview {
     /// and events with `keep_anonymous_activity`).
     #[ts(type = "Record<string, number>")]
     pub anonymised: BTreeMap<String, u64>,
-    /// Distinct email addresses and phone numbers that will be kept only
-    /// as salted hashes.
+    /// Distinct email addresses, phone numbers, customer ids and device ids
+    /// that will be kept only as salted hashes.
     #[ts(type = "number")]
     pub identifiers: u64,
+    /// Files beside the workspace that name the person (campaign exports,
+    /// right-of-access exports, uploads) and what happens to each.
+    pub files: Vec<FileChange>,
 }
 
 impl ErasePreview {
     pub fn is_empty(&self) -> bool {
-        self.removed.values().all(|n| *n == 0) && self.anonymised.values().all(|n| *n == 0)
+        self.removed.values().all(|n| *n == 0)
+            && self.anonymised.values().all(|n| *n == 0)
+            && self.files.is_empty()
     }
 }
 
@@ -153,6 +161,18 @@ struct Person {
     customer_keys: BTreeSet<String>,
     /// (source_id, anonymous id) of the person's devices.
     devices: BTreeSet<(i64, String)>,
+}
+
+impl Person {
+    /// What names them in files beside the workspace.
+    fn needles(&self) -> Needles {
+        let ids: Vec<&String> = self
+            .customer_keys
+            .iter()
+            .chain(self.devices.iter().map(|(_, d)| d))
+            .collect();
+        Needles::new(&self.emails, &self.phones, ids)
+    }
 }
 
 /// The normalised form of an email address, or a clear error.
@@ -405,29 +425,41 @@ fn find(conn: &Connection, target: &Target) -> Result<Person> {
 
 /// What `erase` would remove, computed by doing it in a transaction that
 /// is rolled back, so the counts are exactly those of the real run.
-pub fn preview(conn: &Connection, target: &Target, options: EraseOptions) -> Result<ErasePreview> {
+/// `scratch`: the apps' scratch folders (uploads, right-of-access
+/// exports), whose files naming the person go too.
+pub fn preview(
+    conn: &Connection,
+    target: &Target,
+    options: EraseOptions,
+    scratch: &[PathBuf],
+) -> Result<ErasePreview> {
     let person = find(conn, target)?;
+    let files = files::plan(conn, &person.needles(), scratch)?;
     let tx = conn
         .unchecked_transaction()
         .map_err(sql("start the preview"))?;
-    let counts = apply(&tx, &person, options, "1970-01-01T00:00:00Z")?;
+    let mut counts = apply(&tx, &person, options, "1970-01-01T00:00:00Z")?;
     tx.rollback().map_err(sql("end the preview"))?;
+    counts.files = files;
     Ok(counts)
 }
 
-/// Erases the person in one transaction, then scrubs the file so that no
-/// trace of them is left in its bytes. `now` is ISO 8601 UTC.
+/// Erases the person in one transaction, then the files beside the
+/// workspace that name them (see [`preview`] for `scratch`), then scrubs
+/// the file so that no trace of them is left in its bytes. `now` is ISO
+/// 8601 UTC.
 pub fn erase(
     ws: &mut Workspace,
     target: &Target,
     options: EraseOptions,
+    scratch: &[PathBuf],
     now: &str,
 ) -> Result<EraseReport> {
     // Erasure is destructive: a mistaken one (the wrong address) can be
     // undone from this backup. The backup holds the person until it is
     // pruned; restoring it, or any older one, erases them again (`reapply`).
     crate::store::backup::create(ws, "before erasure", now)?;
-    erase_without_backup(ws, target, options, now, true)
+    erase_without_backup(ws, target, options, scratch, now, true)
 }
 
 /// `scrub`: rewrite the file afterwards (VACUUM, WAL truncation). `reapply`
@@ -436,6 +468,7 @@ fn erase_without_backup(
     ws: &mut Workspace,
     target: &Target,
     options: EraseOptions,
+    scratch: &[PathBuf],
     now: &str,
     scrub: bool,
 ) -> Result<EraseReport> {
@@ -447,7 +480,7 @@ fn erase_without_backup(
         .map_err(sql("read secure_delete"))?;
     conn.pragma_update(None, "secure_delete", "ON")
         .map_err(sql("turn on secure_delete"))?;
-    let result = erase_in(conn, target, options, now, scrub);
+    let result = erase_in(conn, target, options, scratch, now, scrub);
     let _ = conn.pragma_update(None, "secure_delete", secure);
     result
 }
@@ -456,12 +489,16 @@ fn erase_in(
     conn: &mut Connection,
     target: &Target,
     options: EraseOptions,
+    scratch: &[PathBuf],
     now: &str,
     scrub_file: bool,
 ) -> Result<EraseReport> {
     let tx = conn.transaction().map_err(sql("start the erasure"))?;
     let person = find(&tx, target)?;
-    let counts = apply(&tx, &person, options, now)?;
+    let needles = person.needles();
+    let planned = files::plan(&tx, &needles, scratch)?;
+    let mut counts = apply(&tx, &person, options, now)?;
+    counts.files = planned;
     if counts.is_empty() {
         return Err(Error::NotFound(format!(
             "Nobody in this workspace has that {}.",
@@ -476,7 +513,15 @@ fn erase_in(
                 "INSERT OR IGNORE INTO erased_identifiers (kind, hash, erased_at) VALUES (?1, ?2, ?3)",
             )
             .map_err(sql("remember the erased identifiers"))?;
-        for (kind, values) in [("email", &person.emails), ("phone", &person.phones)] {
+        // Customer ids and device ids too: an events or orders file keyed
+        // only by them would otherwise bring the person's activity back.
+        let (keys, devices) = ids_only_theirs(&tx, &person)?;
+        for (kind, values) in [
+            ("email", &person.emails),
+            ("phone", &person.phones),
+            ("customer_id", &keys),
+            ("device", &devices),
+        ] {
             for v in values {
                 ins.execute(params![kind, hex(&hash(&salt, kind, v)), now])
                     .map_err(sql("remember the erased identifiers"))?;
@@ -497,9 +542,15 @@ fn erase_in(
         "identifiers": counts.identifiers,
         "removed": counts.removed,
         "anonymised": counts.anonymised,
+        // How many, never which: file names may carry a campaign's name.
+        "files": counts.files.len(),
     });
     audit::record(&tx, Action::Erase, now, None, &detail).map_err(sql("write the audit log"))?;
     tx.commit().map_err(sql("commit the erasure"))?;
+    // The files after the commit: a failed transaction leaves them too.
+    // A failure here is reported; erasing again (by address) finishes the
+    // files, as they still name the person.
+    counts.files = files::apply(&needles, &counts.files)?;
     let wal_truncated = if scrub_file { scrub(conn)? } else { false };
     Ok(EraseReport {
         counts,
@@ -523,24 +574,10 @@ pub fn scrub(conn: &Connection) -> Result<bool> {
     checkpoint(conn)
 }
 
-/// Deletes (or anonymises) everything `person` ties to, inside `tx`.
-fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Result<ErasePreview> {
-    let mut out = ErasePreview {
-        identifiers: (p.emails.len() + p.phones.len()) as u64,
-        ..Default::default()
-    };
-    let mut removed = |table: &str, n: usize| {
-        *out.removed.entry(table.to_string()).or_default() += n as u64;
-    };
-    let exec = |q: &str,
-                p: &dyn Fn(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<usize>|
-     -> Result<usize> {
-        let mut st = tx.prepare_cached(q).map_err(sql("erase the person"))?;
-        p(&mut st).map_err(sql("erase the person"))
-    };
-
-    // Rows of imports that name the person: problem rows (their fields
-    // hold the row's text) and warnings about the person's rows.
+/// Problem rows of imports that name the person: rejected rows (their
+/// fields hold the row's text) and warnings about the person's rows or
+/// naming their address. Returns (rejected row ids, value warning ids).
+fn problem_rows(tx: &Connection, p: &Person) -> Result<(Vec<i64>, Vec<i64>)> {
     let mut rows_of_person: HashSet<(i64, i64)> = HashSet::new();
     for (table, ids) in [
         ("contacts", &p.contacts),
@@ -617,6 +654,23 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
             }
         }
     }
+    Ok((doomed_rejects, doomed_warnings))
+}
+
+/// Deletes (or anonymises) everything `person` ties to, inside `tx`.
+fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Result<ErasePreview> {
+    let mut out = ErasePreview::default();
+    let mut removed = |table: &str, n: usize| {
+        *out.removed.entry(table.to_string()).or_default() += n as u64;
+    };
+    let exec = |q: &str,
+                p: &dyn Fn(&mut rusqlite::CachedStatement<'_>) -> rusqlite::Result<usize>|
+     -> Result<usize> {
+        let mut st = tx.prepare_cached(q).map_err(sql("erase the person"))?;
+        p(&mut st).map_err(sql("erase the person"))
+    };
+
+    let (doomed_rejects, doomed_warnings) = problem_rows(tx, p)?;
     for id in &doomed_rejects {
         removed(
             "rejected_rows",
@@ -861,8 +915,44 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
     }
     out.profiles = gone;
     out.anonymised = anonymised;
+    let (keys, devices) = ids_only_theirs(tx, p)?;
+    out.identifiers = (p.emails.len() + p.phones.len() + keys.len() + devices.len()) as u64;
     out.removed.retain(|_, n| *n > 0);
     Ok(out)
+}
+
+/// The person's customer ids and device ids that nobody left in the
+/// workspace shares, once their rows are gone (inside the erasure's
+/// transaction). A customer id means something only in the system that
+/// issued it: the same number held by another source's customer, or a
+/// device others' events still use, would suppress someone else's rows on
+/// a later import, so such an id is not put on the erased list.
+fn ids_only_theirs(tx: &Connection, p: &Person) -> Result<(BTreeSet<String>, BTreeSet<String>)> {
+    let taken = |q: &str, v: &str| -> Result<bool> {
+        tx.query_row(q, [v], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(sql("check who else holds an id"))
+    };
+    let mut keys = BTreeSet::new();
+    for k in &p.customer_keys {
+        let shared = taken(
+            "SELECT 1 FROM identifiers WHERE kind = 'customer_id' AND value = ?1 LIMIT 1",
+            k,
+        )? || taken("SELECT 1 FROM contacts WHERE source_key = ?1 LIMIT 1", k)?
+            || taken("SELECT 1 FROM orders WHERE customer_key = ?1 LIMIT 1", k)?
+            || taken("SELECT 1 FROM events WHERE customer_key = ?1 LIMIT 1", k)?;
+        if !shared {
+            keys.insert(k.clone());
+        }
+    }
+    let mut devices = BTreeSet::new();
+    for (_, d) in &p.devices {
+        if !taken("SELECT 1 FROM events WHERE anonymous_id = ?1 LIMIT 1", d)? {
+            devices.insert(d.clone());
+        }
+    }
+    Ok((keys, devices))
 }
 
 /// Takes the person's names out of the stored match model's name
@@ -1011,7 +1101,8 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 #[derive(Debug, Clone)]
 pub struct ErasedSet {
     salt: Vec<u8>,
-    hashes: HashSet<(bool, [u8; 32])>,
+    /// Each hash covers its kind (`hash`), so one set serves every kind.
+    hashes: HashSet<[u8; 32]>,
 }
 
 impl ErasedSet {
@@ -1032,13 +1123,12 @@ impl ErasedSet {
         let Some(salt) = salt.and_then(|h| unhex(&h)) else {
             return Ok(None);
         };
-        let mut st = conn.prepare("SELECT kind, hash FROM erased_identifiers")?;
-        let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut st = conn.prepare("SELECT hash FROM erased_identifiers")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
         let mut hashes = HashSet::new();
         for row in rows {
-            let (kind, h) = row?;
-            if let Some(bytes) = unhex(&h).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
-                hashes.insert((kind == "email", bytes));
+            if let Some(bytes) = unhex(&row?).and_then(|b| <[u8; 32]>::try_from(b).ok()) {
+                hashes.insert(bytes);
             }
         }
         Ok(Some(ErasedSet { salt, hashes }))
@@ -1046,14 +1136,23 @@ impl ErasedSet {
 
     /// Whether this normalised email address was erased.
     pub fn has_email(&self, email: &str) -> bool {
-        self.hashes
-            .contains(&(true, hash(&self.salt, "email", email)))
+        self.hashes.contains(&hash(&self.salt, "email", email))
     }
 
     /// Whether this E.164 phone number was erased.
     pub fn has_phone(&self, phone: &str) -> bool {
-        self.hashes
-            .contains(&(false, hash(&self.salt, "phone", phone)))
+        self.hashes.contains(&hash(&self.salt, "phone", phone))
+    }
+
+    /// Whether this customer id (a contact's key, an order's or event's
+    /// customer key, in any source) belonged to an erased person.
+    pub fn has_customer_key(&self, key: &str) -> bool {
+        self.hashes.contains(&hash(&self.salt, "customer_id", key))
+    }
+
+    /// Whether this anonymous (device) id belonged to an erased person.
+    pub fn has_device(&self, id: &str) -> bool {
+        self.hashes.contains(&hash(&self.salt, "device", id))
     }
 
     pub fn len(&self) -> usize {
@@ -1087,6 +1186,9 @@ pub(crate) struct Found {
     pub events: Vec<i64>,
     pub emails: Vec<String>,
     pub phones: Vec<String>,
+    /// Problem rows of imports naming them, as an erasure finds them.
+    pub rejected_rows: Vec<i64>,
+    pub value_warnings: Vec<i64>,
 }
 
 pub(crate) fn find_person(conn: &Connection, target: &Target) -> Result<Found> {
@@ -1105,7 +1207,10 @@ pub(crate) fn find_person(conn: &Connection, target: &Target) -> Result<Found> {
             .map_err(sql("find the person"))?;
         profiles.extend(profile.flatten());
     }
+    let (rejected_rows, value_warnings) = problem_rows(conn, &p)?;
     Ok(Found {
+        rejected_rows,
+        value_warnings,
         profiles: profiles.into_iter().collect(),
         records: p.records.into_iter().collect(),
         contacts: p.contacts.into_iter().collect(),
@@ -1117,17 +1222,17 @@ pub(crate) fn find_person(conn: &Connection, target: &Target) -> Result<Found> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn workspace() -> (tempfile::TempDir, Workspace) {
+    pub(crate) fn workspace() -> (tempfile::TempDir, Workspace) {
         let dir = tempfile::tempdir().unwrap();
         let ws = Workspace::open(dir.path().join("w.cohort")).unwrap();
         (dir, ws)
     }
 
     /// Two contacts (one to erase), an order each, resolved by hand.
-    fn seed(ws: &Workspace) {
+    pub(crate) fn seed(ws: &Workspace) {
         ws.conn()
             .execute_batch(
                 "INSERT INTO sources (id, name, kind, created_at) VALUES (1, 's', 'contacts', 'x'), (2, 'o', 'orders', 'x');
@@ -1163,7 +1268,7 @@ mod tests {
         let (_d, mut ws) = workspace();
         seed(&ws);
         let target = Target::Email("ZQ@Example.com".into());
-        let p = preview(ws.conn(), &target, EraseOptions::default()).unwrap();
+        let p = preview(ws.conn(), &target, EraseOptions::default(), &[]).unwrap();
         assert_eq!(p.profiles, vec![10]);
         assert_eq!(p.removed["contacts"], 1);
         assert_eq!(p.removed["orders"], 1);
@@ -1182,6 +1287,7 @@ mod tests {
             &mut ws,
             &target,
             EraseOptions::default(),
+            &[],
             "2026-01-01T00:00:00Z",
         )
         .unwrap();
@@ -1202,11 +1308,13 @@ mod tests {
         let erased: i64 = c
             .query_row("SELECT count(*) FROM erased_identifiers", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(erased, 2, "the email and the phone");
+        assert_eq!(erased, 3, "the email, the phone and the customer id c1");
         let set = ErasedSet::load(c).unwrap().unwrap();
         assert!(set.has_email("zq@example.com"));
         assert!(set.has_phone("+14155550199"));
         assert!(!set.has_email("ann@example.com"));
+        assert!(set.has_customer_key("c1"));
+        assert!(!set.has_customer_key("c2"));
         assert!(was_erased(c, &Target::Email("zq@example.com".into())).unwrap());
         let log = audit::list(c, Some("erase"), 10, 0).unwrap();
         assert_eq!(log.len(), 1);
@@ -1217,10 +1325,50 @@ mod tests {
                 &mut ws,
                 &target,
                 EraseOptions::default(),
+                &[],
                 "2026-01-02T00:00:00Z"
             ),
             Err(Error::NotFound(_))
         ));
+    }
+
+    /// A customer id is only meaningful in the system that issued it: when
+    /// another source's customer has the same one, it does not go on the
+    /// erased list (a later import would suppress that other person).
+    #[test]
+    fn a_customer_id_another_source_uses_is_not_put_on_the_list() {
+        let (_d, mut ws) = workspace();
+        seed(&ws);
+        ws.conn()
+            .execute_batch(
+                "INSERT INTO sources (id, name, kind, created_at) VALUES (3, 'crm', 'contacts', 'x');
+                 INSERT INTO contacts (id, source_id, source_key, import_id, row_number, row_hash, first_name, email)
+                   VALUES (3, 3, 'c1', 1, 4, 0, 'Cora', 'cora@example.com');",
+            )
+            .unwrap();
+        let target = Target::Email("zq@example.com".into());
+        let p = preview(ws.conn(), &target, EraseOptions::default(), &[]).unwrap();
+        assert_eq!(p.identifiers, 2, "the email and the phone only");
+        erase(
+            &mut ws,
+            &target,
+            EraseOptions::default(),
+            &[],
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let set = ErasedSet::load(ws.conn()).unwrap().unwrap();
+        assert!(set.has_email("zq@example.com"));
+        assert!(!set.has_customer_key("c1"), "Cora's id in the CRM");
+        let cora: i64 = ws
+            .conn()
+            .query_row(
+                "SELECT count(*) FROM contacts WHERE source_key = 'c1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(cora, 1);
     }
 
     #[test]
@@ -1230,7 +1378,14 @@ mod tests {
         let opts = EraseOptions {
             keep_anonymous_activity: true,
         };
-        let r = erase(&mut ws, &Target::Profile(10), opts, "2026-01-01T00:00:00Z").unwrap();
+        let r = erase(
+            &mut ws,
+            &Target::Profile(10),
+            opts,
+            &[],
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
         assert_eq!(r.counts.anonymised["orders"], 1);
         let c = ws.conn();
         let (email, name, total): (Option<String>, Option<String>, i64) = c
@@ -1258,12 +1413,18 @@ mod tests {
             preview(
                 ws.conn(),
                 &Target::Email("not an address".into()),
-                EraseOptions::default()
+                EraseOptions::default(),
+                &[]
             ),
             Err(Error::Invalid(_))
         ));
         assert!(matches!(
-            preview(ws.conn(), &Target::Profile(99), EraseOptions::default()),
+            preview(
+                ws.conn(),
+                &Target::Profile(99),
+                EraseOptions::default(),
+                &[]
+            ),
             Err(Error::NotFound(_))
         ));
     }
@@ -1373,7 +1534,7 @@ pub fn reapply(ws: &mut Workspace, list: &ErasedList, now: &str) -> Result<u64> 
     }
     let mut n = 0;
     for target in targets {
-        match erase_without_backup(ws, &target, EraseOptions::default(), now, false) {
+        match erase_without_backup(ws, &target, EraseOptions::default(), &[], now, false) {
             Ok(_) => n += 1,
             // Already gone with an earlier target of the same person.
             Err(Error::NotFound(_)) => {}

@@ -9,5 +9,6 @@
 pub mod audit;
 pub mod consent;
 pub mod erase;
+pub mod files;
 pub mod person;
 pub mod retention;

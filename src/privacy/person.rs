@@ -28,6 +28,28 @@ pub struct PersonExportReport {
 
 type Rows = Vec<Map<String, Value>>;
 
+/// The export section holding the rows of each table an erasure removes
+/// (`ErasePreview::removed`) where its name differs from the table's: an
+/// export must show everything an erasure would remove.
+pub const SECTION_OF_TABLE: [(&str, &str); 7] = [
+    ("profile_traits", "traits"),
+    ("consent_ledger", "consent"),
+    ("segment_members", "segments"),
+    ("segment_change_members", "segment_changes"),
+    ("cluster_members", "clusters"),
+    ("campaign_sends", "campaigns"),
+    ("campaign_holdout", "campaigns"),
+];
+
+/// The export section for table `table` of an erasure's counts.
+pub fn section_of(table: &str) -> &str {
+    SECTION_OF_TABLE
+        .iter()
+        .find(|(t, _)| *t == table)
+        .map(|(_, s)| *s)
+        .unwrap_or(table)
+}
+
 /// Rows of a query as JSON objects keyed by column name. Columns named
 /// `raw`, `attributes`, `properties`, `origins`, `detail` hold JSON text
 /// and are parsed, so the export reads as one document.
@@ -267,6 +289,116 @@ pub fn export(
             &p.profiles,
         )?,
     ));
+    // Their entries into and exits from dynamic segments, and the clusters
+    // they were put in.
+    sections.push((
+        "segment_changes",
+        rows_for(
+            conn,
+            "SELECT m.profile_id, s.id AS segment_id, s.name AS segment, c.at,
+                    CASE m.entered WHEN 1 THEN 'entered' ELSE 'exited' END AS change
+               FROM segment_change_members m JOIN segment_changes c ON c.id = m.change_id
+               JOIN segments s ON s.id = c.segment_id
+              WHERE m.profile_id = ?1 ORDER BY c.at, s.id",
+            &p.profiles,
+        )?,
+    ));
+    sections.push((
+        "clusters",
+        rows_for(
+            conn,
+            "SELECT m.profile_id, m.run_id, r.created_at, r.algorithm, m.cluster
+               FROM cluster_members m JOIN cluster_runs r ON r.id = m.run_id
+              WHERE m.profile_id = ?1 ORDER BY m.run_id",
+            &p.profiles,
+        )?,
+    ));
+    // Problem rows of their imports: the text of rows that were not stored
+    // and values that could not be cleaned.
+    sections.push((
+        "rejected_rows",
+        rows_for(
+            conn,
+            "SELECT r.*, i.file_name FROM rejected_rows r JOIN imports i ON i.id = r.import_id WHERE r.id = ?1",
+            &p.rejected_rows,
+        )?,
+    ));
+    sections.push((
+        "value_warnings",
+        rows_for(
+            conn,
+            "SELECT w.*, i.file_name FROM value_warnings w JOIN imports i ON i.id = w.import_id WHERE w.id = ?1",
+            &p.value_warnings,
+        )?,
+    ));
+    // Identity resolution about them: their source records, the comparison
+    // keys derived from them, links, candidate pairs, people's decisions,
+    // refused merges and the log.
+    sections.push((
+        "identity_records",
+        rows_for(
+            conn,
+            "SELECT * FROM identity_records WHERE id = ?1",
+            &p.records,
+        )?,
+    ));
+    sections.push((
+        "blocking_keys",
+        rows_for(
+            conn,
+            "SELECT * FROM blocking_keys WHERE record_id = ?1",
+            &p.records,
+        )?,
+    ));
+    for table in [
+        "profile_links",
+        "match_pairs",
+        "identity_decisions",
+        "refused_merges",
+    ] {
+        // Table names from this fixed list.
+        let mut found = rows_for(
+            conn,
+            &format!("SELECT * FROM {table} WHERE record_a = ?1 OR record_b = ?1"),
+            &p.records,
+        )?;
+        if table == "refused_merges" {
+            for v in p.emails.iter().chain(&p.phones) {
+                found.extend(rows(
+                    conn,
+                    "SELECT * FROM refused_merges WHERE value = ?1",
+                    [v],
+                )?);
+            }
+        }
+        found.sort_by_key(|r| r.get("id").and_then(Value::as_i64));
+        found.dedup_by_key(|r| r.get("id").and_then(Value::as_i64));
+        sections.push((table, found));
+    }
+    let mut log = rows_for(
+        conn,
+        "SELECT * FROM identity_log WHERE record_a = ?1 OR record_b = ?1",
+        &p.records,
+    )?;
+    log.extend(rows_for(
+        conn,
+        "SELECT * FROM identity_log WHERE profile_id = ?1",
+        &p.profiles,
+    )?);
+    log.sort_by_key(|r| r.get("id").and_then(Value::as_i64));
+    log.dedup_by_key(|r| r.get("id").and_then(Value::as_i64));
+    sections.push(("identity_log", log));
+    let mut suppressions = Vec::new();
+    for (kind, values) in [("email", &p.emails), ("phone", &p.phones)] {
+        for v in values {
+            suppressions.extend(rows(
+                conn,
+                "SELECT * FROM suppressions WHERE kind = ?1 AND value = ?2",
+                rusqlite::params![kind, v],
+            )?);
+        }
+    }
+    sections.push(("suppressions", suppressions));
 
     std::fs::create_dir_all(out_dir).map_err(|e| Error::Io {
         context: format!("create {}", out_dir.display()),
@@ -279,8 +411,10 @@ pub fn export(
         Value::from(
             "Everything this Cohort workspace holds about one person: unified profile values \
              and their origins, every source record with its raw values, identifiers, orders \
-             with lines, events, computed traits, consent history, segments, campaigns and \
-             recommendations.",
+             with lines, events, computed traits, consent history, segments (and entries and \
+             exits), clusters, campaigns, recommendations, problem rows of imports, identity \
+             resolution (records, comparison keys, links, candidate pairs, decisions, log) and \
+             suppression lists.",
         ),
     );
     let mut counts = BTreeMap::new();
@@ -365,5 +499,76 @@ mod tests {
         let log = audit::list(ws.conn(), Some("person_export"), 5, 0).unwrap();
         assert_eq!(log.len(), 1);
         assert!(!log[0].detail.to_string().contains("zq@"));
+    }
+
+    /// Everything an erasure would remove about a person is in their
+    /// export: every table of the erase preview has a section with rows.
+    #[test]
+    fn the_export_covers_every_table_an_erasure_removes() {
+        let (dir, ws) = crate::privacy::erase::tests::workspace();
+        crate::privacy::erase::tests::seed(&ws);
+        // Beyond the seed: clusters, segment entries, identity work and a
+        // flagged value of the person's contact row.
+        ws.conn()
+            .execute_batch(
+                "INSERT INTO cluster_runs (id, created_at, algorithm, features, params, result) VALUES (1, 'x', 'kmeans', '[]', '{}', '{}');
+                 INSERT INTO cluster_members VALUES (1, 10, 0), (1, 11, 1);
+                 INSERT INTO segment_changes (id, segment_id, at, members, entered, exited) VALUES (1, 1, '2026-01-01', 2, 2, 0);
+                 INSERT INTO segment_change_members VALUES (1, 10, 1), (1, 11, 1);
+                 INSERT INTO match_pairs (record_a, record_b, weight, probability, levels) VALUES (1, 3, 1.0, 0.4, '[]');
+                 INSERT INTO identity_decisions (record_a, record_b, decision, decided_by, decided_at) VALUES (1, 3, 'different', 't', 'x');
+                 INSERT INTO profile_links (record_a, record_b, reason, detail) VALUES (1, 2, 'email', 'zq@example.com');
+                 INSERT INTO identity_log (at, actor, action, profile_id, record_a, record_b, detail) VALUES ('x', 't', 'merge', 10, 1, 2, '{}');
+                 INSERT INTO blocking_keys (key, record_id, fields) VALUES (7, 1, 'zebedee');
+                 INSERT INTO profile_traits (profile_id, as_of) VALUES (10, 'x');
+                 INSERT INTO value_warnings (import_id, row_number, column_name, raw_value, reason_code, reason)
+                   VALUES (1, 2, 'birth_date', '31/02', 'x', 'x');",
+            )
+            .unwrap();
+        let target = Target::Email("zq@example.com".into());
+        let preview = crate::privacy::erase::preview(
+            ws.conn(),
+            &target,
+            crate::privacy::erase::EraseOptions::default(),
+            &[],
+        )
+        .unwrap();
+        let report = export(
+            ws.conn(),
+            &target,
+            &dir.path().join("out"),
+            "2026-01-01T00:00:00Z",
+        )
+        .unwrap();
+        let mut tables: Vec<&String> = preview
+            .removed
+            .keys()
+            .chain(preview.anonymised.keys())
+            .collect();
+        tables.sort();
+        for must in [
+            "cluster_members",
+            "segment_change_members",
+            "match_pairs",
+            "identity_decisions",
+            "rejected_rows",
+            "value_warnings",
+        ] {
+            assert!(
+                tables.iter().any(|t| *t == must),
+                "the seed reaches {must}: {tables:?}"
+            );
+        }
+        for table in tables {
+            let section = section_of(table);
+            assert!(
+                report.counts.get(section).copied().unwrap_or(0) > 0,
+                "`{table}` is erased but its section `{section}` is empty or missing: {:?}",
+                report.counts
+            );
+        }
+        // And nobody else's rows came along.
+        assert_eq!(report.counts["clusters"], 1);
+        assert_eq!(report.counts["segment_changes"], 1);
     }
 }

@@ -1,7 +1,10 @@
 //! Retention: how long each kind of data is kept ("events older than 25
-//! months"), applied on demand and, at most once a day, when a workspace
-//! is opened by the app or the CLI (`apply_if_due`; never by
-//! `Workspace::open` itself, which must not change a file it only reads).
+//! months"), applied on demand and, at most once a day, at start
+//! (`apply_if_due`): when the app opens a workspace (`app_info` returns
+//! what was removed and the UI says so) and before a CLI command that
+//! changes the workspace (which says so on stderr). Never by
+//! `Workspace::open` itself, which must not change a file it only reads,
+//! nor before read-only commands or dry runs.
 //!
 //! Rules live in the workspace settings as JSON. A run is one transaction
 //! and is audited with the counts it removed.
@@ -175,8 +178,8 @@ pub fn apply(ws: &mut Workspace, now: &str) -> Result<RetentionReport> {
 }
 
 /// Applies the rules when there are some and the last run was a day or
-/// more ago (or never). For the app and the CLI to call when they open a
-/// workspace. `None` when nothing was due.
+/// more ago (or never). Called by the app when it opens a workspace and by
+/// the CLI before commands that write. `None` when nothing was due.
 pub fn apply_if_due(ws: &mut Workspace, now: &str) -> Result<Option<RetentionReport>> {
     let t = parse_now(now)?;
     if rules(ws.conn())?.is_empty() {

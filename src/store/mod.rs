@@ -25,12 +25,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0007_results_by_source.sql")),
         M::up(include_str!("migrations/0008_consent_ledger.sql")),
         M::up(include_str!("migrations/0009_privacy.sql")),
+        M::up(include_str!("migrations/0010_erased_keys.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    9
+    10
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +84,43 @@ pub fn busy_wait_seconds() -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(BUSY_WAIT_SECONDS)
+}
+
+/// What to do, once, when a write has waited about a second for another
+/// process's: the shell sets it (the CLI prints a line on stderr), as the
+/// engine itself never prints. Process-wide, because SQLite's busy handler
+/// is a plain function with no state of its own.
+static BUSY_NOTICE: std::sync::RwLock<Option<fn(u64)>> = std::sync::RwLock::new(None);
+
+/// Sets what happens when a write starts waiting for another process; the
+/// function gets the most seconds it will wait.
+pub fn on_busy_wait(notice: fn(u64)) {
+    if let Ok(mut n) = BUSY_NOTICE.write() {
+        *n = Some(notice);
+    }
+}
+
+/// How long the busy handler sleeps between tries.
+const BUSY_STEP_MS: u64 = 20;
+/// After how long a waiting writer is told about it.
+const BUSY_NOTICE_AFTER_MS: u64 = 1000;
+
+/// SQLite's busy handler: `tries` is how many times it was called for this
+/// lock. Waits in fixed steps (so `tries` tells the time waited), says so
+/// once after a second, and gives up after [`busy_wait_seconds`].
+fn busy_handler(tries: i32) -> bool {
+    let waited = tries.max(0) as u64 * BUSY_STEP_MS;
+    let limit = busy_wait_seconds();
+    if waited >= limit * 1000 {
+        return false;
+    }
+    if waited == BUSY_NOTICE_AFTER_MS {
+        if let Some(notice) = BUSY_NOTICE.read().ok().and_then(|n| *n) {
+            notice(limit);
+        }
+    }
+    std::thread::sleep(std::time::Duration::from_millis(BUSY_STEP_MS));
+    true
 }
 
 /// An open workspace.
@@ -278,7 +316,7 @@ fn configure(conn: &mut Connection, encrypted: bool) -> rusqlite::Result<()> {
     // writer waits for the other's transaction; every transaction starts
     // IMMEDIATE so it queues for the write lock up front instead of failing
     // with SQLITE_BUSY when a read turns into a write under WAL.
-    conn.busy_timeout(std::time::Duration::from_secs(busy_wait_seconds()))?;
+    conn.busy_handler(Some(busy_handler))?;
     conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
     // 64 MiB page cache: imports upsert into large unique indexes.
     conn.pragma_update(None, "cache_size", -65536)?;

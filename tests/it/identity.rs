@@ -219,6 +219,17 @@ fn split_and_unmerge_are_remembered_by_later_runs() {
         actions.contains(&"split") && actions.contains(&"unmerge"),
         "{actions:?}"
     );
+    // Each correction was backed up first, so a mistaken one can be undone.
+    let reasons: Vec<String> = cohort::store::backup::list(ws.path())
+        .unwrap()
+        .into_iter()
+        .map(|b| b.reason)
+        .collect();
+    assert!(
+        reasons.iter().any(|r| r == "before split")
+            && reasons.iter().any(|r| r == "before unmerge"),
+        "{reasons:?}"
+    );
 }
 
 #[test]

@@ -17,6 +17,9 @@ fn cohort(ws: &Path, args: &[&str]) -> serde_json::Value {
 
 fn try_cohort(ws: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
         .arg("--workspace")
         .arg(ws)
         .arg("--json")
@@ -29,6 +32,11 @@ fn try_cohort(ws: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
     }
     let start = stdout.find(['{', '[']).unwrap_or(0);
     serde_json::from_str(&stdout[start..]).map_err(|e| format!("{e}: {stdout}"))
+}
+
+/// The data folder the commands use (`COHORT_DATA_DIR`), beside `ws`.
+fn data_dir(ws: &Path) -> std::path::PathBuf {
+    ws.parent().unwrap().join("data")
 }
 
 const EMAIL: &str = "zebedee.quarrington@gmail.com";
@@ -134,6 +142,23 @@ fn business(
     (ws, customers, orders, exported.is_ok())
 }
 
+/// Every file under `dir` (recursively).
+fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
 fn zebedee(ws: &Path) -> i64 {
     let w = cohort::store::Workspace::open(ws).unwrap();
     w.conn()
@@ -210,6 +235,28 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     assert!(find(&before, "Quarrington").is_some() || find(&wal, "Quarrington").is_some());
 
     // Right of access first: everything, including orders and consent.
+    // Files beside the workspace that name him: the app's uploads (the
+    // customers and events files as uploaded) and a right-of-access export
+    // made into the app's scratch folder; the campaign export is another.
+    let scratch = s.path("cohort-files");
+    std::fs::create_dir_all(scratch.join("uploads")).unwrap();
+    std::fs::write(scratch.join("uploads").join("customers.csv"), CUSTOMERS).unwrap();
+    // The desktop app keeps its uploads in its data folder.
+    let desktop = data_dir(&ws).join("files");
+    std::fs::create_dir_all(desktop.join("uploads")).unwrap();
+    std::fs::write(desktop.join("uploads").join("events.csv"), EVENTS).unwrap();
+    let earlier = scratch.join("person-exports").join("person-20261101");
+    cohort(
+        &ws,
+        &[
+            "person",
+            "export",
+            "--email",
+            EMAIL,
+            "--out",
+            earlier.to_str().unwrap(),
+        ],
+    );
     let out = s.path("zebedee");
     let exported = cohort(
         &ws,
@@ -259,6 +306,38 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     // address) removes him.
     let preview = cohort(&ws, &["erase", "--email", EMAIL, "--dry-run"]);
     assert_eq!(preview["profiles"][0], id);
+    let files: Vec<(String, String, u64)> = preview["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = std::path::PathBuf::from(f["path"].as_str().unwrap());
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            (
+                name,
+                f["action"].as_str().unwrap().to_string(),
+                f["rows"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        ("customers.csv".to_string(), "rewritten".to_string(), 2),
+        ("person-20261101".to_string(), "deleted".to_string(), 0),
+        ("events.csv".to_string(), "rewritten".to_string(), 2),
+    ];
+    if sent {
+        expected.insert(0, ("autumn.csv".to_string(), "rewritten".to_string(), 1));
+    }
+    assert_eq!(files, expected, "{preview}");
+    // The right-of-access export held everything the erasure removes.
+    for (table, n) in preview["removed"].as_object().unwrap() {
+        let section = cohort::privacy::person::section_of(table);
+        assert!(
+            n.as_u64().unwrap() == 0 || exported["counts"][section].as_u64().unwrap_or(0) > 0,
+            "`{table}` is erased but not in the export: {}",
+            exported["counts"]
+        );
+    }
     let report = cohort(
         &ws,
         &["erase", "--email", "Zebedee.Quarrington@GMAIL.com", "--yes"],
@@ -267,8 +346,36 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     assert_eq!(report["removed"]["orders"], 2);
     assert!(report["removed"]["rejected_rows"].as_u64().unwrap() >= 1);
     assert_eq!(report["wal_truncated"], true);
+    assert_eq!(report["files"], preview["files"]);
 
     assert_no_trace(&ws);
+    // Nor in the files beside it; everyone else's rows stay in them.
+    let mut beside = files_under(&scratch);
+    beside.extend(files_under(&desktop));
+    assert!(beside.iter().any(|f| f.ends_with("uploads/events.csv")));
+    if sent {
+        beside.push(s.path("autumn.csv"));
+        let audience = std::fs::read_to_string(s.path("autumn.csv")).unwrap();
+        assert!(audience.contains("anna.smith@gmail.com"), "{audience}");
+    }
+    assert!(!earlier.exists(), "the right-of-access export folder went");
+    for path in &beside {
+        let bytes = std::fs::read(path).unwrap();
+        for t in TRACES {
+            assert!(
+                find(&bytes, t).is_none(),
+                "{} still holds `{t}`",
+                path.display()
+            );
+        }
+    }
+    let uploaded = std::fs::read_to_string(scratch.join("uploads").join("customers.csv")).unwrap();
+    assert_eq!(
+        uploaded.lines().count(),
+        3,
+        "header, Anna and Ben: {uploaded}"
+    );
+    assert!(uploaded.contains("anna.smith@gmail.com") && uploaded.contains("ben.jones"));
 
     let w = cohort::store::Workspace::open(&ws).unwrap();
     assert_eq!(w.integrity_check().unwrap(), Ok(()));
@@ -293,11 +400,16 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
     );
     let again = cohort(&ws, &["import", orders.to_str().unwrap(), "--force"]);
     assert_eq!(again["suppressed_erased"], 2, "{again}");
+    // Events keyed only by his device and customer id stay out too.
+    let events = s.path("events.csv");
+    let again = cohort(&ws, &["import", events.to_str().unwrap(), "--force"]);
+    assert_eq!(again["suppressed_erased"], 2, "{again}");
     let w = cohort::store::Workspace::open(&ws).unwrap();
     let back: i64 = w
         .conn()
         .query_row(
-            "SELECT (SELECT count(*) FROM contacts WHERE email = ?1) + (SELECT count(*) FROM orders WHERE email = ?1)",
+            "SELECT (SELECT count(*) FROM contacts WHERE email = ?1) + (SELECT count(*) FROM orders WHERE email = ?1)
+                  + (SELECT count(*) FROM events WHERE anonymous_id = 'zq-device-77' OR customer_key = 'c2')",
             [EMAIL],
             |r| r.get(0),
         )
@@ -308,6 +420,9 @@ fn erasing_a_person_leaves_no_trace_in_the_file_and_keeps_them_out() {
 
     // The human summary says it too.
     let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
         .arg("--workspace")
         .arg(&ws)
         .args(["import", customers.to_str().unwrap(), "--force"])
@@ -364,16 +479,59 @@ fn erasing_with_keep_activity_keeps_orders_without_a_link() {
 fn retention_and_the_audit_log_through_the_cli() {
     let s = Scratch::new();
     let ws = s.path("ws.cohort");
-    let events = s.write("events.csv", EVENTS);
-    cohort(&ws, &["import", events.to_str().unwrap()]);
+    let events_file = s.write("events.csv", EVENTS);
+    cohort(&ws, &["import", events_file.to_str().unwrap()]);
     let set = cohort(&ws, &["retention", "set", "--events-months", "1"]);
     assert_eq!(set["rules"]["events_months"], 1);
-    // The events are from 2026-10-30; "now" is the real clock, later.
+    // The events are from 2026-10-30; "now" is the real clock, more than a
+    // month later (2026-12 when this was written): all three go.
     let run = cohort(&ws, &["retention", "run"]);
-    assert!(run["removed"]["events"].as_u64().unwrap_or(0) <= 3);
+    assert_eq!(run["removed"]["events"], 3, "{run}");
+    let events = |ws: &Path| -> i64 {
+        let w = cohort::store::Workspace::open(ws).unwrap();
+        let n = w
+            .conn()
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
+        n
+    };
+    assert_eq!(events(&ws), 0);
+
+    // The rules also apply when a command that writes opens the workspace,
+    // at most once a day, and the command says what they removed.
+    cohort(&ws, &["import", events_file.to_str().unwrap(), "--force"]);
+    assert_eq!(events(&ws), 3, "the run was today: not due again");
+    {
+        let w = cohort::store::Workspace::open(&ws).unwrap();
+        w.conn()
+            .execute(
+                "UPDATE settings SET value = '2026-01-01T00:00:00Z' WHERE key = 'retention_last_run'",
+                [],
+            )
+            .unwrap();
+    }
+    let products = s.write("products.csv", PRODUCTS);
+    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        // The desktop app's data folder (its scratch folder is scanned by
+        // an erasure) is the test's own.
+        .env("COHORT_DATA_DIR", data_dir(Path::new(&ws)))
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["--json", "import", products.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("Retention rules removed 3 row(s) older than their limits (events 3)"),
+        "{said}"
+    );
+    assert_eq!(events(&ws), 0);
     let log = cohort(&ws, &["audit-log", "--action", "import"]);
-    assert_eq!(log.as_array().unwrap().len(), 1);
-    assert_eq!(log[0]["subject"], "import 1");
+    assert_eq!(log.as_array().unwrap().len(), 3);
+    assert_eq!(log[2]["subject"], "import 1", "newest first");
+    let runs = cohort(&ws, &["audit-log", "--action", "retention"]);
+    assert_eq!(runs.as_array().unwrap().len(), 2, "{runs}");
     let csv = s.path("audit.csv");
     cohort(&ws, &["audit-log", "--csv", csv.to_str().unwrap()]);
     let text = std::fs::read_to_string(&csv).unwrap();

@@ -82,15 +82,27 @@ fn a_writer_that_cannot_wait_longer_says_the_workspace_is_busy() {
     let a = s.write("a.csv", contacts_csv("gamma", 10));
     let holder = rusqlite::Connection::open(&ws).unwrap();
     holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
     let out = cohort(&ws)
-        .env("COHORT_BUSY_SECONDS", "1")
+        .env("COHORT_BUSY_SECONDS", "2")
         .arg("import")
         .arg(&a)
         .output()
         .unwrap();
+    let took = started.elapsed();
     holder.execute_batch("ROLLBACK").unwrap();
     assert!(!out.status.success());
+    assert!(took >= std::time::Duration::from_secs(2), "waited {took:?}");
     let err = String::from_utf8_lossy(&out.stderr);
+    // After a second it said it was waiting, once, then gave up clearly.
+    assert_eq!(
+        err.matches(
+            "Waiting: another Cohort window or command is writing to this workspace (up to 2 s)"
+        )
+        .count(),
+        1,
+        "{err}"
+    );
     assert!(
         err.contains("busy") && err.contains("another Cohort"),
         "{err}"
