@@ -62,7 +62,7 @@ c1,Anna,Smith,anna.smith@gmail.com
 ";
 
 const EVENTS: &str = "\
-event_date,event_timestamp,event_name,user_pseudo_id,user_id,ga_session_id,item_id,device_category,source_medium
+event_date,event_timestamp,event_name,user_pseudo_id,user_id,ga_session_id,item_id,device_category,traffic_source.medium
 20261030,1793354400000000,session_start,d1,c1,11,,mobile,email
 20261030,1793354460000000,view_item,d1,c1,11,TENT-1,mobile,email
 20261030,1793354520000000,view_item,d1,c1,11,SOCK-1,mobile,email
