@@ -1525,6 +1525,15 @@ async function main() {
     assertEq(Number(await $('segment-detail-members').getAttribute('data-members')), ever, 'members of the new version');
     const detail = await api('segment_detail', { id: segment.id });
     assertEq(detail.definition.root.conditions[1].within_days, null, 'the new rule is saved');
+    // The size history is drawn: an SVG of a real size, with a line per
+    // recorded size (the table below it has one row per point).
+    assert(detail.history.length >= 1 && detail.history_chart, `a size history: ${detail.history.length} points`);
+    const chart = page.locator(`[data-testid="segment-detail"][data-segment-id="${segment.id}"] [data-testid="segment-history-chart"]`);
+    await chart.waitFor();
+    assertEq(await chart.locator('svg').count(), 1, 'the history chart is one SVG');
+    const box = await chart.locator('svg').boundingBox();
+    assert(box && box.width > 100 && box.height > 50, `the history chart has a size on screen: ${JSON.stringify(box)}`);
+    assert((await chart.locator('svg path, svg polyline, svg line').count()) > 0, 'the history chart draws lines');
     await axe('segment detail, two versions');
   });
 

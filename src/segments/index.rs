@@ -1541,11 +1541,15 @@ fn counted(did: bool, count: Count, counts: &[u32]) -> RoaringBitmap {
     }
 }
 
-/// A numeric comparison; missing (NaN) passes only `is_empty` and `ne`.
-/// An enum rather than a closure so that the scan over a million values
-/// is one tight, inlined loop.
-#[derive(Debug, Clone, Copy)]
+/// A numeric comparison; missing (NaN) passes only `is_empty`, `ne` and
+/// `not_in`. An enum rather than a closure so that the scan over a million
+/// values is one tight, inlined loop.
+#[derive(Debug, Clone)]
 enum NumTest {
+    /// One of the values (a list is a few values a marketer typed: a
+    /// linear search beats hashing).
+    In(Vec<f64>),
+    NotIn(Vec<f64>),
     Never,
     Missing,
     Present,
@@ -1560,8 +1564,10 @@ enum NumTest {
 
 impl NumTest {
     #[inline(always)]
-    fn test(self, v: f64) -> bool {
-        match self {
+    fn test(&self, v: f64) -> bool {
+        match *self {
+            NumTest::In(ref xs) => xs.contains(&v),
+            NumTest::NotIn(ref xs) => v.is_nan() || !xs.contains(&v),
             NumTest::Never => false,
             NumTest::Missing => v.is_nan(),
             NumTest::Present => !v.is_nan(),
@@ -1585,7 +1591,10 @@ fn number_test(
     let pair = value
         .as_array()
         .and_then(|a| Some((num(a.first()?)?, num(a.get(1)?)?)));
+    let list = || -> Option<Vec<f64>> { value.as_array()?.iter().map(&num).collect() };
     match (op, one, pair) {
+        (Op::In, _, _) => list().map_or(NumTest::Never, NumTest::In),
+        (Op::NotIn, _, _) => list().map_or(NumTest::Never, NumTest::NotIn),
         (Op::IsEmpty, _, _) => NumTest::Missing,
         (Op::IsSet, _, _) => NumTest::Present,
         (Op::Between, _, Some((lo, hi))) => NumTest::Between(lo, hi),
@@ -1607,6 +1616,8 @@ fn number_bitmap(values: &[f64], t: NumTest) -> RoaringBitmap {
         };
     }
     match t {
+        NumTest::In(xs) => scan!(|v: f64| xs.contains(&v)),
+        NumTest::NotIn(xs) => scan!(|v: f64| v.is_nan() || !xs.contains(&v)),
         NumTest::Never => RoaringBitmap::new(),
         NumTest::Missing => scan!(|v: f64| v.is_nan()),
         NumTest::Present => scan!(|v: f64| !v.is_nan()),
@@ -1864,6 +1875,11 @@ mod tests {
                     Op::IsEmpty | Op::IsSet => Value::Null,
                     Op::InLastDays | Op::MoreThanDaysAgo => json!(90),
                     Op::Between => json!([money(&median), money(&common)]),
+                    Op::In | Op::NotIn
+                        if matches!(f.kind, FieldType::Number | FieldType::Money) =>
+                    {
+                        json!([money(&common), money(&median)])
+                    }
                     Op::In | Op::NotIn => json!([common.clone(), "zz-none"]),
                     Op::Contains | Op::StartsWith => match &common {
                         Value::String(s) => {
