@@ -168,6 +168,8 @@ struct Tally {
     included: u64,
     /// Held out by hash and not yet stored.
     new_holdout: Vec<i64>,
+    /// Every held-out member, ascending.
+    held: Vec<i64>,
     /// The included members, ascending (one `campaign_sends` row each).
     sent: Vec<i64>,
 }
@@ -244,18 +246,10 @@ fn scan(
     let channel = campaign.channel;
     let mut j = 0usize;
     // A member without a profile (merged away since the segment was
-    // evaluated) has no address: held out if the hash says so, else
-    // missing_address.
-    let missing = |j: usize, tally: &mut Tally| {
-        let id = members[j];
-        if holdout.contains(id) {
-            tally.held_out += 1;
-            if holdout.is_new(id) {
-                tally.new_holdout.push(id);
-            }
-        } else {
-            tally.by_reason[Reason::MissingAddress as usize] += 1;
-        }
+    // evaluated) has no address: suppressed as missing_address, never in
+    // the holdout (which is drawn from people who could be sent to).
+    let missing = |_: usize, tally: &mut Tally| {
+        tally.by_reason[Reason::MissingAddress as usize] += 1;
     };
     let tick = |j: usize, progress: &mut dyn FnMut(u64, u64)| {
         if j % PROGRESS_EVERY == 0 {
@@ -275,20 +269,25 @@ fn scan(
         if members[j] != id {
             continue;
         }
-        if holdout.contains(id) {
-            tally.held_out += 1;
-            if holdout.is_new(id) {
-                tally.new_holdout.push(id);
-            }
-        } else {
-            let view = ProfileView::read(row).map_err(sql("read the profiles"))?;
-            match evidence.reason(j, channel, view.fields[EMAIL], view.fields[PHONE]) {
-                Some(reason) => tally.by_reason[reason as usize] += 1,
-                None => {
-                    tally.included += 1;
-                    tally.sent.push(id);
-                    include(&view)?;
+        // Suppression first, then the holdout among the eligible only: a
+        // suppressed person in the holdout would be compared with
+        // recipients though nobody could have sent to them (biasing the
+        // uplift), and would be missing from the suppression counts. Who
+        // is held out stays a hash of salt and id (stored, never exported).
+        let view = ProfileView::read(row).map_err(sql("read the profiles"))?;
+        match evidence.reason(j, channel, view.fields[EMAIL], view.fields[PHONE]) {
+            Some(reason) => tally.by_reason[reason as usize] += 1,
+            None if holdout.contains(id) => {
+                tally.held_out += 1;
+                tally.held.push(id);
+                if holdout.is_new(id) {
+                    tally.new_holdout.push(id);
                 }
+            }
+            None => {
+                tally.included += 1;
+                tally.sent.push(id);
+                include(&view)?;
             }
         }
         j += 1;
@@ -300,6 +299,16 @@ fn scan(
     }
     progress(total, total);
     Ok(tally)
+}
+
+/// The members held out of `campaign`, ascending: those not suppressed
+/// whose hash (or the stored holdout) says so.
+pub(crate) fn held_out(
+    conn: &Connection,
+    campaign: &Campaign,
+    members: &[i64],
+) -> Result<Vec<i64>> {
+    Ok(scan(conn, campaign, members, None, &mut |_, _| {}, |_| Ok(()))?.held)
 }
 
 /// Who the campaign would reach, without writing anything.
