@@ -519,6 +519,59 @@ impl SegmentIndex {
         self.ids.len() as u64
     }
 
+    /// Approximate heap bytes of the big parts (vectors' lengths, not
+    /// capacities; interned strings left out), for benchmarks.
+    pub fn memory(&self) -> Vec<(&'static str, usize)> {
+        fn v<T>(x: &[T]) -> usize {
+            std::mem::size_of_val(x)
+        }
+        let columns: usize = self
+            .columns
+            .values()
+            .map(|c| match c {
+                Column::Dict(d) => v(&d.codes),
+                Column::Number(x) => v(x),
+            })
+            .sum();
+        let events: usize = self
+            .events
+            .values()
+            .map(|l| {
+                v(&l.day)
+                    + v(&l.pos)
+                    + v(&l.sku)
+                    + v(&l.device)
+                    + v(&l.channel)
+                    + v(&l.country)
+                    + v(&l.value)
+            })
+            .sum();
+        let properties: usize = self
+            .events
+            .values()
+            .flat_map(|l| l.props.iter().map(|(_, c)| v(c)))
+            .sum();
+        let timelines: usize = self
+            .timelines
+            .values()
+            .map(|t| v(&t.starts) + v(&t.at))
+            .sum();
+        let o = &self.orders;
+        vec![
+            (
+                "profile columns",
+                columns + v(&self.ids) + 3 * self.ids.len(),
+            ),
+            ("events", events),
+            ("event timelines", timelines),
+            ("custom properties", properties),
+            (
+                "orders",
+                v(&o.day) + v(&o.pos) + v(&o.net) + v(&o.line_start) + v(&o.line_sku),
+            ),
+        ]
+    }
+
     /// Profile ids of positions, ascending.
     pub fn ids_of<'a>(&'a self, set: &'a RoaringBitmap) -> impl Iterator<Item = i64> + 'a {
         set.iter().map(|pos| self.ids[pos as usize])
