@@ -1492,7 +1492,17 @@ async function main() {
     const log = await api('campaign_exports', { campaign_id: null });
     const entry = log.find((x) => x.id === exported.id);
     assert(entry && entry.exported === included && entry.path === exported.file, `the export is logged: ${JSON.stringify(entry)}`);
-    await page.locator(`[data-testid="export-log-row"][data-export-id="${exported.id}"]`).waitFor();
+    const logRow = page.locator(`[data-testid="export-log-row"][data-export-id="${exported.id}"]`);
+    await logRow.waitFor();
+    // The log row shows the segment and its version, every suppression
+    // reason (not in a tooltip) and the start of the SHA-256.
+    const logSegment = logRow.locator('[data-testid="export-log-segment"]');
+    assertEq(await logSegment.getAttribute('data-version'), String(entry.segment_version ?? ''), 'the segment version in the log');
+    assert((await logSegment.innerText()).includes(entry.segment_name), `the segment in the log: ${await logSegment.innerText()}`);
+    const shownReasons = await logRow.locator('[data-testid="export-log-reasons"] li').evaluateAll((els) => els.map((e) => [e.dataset.reason, Number(e.dataset.count)]));
+    assertEq(JSON.stringify(shownReasons), JSON.stringify(entry.suppressed_by_reason.filter(([, n]) => n > 0)), 'every suppression reason is on screen');
+    if (entry.suppressed > 0) assert(await logRow.locator('[data-testid="export-log-reasons"] li').first().isVisible(), 'the reasons are visible');
+    assert((await logRow.locator('[data-testid="export-log-sha"]').innerText()).includes(entry.sha256.slice(0, 12)), 'the SHA-256 in the log');
 
     // "Save file" downloads the same bytes.
     const [download] = await Promise.all([page.waitForEvent('download'), $('export-save').click()]);

@@ -301,6 +301,21 @@ fn scan(
     Ok(tally)
 }
 
+/// `path` made absolute, with its folder's symbolic links resolved: the
+/// log (and whoever reads it later, from another working directory or the
+/// app) then says exactly where the file went. The file itself need not
+/// exist yet; a folder that does not exist is left to the write to report.
+fn absolute(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (path.file_name(), dir.canonicalize()) {
+        (Some(name), Ok(dir)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
 /// The members held out of `campaign`, ascending: those not suppressed
 /// whose hash (or the stored holdout) says so.
 pub(crate) fn held_out(
@@ -614,7 +629,7 @@ pub fn export_with(
             format.label()
         ));
     }
-    let path = &request.path;
+    let path = &absolute(&request.path);
     let write_err = |source: std::io::Error| CampaignError::Write {
         path: path.clone(),
         source,
