@@ -665,10 +665,10 @@ mod tests {
             let latest = latest_consent(conn, &members)
                 .unwrap()
                 .expect("normalised times");
-            for (i, id) in members.iter().enumerate() {
-                for c in 0..3 {
+            for (id, channels) in members.iter().zip(&latest) {
+                for (c, decided) in channels.iter().enumerate() {
                     assert_eq!(
-                        latest[i][c],
+                        *decided,
                         view.get(&(*id, c)).copied(),
                         "profile {id} channel {c}"
                     );
