@@ -289,6 +289,24 @@ fn extras(conn: &mut Connection) -> (i64, i64) {
         )
         .unwrap();
     }
+    // Consent is the ledger's, which an import fills: the contacts given
+    // consent above get their evidence the way the ledger's migration
+    // backfills it (without it no one has consent and every rule with a
+    // consent condition is empty).
+    let ledger: i64 = conn
+        .query_row("SELECT count(*) FROM consent_ledger", [], |r| r.get(0))
+        .unwrap();
+    if ledger == 0 {
+        conn.execute_batch(
+            "INSERT INTO consent_ledger (channel, status, reason, contact_id, source, at,
+                                         import_id, row_number, recorded_at)
+             SELECT channel, status, reason, contact_id, source,
+                    coalesce(at, '2026-01-01T00:00:00Z'), import_id, row_number,
+                    '2026-01-01T00:00:00Z'
+               FROM contact_consent_evidence ORDER BY contact_id, channel",
+        )
+        .unwrap();
+    }
     let has_run: bool = conn
         .query_row("SELECT EXISTS (SELECT 1 FROM cluster_runs)", [], |r| {
             r.get(0)
@@ -340,9 +358,9 @@ fn extras(conn: &mut Connection) -> (i64, i64) {
             {"type":"field","field":"revenue","op":"gt","value":500}]}}"#,
         false,
     );
-    if !has_props || !has_run {
+    if !has_props || !has_run || ledger == 0 {
         eprintln!(
-            "added custom properties, a clustering run and two segments in {:.1} s",
+            "added custom properties, consent evidence, a clustering run and two segments in {:.1} s",
             started.elapsed().as_secs_f64()
         );
     }
