@@ -1521,7 +1521,17 @@ async function main() {
     const log = await api('campaign_exports', { campaign_id: null });
     const entry = log.find((x) => x.id === exported.id);
     assert(entry && entry.exported === included && entry.path === exported.file, `the export is logged: ${JSON.stringify(entry)}`);
-    await page.locator(`[data-testid="export-log-row"][data-export-id="${exported.id}"]`).waitFor();
+    const logRow = page.locator(`[data-testid="export-log-row"][data-export-id="${exported.id}"]`);
+    await logRow.waitFor();
+    // The log row shows the segment and its version, every suppression
+    // reason (not in a tooltip) and the start of the SHA-256.
+    const logSegment = logRow.locator('[data-testid="export-log-segment"]');
+    assertEq(await logSegment.getAttribute('data-version'), String(entry.segment_version ?? ''), 'the segment version in the log');
+    assert((await logSegment.innerText()).includes(entry.segment_name), `the segment in the log: ${await logSegment.innerText()}`);
+    const shownReasons = await logRow.locator('[data-testid="export-log-reasons"] li').evaluateAll((els) => els.map((e) => [e.dataset.reason, Number(e.dataset.count)]));
+    assertEq(JSON.stringify(shownReasons), JSON.stringify(entry.suppressed_by_reason.filter(([, n]) => n > 0)), 'every suppression reason is on screen');
+    if (entry.suppressed > 0) assert(await logRow.locator('[data-testid="export-log-reasons"] li').first().isVisible(), 'the reasons are visible');
+    assert((await logRow.locator('[data-testid="export-log-sha"]').innerText()).includes(entry.sha256.slice(0, 12)), 'the SHA-256 in the log');
 
     // "Save file" downloads the same bytes.
     const [download] = await Promise.all([page.waitForEvent('download'), $('export-save').click()]);
@@ -1554,6 +1564,15 @@ async function main() {
     assertEq(Number(await $('segment-detail-members').getAttribute('data-members')), ever, 'members of the new version');
     const detail = await api('segment_detail', { id: segment.id });
     assertEq(detail.definition.root.conditions[1].within_days, null, 'the new rule is saved');
+    // The size history is drawn: an SVG of a real size, with a line per
+    // recorded size (the table below it has one row per point).
+    assert(detail.history.length >= 1 && detail.history_chart, `a size history: ${detail.history.length} points`);
+    const chart = page.locator(`[data-testid="segment-detail"][data-segment-id="${segment.id}"] [data-testid="segment-history-chart"]`);
+    await chart.waitFor();
+    assertEq(await chart.locator('svg').count(), 1, 'the history chart is one SVG');
+    const box = await chart.locator('svg').boundingBox();
+    assert(box && box.width > 100 && box.height > 50, `the history chart has a size on screen: ${JSON.stringify(box)}`);
+    assert((await chart.locator('svg path, svg polyline, svg line').count()) > 0, 'the history chart draws lines');
     await axe('segment detail, two versions');
   });
 

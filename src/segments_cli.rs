@@ -497,23 +497,33 @@ pub fn campaign_exports(ws_path: &Path, what: Option<&str>, json: bool) -> Resul
             "id",
             "at",
             "campaign",
+            "segment",
+            "version",
             "format",
             "exported",
             "held out",
             "suppressed",
+            "sha-256",
             "file",
         ]
         .map(String::from),
     );
     for e in &list {
+        // The first 16 hex digits: enough to tell files apart and to
+        // match against `sha256sum`; `--json` has all 64.
+        let sha = e.sha256.get(..16).unwrap_or(&e.sha256);
         t.add_row(vec![
             e.id.to_string(),
             e.at.clone(),
             e.campaign_id.to_string(),
+            e.segment_id.to_string(),
+            e.segment_version
+                .map_or_else(|| "-".to_owned(), |v| format!("v{v}")),
             e.format.clone(),
             e.exported.to_string(),
             e.held_out.to_string(),
             e.suppressed.to_string(),
+            format!("{sha}…"),
             e.path.clone(),
         ]);
     }

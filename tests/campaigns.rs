@@ -769,53 +769,116 @@ fn ad_exports_hash_per_platform() {
 fn holdout_is_stored_on_first_export_and_never_exported() {
     let mut f = fixture();
     let c = campaign(&f, "Holdout test", Channel::Email, 50.0);
-    let held = campaigns::holdout_members(f.ws.conn(), &c, &f.members).unwrap();
-    let by_hash: Vec<i64> = f
+    // Without the suppression list, four members can be sent to (Anna,
+    // Carla, Frank, Kim); the other six are suppressed for a reason.
+    let mut eligible: Vec<i64> = [
+        "anna@shopmail.net",
+        "carla@shopmail.net",
+        "frank@shopmail.net",
+        "kim@shopmail.net",
+    ]
+    .iter()
+    .map(|e| f.id(e))
+    .collect();
+    eligible.sort_unstable();
+    let suppressed: Vec<i64> = f
         .members
         .iter()
         .copied()
-        .filter(|&id| campaigns::is_held_out(&c.salt, 50.0, id))
+        .filter(|id| !eligible.contains(id))
         .collect();
-    assert_eq!(held, by_hash);
+    // A salt under which the hash picks some suppressed and some eligible
+    // members, and leaves some eligible ones (so the test can fail).
+    let by_hash = |salt: &str| -> Vec<i64> {
+        f.members
+            .iter()
+            .copied()
+            .filter(|&id| campaigns::is_held_out(salt, 50.0, id))
+            .collect()
+    };
+    let salt = (0..1000)
+        .map(|i| format!("{i:032x}"))
+        .find(|salt| {
+            let h = by_hash(salt);
+            h.iter().any(|id| suppressed.contains(id))
+                && h.iter().any(|id| eligible.contains(id))
+                && eligible.iter().any(|id| !h.contains(id))
+        })
+        .unwrap();
+    f.ws.conn()
+        .execute(
+            "UPDATE campaigns SET salt = ?1 WHERE id = ?2",
+            rusqlite::params![salt, c.id],
+        )
+        .unwrap();
+    let c = campaigns::get(f.ws.conn(), c.id).unwrap().unwrap();
+    let hashed = by_hash(&c.salt);
+
+    // The holdout is drawn from the eligible only; suppression counts
+    // everyone it applies to, whatever the hash says.
+    let held = campaigns::holdout_members(f.ws.conn(), &c, &f.members).unwrap();
+    let expected: Vec<i64> = hashed
+        .iter()
+        .copied()
+        .filter(|id| eligible.contains(id))
+        .collect();
+    assert_eq!(held, expected);
     let preview = campaigns::preview(f.ws.conn(), &c, &f.members).unwrap();
     assert_eq!(preview.held_out, held.len() as u64);
-    assert_eq!(preview.held_out + preview.suppressed + preview.included, 10);
+    assert_eq!(preview.suppressed, 6);
+    assert_eq!(preview.included, 4 - held.len() as u64);
 
     let mut req = request(&f, Format::Csv, "holdout.csv", false);
     req.columns = vec!["id".into()];
     let s = run(&mut f, &c, &req);
-    assert_eq!(s.held_out, held.len() as u64);
-    let stored: Vec<i64> = f
-        .ws
-        .conn()
-        .prepare(
-            "SELECT profile_id FROM campaign_holdout WHERE campaign_id = ?1 ORDER BY profile_id",
-        )
-        .unwrap()
-        .query_map([c.id], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    assert_eq!(stored, held);
+    assert_eq!(
+        (s.held_out, s.suppressed, s.exported),
+        (held.len() as u64, 6, 4 - held.len() as u64)
+    );
+    let stored_of = |f: &Fixture| -> Vec<i64> {
+        f.ws.conn()
+            .prepare(
+                "SELECT profile_id FROM campaign_holdout WHERE campaign_id = ?1 ORDER BY profile_id",
+            )
+            .unwrap()
+            .query_map([c.id], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    // Stored: the eligible held out, never a suppressed person.
+    assert_eq!(stored_of(&f), held);
     let (_, _, rows) = read(&s.path, b',');
+    assert_eq!(rows.len() as u64, s.exported);
     for row in &rows {
         let id: i64 = row[0].parse().unwrap();
         assert!(!held.contains(&id), "held-out profile {id} exported");
+        assert!(eligible.contains(&id), "suppressed profile {id} exported");
     }
-    // The stored set wins: a profile stored as held out stays held out.
-    let anna = f.id("anna@shopmail.net");
-    f.ws.conn()
-        .execute(
-            "INSERT OR IGNORE INTO campaign_holdout (campaign_id, profile_id) VALUES (?1, ?2)",
-            [c.id, anna],
-        )
+    // The stored set wins: a profile stored as held out stays held out...
+    let sent = eligible
+        .iter()
+        .copied()
+        .find(|id| !held.contains(id))
         .unwrap();
+    // ...unless it is suppressed by then: suppression comes first.
+    let dan = f.id("dan@shopmail.net");
+    for id in [sent, dan] {
+        f.ws.conn()
+            .execute(
+                "INSERT OR IGNORE INTO campaign_holdout (campaign_id, profile_id) VALUES (?1, ?2)",
+                [c.id, id],
+            )
+            .unwrap();
+    }
     let after = campaigns::holdout_members(f.ws.conn(), &c, &f.members).unwrap();
-    assert!(after.contains(&anna));
+    assert!(after.contains(&sent));
+    assert!(!after.contains(&dan));
     let s2 = run(&mut f, &c, &req);
     let (_, _, rows) = read(&s2.path, b',');
-    assert!(rows.iter().all(|r| r[0] != anna.to_string()));
+    assert!(rows.iter().all(|r| r[0] != sent.to_string()));
     assert_eq!(s2.held_out, after.len() as u64);
+    assert_eq!(s2.suppressed, 6);
 
     // The percentage is fixed once exported.
     let err = campaigns::update(

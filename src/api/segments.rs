@@ -516,6 +516,13 @@ fn export_view(
         .flatten()
         .map(|c| c.name)
         .unwrap_or_else(|| format!("#{}", r.campaign_id));
+    let segment_name = conn
+        .query_row(
+            "SELECT name FROM segments WHERE id = ?1",
+            [r.segment_id],
+            |row| row.get::<_, String>(0),
+        )
+        .unwrap_or_else(|_| format!("#{}", r.segment_id));
     CampaignExport {
         id: r.id,
         campaign_id: r.campaign_id,
@@ -523,6 +530,8 @@ fn export_view(
         at: r.at,
         format: r.format,
         path: r.path,
+        segment_id: r.segment_id,
+        segment_name,
         segment_version: r.segment_version,
         members: r.members,
         held_out: r.held_out,

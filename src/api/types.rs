@@ -1712,6 +1712,11 @@ pub struct CampaignExport {
     pub at: String,
     pub format: String,
     pub path: String,
+    pub segment_id: i64,
+    /// The segment's name now (`#id` if it is gone).
+    pub segment_name: String,
+    /// The version of the segment's rule the export used (`None` for a
+    /// static segment's stored members).
     pub segment_version: Option<i64>,
     pub members: u64,
     pub held_out: u64,

@@ -170,6 +170,8 @@ struct Tally {
     included: u64,
     /// Held out by hash and not yet stored.
     new_holdout: Vec<i64>,
+    /// Every held-out member, ascending.
+    held: Vec<i64>,
     /// The included members, ascending (one `campaign_sends` row each).
     sent: Vec<i64>,
 }
@@ -246,18 +248,10 @@ fn scan(
     let channel = campaign.channel;
     let mut j = 0usize;
     // A member without a profile (merged away since the segment was
-    // evaluated) has no address: held out if the hash says so, else
-    // missing_address.
-    let missing = |j: usize, tally: &mut Tally| {
-        let id = members[j];
-        if holdout.contains(id) {
-            tally.held_out += 1;
-            if holdout.is_new(id) {
-                tally.new_holdout.push(id);
-            }
-        } else {
-            tally.by_reason[Reason::MissingAddress as usize] += 1;
-        }
+    // evaluated) has no address: suppressed as missing_address, never in
+    // the holdout (which is drawn from people who could be sent to).
+    let missing = |_: usize, tally: &mut Tally| {
+        tally.by_reason[Reason::MissingAddress as usize] += 1;
     };
     let tick = |j: usize, progress: &mut dyn FnMut(u64, u64)| {
         if j % PROGRESS_EVERY == 0 {
@@ -277,20 +271,25 @@ fn scan(
         if members[j] != id {
             continue;
         }
-        if holdout.contains(id) {
-            tally.held_out += 1;
-            if holdout.is_new(id) {
-                tally.new_holdout.push(id);
-            }
-        } else {
-            let view = ProfileView::read(row).map_err(sql("read the profiles"))?;
-            match evidence.reason(j, channel, view.fields[EMAIL], view.fields[PHONE]) {
-                Some(reason) => tally.by_reason[reason as usize] += 1,
-                None => {
-                    tally.included += 1;
-                    tally.sent.push(id);
-                    include(&view)?;
+        // Suppression first, then the holdout among the eligible only: a
+        // suppressed person in the holdout would be compared with
+        // recipients though nobody could have sent to them (biasing the
+        // uplift), and would be missing from the suppression counts. Who
+        // is held out stays a hash of salt and id (stored, never exported).
+        let view = ProfileView::read(row).map_err(sql("read the profiles"))?;
+        match evidence.reason(j, channel, view.fields[EMAIL], view.fields[PHONE]) {
+            Some(reason) => tally.by_reason[reason as usize] += 1,
+            None if holdout.contains(id) => {
+                tally.held_out += 1;
+                tally.held.push(id);
+                if holdout.is_new(id) {
+                    tally.new_holdout.push(id);
                 }
+            }
+            None => {
+                tally.included += 1;
+                tally.sent.push(id);
+                include(&view)?;
             }
         }
         j += 1;
@@ -302,6 +301,31 @@ fn scan(
     }
     progress(total, total);
     Ok(tally)
+}
+
+/// `path` made absolute, with its folder's symbolic links resolved: the
+/// log (and whoever reads it later, from another working directory or the
+/// app) then says exactly where the file went. The file itself need not
+/// exist yet; a folder that does not exist is left to the write to report.
+fn absolute(path: &Path) -> PathBuf {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (path.file_name(), dir.canonicalize()) {
+        (Some(name), Ok(dir)) => dir.join(name),
+        _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+    }
+}
+
+/// The members held out of `campaign`, ascending: those not suppressed
+/// whose hash (or the stored holdout) says so.
+pub(crate) fn held_out(
+    conn: &Connection,
+    campaign: &Campaign,
+    members: &[i64],
+) -> Result<Vec<i64>> {
+    Ok(scan(conn, campaign, members, None, &mut |_, _| {}, |_| Ok(()))?.held)
 }
 
 /// Who the campaign would reach, without writing anything.
@@ -607,7 +631,7 @@ pub fn export_with(
             format.label()
         ));
     }
-    let path = &request.path;
+    let path = &absolute(&request.path);
     let write_err = |source: std::io::Error| CampaignError::Write {
         path: path.clone(),
         source,

@@ -7,6 +7,12 @@
 //! the share held out is `percent` up to sampling noise, and no one can
 //! steer who is held out without the salt.
 //!
+//! The holdout is drawn from the members who could be sent to: an export
+//! classifies suppression first, and only a member with no suppression
+//! reason is tested against the hash. A suppressed person in the holdout
+//! would be compared with recipients though no one could have reached
+//! them, and would be missing from the suppression counts.
+//!
 //! The first export stores the held-out members in `campaign_holdout`, and
 //! every later export adds the new ones it hashes. A profile in the stored
 //! set stays held out even if it would not hash in; since the percentage is
@@ -92,21 +98,15 @@ impl<'a> Holdout<'a> {
     }
 }
 
-/// The members of `members` held out of `campaign`, ascending.
+/// The members of `members` held out of `campaign`, ascending: the ones
+/// an export would hold out, i.e. not suppressed on the campaign's channel
+/// and held out by the stored set or the hash.
 pub fn holdout_members(
     conn: &Connection,
     campaign: &Campaign,
     members: &[i64],
 ) -> Result<Vec<i64>> {
-    let holdout = Holdout::load(conn, campaign)?;
-    let mut out: Vec<i64> = members
-        .iter()
-        .copied()
-        .filter(|&id| holdout.contains(id))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
+    super::export::held_out(conn, campaign, members)
 }
 
 /// Stores newly held-out members (inside the export's transaction).

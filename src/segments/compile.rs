@@ -573,6 +573,22 @@ fn compare(
                     .p(number(b)?)
                     .s(", 0)")
             }
+            // Missing passes `not_in` only, as for text.
+            Op::In | Op::NotIn => {
+                let (not, default) = if op == Op::NotIn {
+                    ("NOT ", "1")
+                } else {
+                    ("", "0")
+                };
+                let mut sql = Sql::new(&format!("coalesce({col} {not}IN ("));
+                for (i, item) in list(value)?.iter().enumerate() {
+                    if i > 0 {
+                        sql = sql.s(", ");
+                    }
+                    sql = sql.p(number(item)?);
+                }
+                sql.s(&format!("), {default})"))
+            }
             Op::IsEmpty => Sql::new(&format!("({col} IS NULL)")),
             Op::IsSet => Sql::new(&format!("({col} IS NOT NULL)")),
             _ => unreachable!("checked against the type's operators"),
@@ -1649,6 +1665,69 @@ mod tests {
                 .get(&id)
                 .is_some_and(|c| (5_000..=20_000).contains(&c.1)))
         );
+    }
+
+    /// `in`/`not_in` on numbers: the union of `eq`s and its complement
+    /// (a profile without the value is in "not in"); money in major units.
+    #[test]
+    fn number_lists_are_unions_of_equalities() {
+        let (_dir, ws) = testkit::demo();
+        let conn = ws.conn();
+        let ids = testkit::all_profiles(conn);
+        let one = |field: &str, op: &str, value: serde_json::Value| {
+            run(
+                conn,
+                &all(
+                    serde_json::json!([{"type": "field", "field": field, "op": op, "value": value}]),
+                ),
+            )
+        };
+        for (field, a, b) in [
+            ("rfm_recency", 1, 5),
+            ("orders", 1, 2),
+            ("preferred_weekday", 6, 7),
+        ] {
+            let mut union = one(field, "eq", serde_json::json!(a));
+            union.extend(one(field, "eq", serde_json::json!(b)));
+            union.sort_unstable();
+            assert!(!union.is_empty(), "{field}");
+            let listed = one(field, "in", serde_json::json!([a, b]));
+            assert_eq!(listed, union, "{field}");
+            let rest = one(field, "not_in", serde_json::json!([a, b]));
+            let expected: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| union.binary_search(id).is_err())
+                .collect();
+            assert_eq!(rest, expected, "{field}");
+        }
+        let aov = conn
+            .query_row(
+                "SELECT average_order_value FROM profile_traits WHERE average_order_value IS NOT NULL LIMIT 1",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap();
+        let got = one(
+            "average_order_value",
+            "in",
+            serde_json::json!([aov as f64 / 100.0, 123456]),
+        );
+        assert_eq!(
+            got,
+            one(
+                "average_order_value",
+                "eq",
+                serde_json::json!(aov as f64 / 100.0)
+            )
+        );
+        let e = err(
+            conn,
+            &all(
+                serde_json::json!([{"type": "field", "field": "orders", "op": "in", "value": [1, "two"]}]),
+            ),
+        );
+        assert!(e.message.contains("needs a number"), "{}", e.message);
     }
 
     #[test]

@@ -30,8 +30,10 @@ impl FieldType {
         match self {
             FieldType::Text => &[Eq, Ne, In, NotIn, Contains, StartsWith, IsEmpty, IsSet],
             FieldType::Choice => &[Eq, Ne, In, NotIn, IsEmpty, IsSet],
+            // `in`/`not_in` for scores and counts a marketer picks a few
+            // of ("RFM recency 4 or 5", "weekday 6 or 7").
             FieldType::Number | FieldType::Money => {
-                &[Eq, Ne, Lt, Le, Gt, Ge, Between, IsEmpty, IsSet]
+                &[Eq, Ne, Lt, Le, Gt, Ge, Between, In, NotIn, IsEmpty, IsSet]
             }
             FieldType::Date => &[
                 Lt,

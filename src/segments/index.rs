@@ -12,9 +12,15 @@
 //! by byte order (SQLite's BINARY collation), so a date comparison is a
 //! rank comparison and a text test runs once per distinct value. Events and
 //! orders are kept per name, sorted by UTC day, so a window is a suffix and
-//! a count is one pass over it. Conditions the index does not hold
-//! (sequences, orders with a product or category) are answered by the SQL
-//! compiler, once per condition and day, and cached.
+//! a count is one pass over it. Custom event properties (the export's own
+//! columns, kept as JSON) are parsed once at build time into one interned
+//! column per event name and key. Sequences read per-profile timelines:
+//! for every event name, each profile's event times in seconds, sorted, so
+//! "A and then (not) B within N hours" is a merge scan of two short sorted
+//! lists. Orders keep the SKU codes of their lines, so an order condition
+//! with a product or category is one pass over the orders too. Only a
+//! workspace with event times outside 1970–2106 (which u32 seconds cannot
+//! hold) sends sequences to the SQL compiler.
 //!
 //! Every fast path is checked against `compile` in tests: the semantics
 //! are the ones documented in `rules`.
@@ -30,7 +36,7 @@ use super::compile;
 use super::fields::{self, FieldType, FIELDS};
 use super::rules::{
     Condition, Count, CountOp, Definition, EventCondition, FieldCondition, Group, Match, Op,
-    OrderCondition, OrderMetric, PropertyFilter,
+    OrderCondition, OrderMetric, PropertyFilter, SequenceCondition,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +240,14 @@ enum Column {
 #[derive(Debug, Default)]
 struct EventLog {
     day: Vec<u32>,
+    /// Seconds since 1970 in read order; moved into the name's
+    /// [`Timeline`] when the build finishes (not kept twice).
+    secs: Vec<u32>,
+    /// Custom properties: per key, the interned value of every event of
+    /// the name (`SegmentIndex::prop_values`; 0 when the event lacks the
+    /// key or it is JSON null, which SQL's `json_each` treats alike). Only
+    /// keys that occur in this name's events get a column.
+    props: Vec<(String, Vec<u32>)>,
     pos: Vec<u32>,
     sku: Vec<u32>,
     device: Vec<u32>,
@@ -251,6 +265,55 @@ struct OrderLog {
     pos: Vec<u32>,
     /// Total less refunds in the workspace currency; `None` in another one.
     net: Vec<Option<i64>>,
+    /// Order `i`'s lines are `line_sku[line_start[i]..line_start[i + 1]]`:
+    /// the codes (in `skus`) of the SKUs of its lines. Lines without a SKU
+    /// are left out: no product or category condition can hold for them.
+    line_start: Vec<u32>,
+    line_sku: Vec<u32>,
+    skus: Names,
+    /// Per code in `skus`: the category of its product (highest id).
+    sku_category: Vec<Option<String>>,
+}
+
+/// One event name's times per profile: profile `pos`'s events are
+/// `at[starts[pos]..starts[pos + 1]]`, seconds since 1970, ascending. Four
+/// bytes an event and four a profile, for sequences only.
+#[derive(Debug, Default)]
+struct Timeline {
+    starts: Vec<u32>,
+    at: Vec<u32>,
+}
+
+impl Timeline {
+    /// Buckets `(pos, secs)` by profile (a counting sort) and sorts each
+    /// profile's few times.
+    fn build(n: usize, pos: &[u32], secs: &[u32]) -> Timeline {
+        let mut starts = vec![0u32; n + 1];
+        for &p in pos {
+            starts[p as usize + 1] += 1;
+        }
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
+        }
+        let mut next = starts.clone();
+        let mut at = vec![0u32; pos.len()];
+        for (&p, &t) in pos.iter().zip(secs) {
+            let slot = &mut next[p as usize];
+            at[*slot as usize] = t;
+            *slot += 1;
+        }
+        for w in starts.windows(2) {
+            at[w[0] as usize..w[1] as usize].sort_unstable();
+        }
+        Timeline { starts, at }
+    }
+
+    fn of(&self, pos: usize) -> &[u32] {
+        match (self.starts.get(pos), self.starts.get(pos + 1)) {
+            (Some(&a), Some(&b)) => &self.at[a as usize..b as usize],
+            _ => &[],
+        }
+    }
 }
 
 /// Interned strings of one event property; code 0 is NULL.
@@ -308,6 +371,13 @@ pub struct SegmentIndex {
     sku_category: Vec<Option<String>>,
     sku_brand: Vec<Option<String>>,
     orders: OrderLog,
+    /// Per event name, the profiles' event times (sequences).
+    timelines: HashMap<String, Timeline>,
+    /// Interned values of custom event properties; code 0 is missing.
+    prop_values: Names,
+    /// Some event time fell outside what u32 seconds hold: sequences then
+    /// go to SQL rather than answer from clamped times.
+    times_out_of_range: bool,
     currency_scale: f64,
     /// Answers of conditions the index does not hold, by condition + day.
     sql_answers: Mutex<HashMap<String, RoaringBitmap>>,
@@ -386,6 +456,7 @@ impl SegmentIndex {
             .path()
             .filter(|p| !p.is_empty())
             .map(std::path::PathBuf::from);
+        let n = ids.len();
         let (columns, consent, orders, events) = std::thread::scope(|scope| {
             let events = path.map(|path| {
                 let position = &position;
@@ -394,7 +465,7 @@ impl SegmentIndex {
                         .map_err(sql("open the workspace for the segment index"))?;
                     let _ = c.busy_timeout(std::time::Duration::from_secs(30));
                     let (customers, devices) = record_owners(&c, position)?;
-                    read_events(&c, &customers, &devices)
+                    read_events(&c, &customers, &devices, n)
                 })
             });
             let columns = read_columns(conn, &position, ids.len());
@@ -406,7 +477,7 @@ impl SegmentIndex {
             let events = match events {
                 Some(handle) => handle.join().expect("the events reader does not panic"),
                 None => record_owners(conn, &position)
-                    .and_then(|(customers, devices)| read_events(conn, &customers, &devices)),
+                    .and_then(|(customers, devices)| read_events(conn, &customers, &devices, n)),
             };
             (columns, consent, orders, events)
         });
@@ -429,6 +500,9 @@ impl SegmentIndex {
             sku_category: Vec::new(),
             sku_brand: Vec::new(),
             orders,
+            timelines: events.timelines,
+            prop_values: events.prop_values,
+            times_out_of_range: events.out_of_range,
             currency_scale,
             sql_answers: Mutex::new(HashMap::new()),
             build_seconds: 0.0,
@@ -443,6 +517,59 @@ impl SegmentIndex {
 
     pub fn profiles(&self) -> u64 {
         self.ids.len() as u64
+    }
+
+    /// Approximate heap bytes of the big parts (vectors' lengths, not
+    /// capacities; interned strings left out), for benchmarks.
+    pub fn memory(&self) -> Vec<(&'static str, usize)> {
+        fn v<T>(x: &[T]) -> usize {
+            std::mem::size_of_val(x)
+        }
+        let columns: usize = self
+            .columns
+            .values()
+            .map(|c| match c {
+                Column::Dict(d) => v(&d.codes),
+                Column::Number(x) => v(x),
+            })
+            .sum();
+        let events: usize = self
+            .events
+            .values()
+            .map(|l| {
+                v(&l.day)
+                    + v(&l.pos)
+                    + v(&l.sku)
+                    + v(&l.device)
+                    + v(&l.channel)
+                    + v(&l.country)
+                    + v(&l.value)
+            })
+            .sum();
+        let properties: usize = self
+            .events
+            .values()
+            .flat_map(|l| l.props.iter().map(|(_, c)| v(c)))
+            .sum();
+        let timelines: usize = self
+            .timelines
+            .values()
+            .map(|t| v(&t.starts) + v(&t.at))
+            .sum();
+        let o = &self.orders;
+        vec![
+            (
+                "profile columns",
+                columns + v(&self.ids) + 3 * self.ids.len(),
+            ),
+            ("events", events),
+            ("event timelines", timelines),
+            ("custom properties", properties),
+            (
+                "orders",
+                v(&o.day) + v(&o.pos) + v(&o.net) + v(&o.line_start) + v(&o.line_sku),
+            ),
+        ]
     }
 
     /// Profile ids of positions, ascending.
@@ -531,17 +658,12 @@ impl SegmentIndex {
         Ok(match c {
             Condition::Group(g) => self.group(conn, g, now, today, seen)?,
             Condition::Field(f) => self.field(f, today),
-            // Custom properties live in each event's JSON: SQL reads them.
-            Condition::Event(e)
-                if e.filters
-                    .iter()
-                    .any(|f| fields::custom_property(&f.property).is_some()) =>
-            {
+            Condition::Event(e) => self.event(e, today),
+            Condition::Order(o) => self.order(o, today),
+            Condition::Sequence(_) if self.times_out_of_range => {
                 self.by_sql(conn, c, now, today)?
             }
-            Condition::Event(e) => self.event(e, today),
-            Condition::Order(o) if o.sku.is_none() && o.category.is_none() => self.order(o, today),
-            Condition::Order(_) | Condition::Sequence(_) => self.by_sql(conn, c, now, today)?,
+            Condition::Sequence(q) => self.sequence(q, today),
             Condition::Segment(s) => {
                 let set = self.segment(conn, s.segment, now, today, seen)?;
                 if s.negate {
@@ -794,7 +916,7 @@ impl SegmentIndex {
                     .partition_point(|&day| day < window_start_day(today, d))
             })
             .unwrap_or(0);
-        let filters: Vec<Filter> = e.filters.iter().map(|f| self.filter(f)).collect();
+        let filters: Vec<Filter> = e.filters.iter().map(|f| self.filter(log, f)).collect();
         if filters.is_empty() {
             for &pos in &log.pos[from..] {
                 counts[pos as usize] += 1;
@@ -808,6 +930,8 @@ impl SegmentIndex {
                     Filter::Device(ok) => ok[log.device[i] as usize],
                     Filter::Channel(ok) => ok[log.channel[i] as usize],
                     Filter::Country(ok) => ok[log.country[i] as usize],
+                    Filter::Property(column, ok) => ok[column[i] as usize],
+                    Filter::Always(ok) => *ok,
                     Filter::Value(test) => {
                         let v = log.value.get(i).copied().unwrap_or(i64::MIN);
                         test.test(if v == i64::MIN { f64::NAN } else { v as f64 })
@@ -822,8 +946,67 @@ impl SegmentIndex {
         counts
     }
 
-    fn filter(&self, f: &PropertyFilter) -> Filter {
+    /// "Did `first` and then (did not do) `then` within N hours", from the
+    /// two names' timelines: per profile, a merge of two sorted lists. A
+    /// `then` event counts from the `first` event's second to N hours
+    /// later, both ends included, and is never the `first` event itself
+    /// (when both names are one, another event of it at the same second
+    /// or after), as the compiler says.
+    fn sequence(&self, q: &SequenceCondition, today: u32) -> RoaringBitmap {
+        let Some(first) = self.timelines.get(&q.first) else {
+            return RoaringBitmap::new();
+        };
+        let then = self.timelines.get(&q.then);
+        let same = q.first == q.then;
+        let gap = u64::from(q.within_hours) * 3600;
+        let from = q
+            .in_last_days
+            .map(|d| u64::from(window_start_day(today, d)) * 86_400)
+            .unwrap_or(0);
+        let mut members = Vec::new();
+        for pos in 0..self.ids.len() {
+            let a = first.of(pos);
+            if a.is_empty() {
+                continue;
+            }
+            let start = a.partition_point(|&t| u64::from(t) < from);
+            let b = if same {
+                a
+            } else {
+                then.map(|t| t.of(pos)).unwrap_or(&[])
+            };
+            let mut j = 0;
+            let hit = (start..a.len()).any(|i| {
+                let t = u64::from(a[i]);
+                let followed = if same {
+                    (i + 1 < a.len() && u64::from(a[i + 1]) - t <= gap)
+                        || (i > 0 && a[i - 1] == a[i])
+                } else {
+                    while j < b.len() && u64::from(b[j]) < t {
+                        j += 1;
+                    }
+                    j < b.len() && u64::from(b[j]) - t <= gap
+                };
+                followed == q.then_did
+            });
+            if hit {
+                members.push(pos as u32);
+            }
+        }
+        RoaringBitmap::from_sorted_iter(members).expect("ascending")
+    }
+
+    fn filter<'a>(&self, log: &'a EventLog, f: &PropertyFilter) -> Filter<'a> {
         let (keep, missing) = text_test(f.op, &f.value);
+        if let Some(key) = fields::custom_property(&f.property) {
+            // No event of the name has the key: every value is missing.
+            return match log.props.iter().find(|(k, _)| k == key) {
+                Some((_, column)) => {
+                    Filter::Property(column, self.prop_values.matching(&keep, missing))
+                }
+                None => Filter::Always(missing),
+            };
+        }
         match f.property.as_str() {
             "sku" => Filter::Sku(self.skus.matching(&keep, missing)),
             "category" | "brand" => {
@@ -852,6 +1035,34 @@ impl SegmentIndex {
         }
     }
 
+    /// Which line SKU codes satisfy an order condition's product and
+    /// category (`None` when it has neither), as the compiler tests one
+    /// line: the SKU ignoring ASCII case, the category of the SKU's
+    /// product ignoring ASCII case, both on the same line.
+    fn line_test(&self, o: &OrderCondition) -> Option<Vec<bool>> {
+        let trimmed = |v: &Option<String>| {
+            v.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let (sku, category) = (trimmed(&o.sku), trimmed(&o.category));
+        if sku.is_none() && category.is_none() {
+            return None;
+        }
+        let log = &self.orders;
+        let mut ok = vec![false];
+        ok.extend(log.skus.values.iter().enumerate().map(|(i, v)| {
+            sku.as_deref().is_none_or(|s| v.eq_ignore_ascii_case(s))
+                && category.as_deref().is_none_or(|c| {
+                    log.sku_category[i]
+                        .as_deref()
+                        .is_some_and(|v| v.eq_ignore_ascii_case(c))
+                })
+        }));
+        Some(ok)
+    }
+
     fn order(&self, o: &OrderCondition, today: u32) -> RoaringBitmap {
         let n = self.ids.len();
         let log = &self.orders;
@@ -862,17 +1073,27 @@ impl SegmentIndex {
                     .partition_point(|&day| day < window_start_day(today, d))
             })
             .unwrap_or(0);
+        // Orders in the window that have a matching line (all of them
+        // without a product or category).
+        let lines = self.line_test(o);
+        let counts_in = |i: usize| match &lines {
+            None => true,
+            Some(ok) => log.line_sku[log.line_start[i] as usize..log.line_start[i + 1] as usize]
+                .iter()
+                .any(|&c| ok[c as usize]),
+        };
+        let kept: Vec<usize> = (from..log.day.len()).filter(|&i| counts_in(i)).collect();
         match o.metric {
             OrderMetric::Count => {
                 let mut counts = vec![0u32; n];
-                for &pos in &log.pos[from..] {
-                    counts[pos as usize] += 1;
+                for &i in &kept {
+                    counts[log.pos[i] as usize] += 1;
                 }
                 counted(o.did, o.count, &counts)
             }
             // "Did not order" is about orders, whatever the metric.
             OrderMetric::Total if !o.did => {
-                let mut any: Vec<u32> = log.pos[from..].to_vec();
+                let mut any: Vec<u32> = kept.iter().map(|&i| log.pos[i]).collect();
                 any.sort_unstable();
                 any.dedup();
                 self.everyone() - RoaringBitmap::from_sorted_iter(any).expect("sorted")
@@ -880,7 +1101,7 @@ impl SegmentIndex {
             OrderMetric::Total => {
                 // A profile without orders in the window spent 0.
                 let mut totals = vec![0i64; n];
-                for i in from..log.day.len() {
+                for &i in &kept {
                     totals[log.pos[i] as usize] += log.net[i].unwrap_or(0);
                 }
                 let scale = self.currency_scale;
@@ -899,6 +1120,7 @@ fn read_events(
     conn: &Connection,
     customers: &FxHashMap<String, Option<u32>>,
     devices: &FxHashMap<(i64, String), u32>,
+    n: usize,
 ) -> Result<EventsPart, IndexError> {
     let mut part = EventsPart {
         logs: HashMap::new(),
@@ -906,12 +1128,15 @@ fn read_events(
         devices: Names::default(),
         channels: Names::default(),
         countries: Names::default(),
+        timelines: HashMap::new(),
+        prop_values: Names::default(),
+        out_of_range: false,
     };
     const WHAT: &str = "read events for the segment index";
     let mut stmt = conn
         .prepare(
             "SELECT source_id, anonymous_id, customer_key, name, occurred_at, sku, device,
-                        channel, country, value
+                        channel, country, value, properties
                    FROM events",
         )
         .map_err(sql(WHAT))?;
@@ -962,6 +1187,15 @@ fn read_events(
             last_date.1 = day;
             day
         };
+        // The time of day as `epoch_seconds` (and SQLite's `unixepoch`)
+        // read it: whole seconds, nothing after them.
+        let secs = i64::from(day) * 86_400 + time_of_day(at);
+        // A day before 1970 wrapped round in `day_of`: either way the
+        // seconds do not fit and sequences are left to SQL.
+        let secs = u32::try_from(secs).unwrap_or_else(|_| {
+            part.out_of_range = true;
+            0
+        });
         let name = text(3)?.unwrap_or("");
         if names.get(last_name).is_none_or(|(n, _)| n != name) {
             last_name = match names.iter().position(|(n, _)| n == name) {
@@ -978,19 +1212,102 @@ fn read_events(
         let country = part.countries.id(text(8)?);
         let value: Option<i64> = r.get(9).map_err(sql(WHAT))?;
         let log = &mut names[last_name].1;
-        log.day.push(day);
+        log.secs.push(secs);
         log.pos.push(pos);
         log.sku.push(sku);
         log.device.push(device);
         log.channel.push(channel);
         log.country.push(country);
         log.value.push(value.unwrap_or(i64::MIN));
+        log.day.push(day);
+        let properties = text(10)?;
+        read_properties(conn, log, properties, &mut part.prop_values)?;
     }
     for (name, mut log) in names {
+        let secs = std::mem::take(&mut log.secs);
+        part.timelines
+            .insert(name.clone(), Timeline::build(n, &log.pos, &secs));
+        drop(secs);
         sort_by_day(&mut log);
         part.logs.insert(name, log);
     }
     Ok(part)
+}
+
+/// Seconds into the day of an ISO 8601 timestamp (`…THH:MM:SS…`), 0 for
+/// a date alone: what `traits::scan::epoch_seconds` adds to the day.
+fn time_of_day(at: &str) -> i64 {
+    let b = at.as_bytes();
+    if b.len() < 19 || b[10] != b'T' {
+        return 0;
+    }
+    let two = |i: usize| -> Option<i64> {
+        let (x, y) = (b[i], b[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit())
+            .then(|| i64::from(x - b'0') * 10 + i64::from(y - b'0'))
+    };
+    match (two(11), two(14), two(17)) {
+        (Some(h), Some(m), Some(s)) => h * 3600 + m * 60 + s,
+        _ => 0,
+    }
+}
+
+/// Appends the custom properties of the event just pushed to `log` (one
+/// code per key column; new keys get a column of missing values first).
+///
+/// The values are what the compiler's `json_each(e.properties)` compares
+/// as text: strings as they are, integers in decimal, `true`/`false` as
+/// 1/0, JSON null as missing; anything else (reals, nested objects,
+/// arrays, huge integers) is rendered by SQLite itself, so its number
+/// formatting is matched exactly. Text that is not a JSON object has no
+/// properties, as `json_valid` and `json_each` give none. (A key repeated
+/// inside one object keeps its last value here; SQLite would see both.)
+fn read_properties(
+    conn: &Connection,
+    log: &mut EventLog,
+    properties: Option<&str>,
+    values: &mut Names,
+) -> Result<(), IndexError> {
+    let len = log.pos.len();
+    let map = properties
+        .filter(|p| p.trim_start().starts_with('{'))
+        .and_then(|p| serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(p).ok());
+    for (_, column) in log.props.iter_mut() {
+        column.push(0);
+    }
+    let Some(map) = map else { return Ok(()) };
+    for (key, value) in &map {
+        use serde_json::Value;
+        let rendered: Option<std::borrow::Cow<str>> = match value {
+            Value::Null => None,
+            Value::String(s) => Some(s.as_str().into()),
+            Value::Bool(b) => Some(if *b { "1" } else { "0" }.into()),
+            Value::Number(n) if n.is_i64() => Some(n.to_string().into()),
+            _ => {
+                const WHAT: &str = "read a custom event property";
+                conn.prepare_cached(
+                    "SELECT CAST(value AS TEXT) FROM json_each(?1) WHERE key = ?2 LIMIT 1",
+                )
+                .and_then(|mut s| {
+                    s.query_row(rusqlite::params![properties, key], |r| {
+                        r.get::<_, Option<String>>(0)
+                    })
+                })
+                .map_err(sql(WHAT))?
+                .map(Into::into)
+            }
+        };
+        let code = values.id(rendered.as_deref());
+        match log.props.iter_mut().find(|(k, _)| k == key) {
+            Some((_, column)) => *column.last_mut().expect("pushed above") = code,
+            None => {
+                let mut column = vec![0u32; len];
+                column[len - 1] = code;
+                log.props.push((key.clone(), column));
+            }
+        }
+    }
+    Ok(())
 }
 
 impl SegmentIndex {
@@ -1016,6 +1333,15 @@ impl SegmentIndex {
             self.sku_category.push(c);
             self.sku_brand.push(b);
         }
+        // Order lines name SKUs exactly as the compiler's product lookup
+        // does (`pr.sku = l.sku`, case and all).
+        self.orders.sku_category = self
+            .orders
+            .skus
+            .values
+            .iter()
+            .map(|sku| by_sku.get(sku).and_then(|(c, _)| c.clone()))
+            .collect();
         Ok(())
     }
 }
@@ -1030,13 +1356,18 @@ fn read_orders(
     let mut stmt = conn
         .prepare(
             "SELECT r.profile_id, o.ordered_at, o.currency, o.total, o.refunded,
-                        o.cancelled_at, o.financial_status
+                        o.cancelled_at, o.financial_status,
+                        (SELECT group_concat(l.sku, char(31)) FROM order_lines l
+                          WHERE l.source_id = o.source_id AND l.order_key = o.source_key
+                            AND l.sku IS NOT NULL)
                    FROM identity_records r JOIN orders o ON o.id = r.row_id
                   WHERE r.kind = 'order' AND r.profile_id IS NOT NULL",
         )
         .map_err(sql(WHAT))?;
     let mut rows = stmt.query([]).map_err(sql(WHAT))?;
     let mut log = OrderLog::default();
+    // Lines in read order; permuted with the orders below.
+    let mut lines: Vec<Vec<u32>> = Vec::new();
     while let Some(r) = rows.next().map_err(sql(WHAT))? {
         let Some(&pos) = position.get(&r.get::<_, i64>(0).map_err(sql(WHAT))?) else {
             continue;
@@ -1058,11 +1389,30 @@ fn read_orders(
         log.pos.push(pos);
         log.net
             .push(same.then(|| total.unwrap_or(0) - refunded.unwrap_or(0).max(0)));
+        // SKUs joined with the unit separator, which no SKU contains.
+        let skus = r
+            .get_ref(7)
+            .map_err(sql(WHAT))?
+            .as_str_or_null()
+            .ok()
+            .flatten();
+        let mut codes: Vec<u32> = skus
+            .map(|s| s.split('\u{1f}').map(|k| log.skus.id(Some(k))).collect())
+            .unwrap_or_default();
+        codes.sort_unstable();
+        codes.dedup();
+        lines.push(codes);
     }
     let order = counting_order(&log.day);
     log.day = order.iter().map(|&i| log.day[i as usize]).collect();
     log.pos = order.iter().map(|&i| log.pos[i as usize]).collect();
     log.net = order.iter().map(|&i| log.net[i as usize]).collect();
+    log.line_start = Vec::with_capacity(order.len() + 1);
+    log.line_start.push(0);
+    for &i in &order {
+        log.line_sku.extend_from_slice(&lines[i as usize]);
+        log.line_start.push(log.line_sku.len() as u32);
+    }
     Ok(log)
 }
 
@@ -1147,6 +1497,9 @@ struct EventsPart {
     devices: Names,
     channels: Names,
     countries: Names,
+    timelines: HashMap<String, Timeline>,
+    prop_values: Names,
+    out_of_range: bool,
 }
 
 /// The traits' rule: a cancellation time, or a voided or cancelled status.
@@ -1157,12 +1510,17 @@ pub(crate) fn is_cancelled(cancelled_at: Option<&str>, status: Option<&str>) -> 
         })
 }
 
-enum Filter {
+enum Filter<'a> {
     Sku(Vec<bool>),
     Device(Vec<bool>),
     Channel(Vec<bool>),
     Country(Vec<bool>),
     Value(NumTest),
+    /// A custom property: the name's column for the key, and which codes
+    /// pass.
+    Property(&'a [u32], Vec<bool>),
+    /// A custom property no event of the name has: missing for all.
+    Always(bool),
 }
 
 /// Sorts a log by day with a counting sort: days span a few thousand
@@ -1183,6 +1541,9 @@ fn sort_by_day(log: &mut EventLog) {
     } else {
         permute(&log.value, &order)
     };
+    for (_, column) in log.props.iter_mut() {
+        *column = permute(column, &order);
+    }
 }
 
 /// The stable order of `days` ascending.
@@ -1233,11 +1594,15 @@ fn counted(did: bool, count: Count, counts: &[u32]) -> RoaringBitmap {
     }
 }
 
-/// A numeric comparison; missing (NaN) passes only `is_empty` and `ne`.
-/// An enum rather than a closure so that the scan over a million values
-/// is one tight, inlined loop.
-#[derive(Debug, Clone, Copy)]
+/// A numeric comparison; missing (NaN) passes only `is_empty`, `ne` and
+/// `not_in`. An enum rather than a closure so that the scan over a million
+/// values is one tight, inlined loop.
+#[derive(Debug, Clone)]
 enum NumTest {
+    /// One of the values (a list is a few values a marketer typed: a
+    /// linear search beats hashing).
+    In(Vec<f64>),
+    NotIn(Vec<f64>),
     Never,
     Missing,
     Present,
@@ -1252,8 +1617,10 @@ enum NumTest {
 
 impl NumTest {
     #[inline(always)]
-    fn test(self, v: f64) -> bool {
-        match self {
+    fn test(&self, v: f64) -> bool {
+        match *self {
+            NumTest::In(ref xs) => xs.contains(&v),
+            NumTest::NotIn(ref xs) => v.is_nan() || !xs.contains(&v),
             NumTest::Never => false,
             NumTest::Missing => v.is_nan(),
             NumTest::Present => !v.is_nan(),
@@ -1277,7 +1644,10 @@ fn number_test(
     let pair = value
         .as_array()
         .and_then(|a| Some((num(a.first()?)?, num(a.get(1)?)?)));
+    let list = || -> Option<Vec<f64>> { value.as_array()?.iter().map(&num).collect() };
     match (op, one, pair) {
+        (Op::In, _, _) => list().map_or(NumTest::Never, NumTest::In),
+        (Op::NotIn, _, _) => list().map_or(NumTest::Never, NumTest::NotIn),
         (Op::IsEmpty, _, _) => NumTest::Missing,
         (Op::IsSet, _, _) => NumTest::Present,
         (Op::Between, _, Some((lo, hi))) => NumTest::Between(lo, hi),
@@ -1299,6 +1669,8 @@ fn number_bitmap(values: &[f64], t: NumTest) -> RoaringBitmap {
         };
     }
     match t {
+        NumTest::In(xs) => scan!(|v: f64| xs.contains(&v)),
+        NumTest::NotIn(xs) => scan!(|v: f64| v.is_nan() || !xs.contains(&v)),
         NumTest::Never => RoaringBitmap::new(),
         NumTest::Missing => scan!(|v: f64| v.is_nan()),
         NumTest::Present => scan!(|v: f64| !v.is_nan()),
@@ -1556,6 +1928,11 @@ mod tests {
                     Op::IsEmpty | Op::IsSet => Value::Null,
                     Op::InLastDays | Op::MoreThanDaysAgo => json!(90),
                     Op::Between => json!([money(&median), money(&common)]),
+                    Op::In | Op::NotIn
+                        if matches!(f.kind, FieldType::Number | FieldType::Money) =>
+                    {
+                        json!([money(&common), money(&median)])
+                    }
                     Op::In | Op::NotIn => json!([common.clone(), "zz-none"]),
                     Op::Contains | Op::StartsWith => match &common {
                         Value::String(s) => {
@@ -1633,6 +2010,45 @@ mod tests {
             json!({"type": "order", "did": true, "metric": "count", "category": top(conn, "SELECT category FROM products GROUP BY category ORDER BY count(*) DESC LIMIT 1")}),
             json!({"type": "sequence", "first": "add_to_cart", "then": "purchase", "then_did": false, "within_hours": 24}),
             json!({"type": "sequence", "first": "view_item", "then": "add_to_cart", "then_did": true, "within_hours": 1, "in_last_days": 365}),
+            // Sequences the index answers from its timelines: both
+            // directions, windows, a gap of 0 (the same second), and one
+            // name followed by itself.
+            json!({"type": "sequence", "first": "add_to_cart", "then": "purchase", "then_did": true, "within_hours": 24, "in_last_days": 90}),
+            json!({"type": "sequence", "first": "add_to_cart", "then": "purchase", "then_did": false, "within_hours": 2, "in_last_days": 30}),
+            json!({"type": "sequence", "first": "view_item", "then": "add_to_cart", "then_did": false, "within_hours": 0}),
+            json!({"type": "sequence", "first": "view_item", "then": "add_to_cart", "then_did": true, "within_hours": 0}),
+            json!({"type": "sequence", "first": "page_view", "then": "page_view", "then_did": true, "within_hours": 1, "in_last_days": 180}),
+            json!({"type": "sequence", "first": "page_view", "then": "page_view", "then_did": false, "within_hours": 0}),
+            json!({"type": "sequence", "first": "view_item", "then": "no_such_event", "then_did": false, "within_hours": 5}),
+            json!({"type": "sequence", "first": "no_such_event", "then": "view_item", "then_did": false, "within_hours": 5}),
+            // Orders with a product or a category, from the order lines.
+            json!({"type": "order", "did": true, "metric": "count", "sku": top(conn, "SELECT lower(sku) FROM order_lines WHERE sku IS NOT NULL GROUP BY sku ORDER BY count(*) DESC LIMIT 1")}),
+            json!({"type": "order", "did": false, "metric": "count", "within_days": 365, "category": top(conn, "SELECT upper(category) FROM products GROUP BY category ORDER BY count(*) DESC LIMIT 1")}),
+            json!({"type": "order", "did": true, "metric": "total", "op": "gt", "value": 60, "within_days": 730, "category": top(conn, "SELECT category FROM products GROUP BY category ORDER BY count(*) ASC LIMIT 1")}),
+            json!({"type": "order", "did": true, "metric": "total", "op": "lt", "value": 40, "category": top(conn, "SELECT category FROM products GROUP BY category ORDER BY count(*) DESC LIMIT 1")}),
+            json!({"type": "order", "did": true, "metric": "count", "count": {"op": "at_least", "value": 2},
+                   "sku": top(conn, "SELECT l.sku FROM order_lines l JOIN products p ON p.sku = l.sku GROUP BY l.sku ORDER BY count(*) DESC LIMIT 1"),
+                   "category": top(conn, "SELECT p.category FROM order_lines l JOIN products p ON p.sku = l.sku GROUP BY l.sku ORDER BY count(*) DESC LIMIT 1")}),
+            json!({"type": "order", "did": true, "metric": "count", "sku": top(conn, "SELECT sku FROM order_lines WHERE sku IS NOT NULL LIMIT 1"), "category": "zz-none"}),
+            json!({"type": "order", "did": true, "metric": "count", "count": {"op": "at_most", "value": 1}, "category": "  "}),
+            // Custom properties with every text operator, and a key no
+            // event of the name has.
+            json!({"type": "event", "did": true, "event": "view_item", "filters": [
+                {"property": "properties.item_category", "op": "in", "value": [top(conn, "SELECT upper(json_extract(properties, '$.item_category')) FROM events WHERE name = 'view_item' LIMIT 1"), "zz"]}],
+                "within_days": 120}),
+            json!({"type": "event", "did": true, "event": "view_item", "filters": [
+                {"property": "properties.item_category", "op": "not_in", "value": [top(conn, "SELECT json_extract(properties, '$.item_category') FROM events WHERE name = 'view_item' LIMIT 1")]}]}),
+            json!({"type": "event", "did": true, "event": "view_item", "filters": [
+                {"property": "properties.item_category", "op": "starts_with", "value": top(conn, "SELECT substr(json_extract(properties, '$.item_category'), 1, 2) FROM events WHERE name = 'view_item' LIMIT 1")}],
+                "count": {"op": "exactly", "value": 1}}),
+            json!({"type": "event", "did": true, "event": "page_view", "filters": [
+                {"property": "properties.page_location", "op": "is_set"}], "count": {"op": "at_least", "value": 5}}),
+            json!({"type": "event", "did": true, "event": "page_view", "filters": [
+                {"property": "properties.page_location", "op": "is_empty"}]}),
+            json!({"type": "event", "did": true, "event": "page_view", "filters": [
+                {"property": "properties.no_such_key", "op": "ne", "value": "x"}], "within_days": 30}),
+            json!({"type": "event", "did": true, "event": "page_view", "filters": [
+                {"property": "properties.no_such_key", "op": "eq", "value": "x"}]}),
             json!({"type": "consent", "channel": "email", "status": "granted"}),
             json!({"type": "consent", "channel": "email", "status": "denied"}),
             json!({"type": "consent", "channel": "sms", "status": "unknown"}),
@@ -1667,6 +2083,13 @@ mod tests {
             );
             assert_eq!(fast, sql, "{}", serde_json::to_string(&d.root).unwrap());
         }
+        // Every condition above was answered by the index itself: nothing
+        // went to the SQL fallback.
+        assert!(
+            index.sql_answers.lock().unwrap().is_empty(),
+            "answered by SQL: {:?}",
+            index.sql_answers.lock().unwrap().keys().collect::<Vec<_>>()
+        );
         assert!(cases.len() > 150, "{} cases", cases.len());
         assert!(
             nonempty > cases.len() / 2,
@@ -1728,6 +2151,112 @@ mod tests {
         assert_eq!(fast, expected);
         let sentence = crate::segments::describe::describe(conn, &d, "USD");
         assert!(sentence.contains("item_category"), "{sentence}");
+    }
+
+    /// Edges the demo data rarely has: custom property values of every
+    /// JSON type (numbers as SQLite writes them, booleans, nested objects,
+    /// null, text that is not JSON), events at the very same second, and
+    /// a `then` event exactly at the end of the gap. The index agrees with
+    /// SQL on all of them, without asking SQL.
+    #[test]
+    fn timelines_and_custom_properties_agree_with_sql_on_edge_cases() {
+        let (_dir, ws) = testkit::demo();
+        let conn = ws.conn();
+        let props = [
+            r#"{"x": 2.5, "y": "Big"}"#,
+            r#"{"x": 7, "y": true}"#,
+            r#"{"x": 1e20, "y": false}"#,
+            r#"{"x": {"b": 1, "a": [1, 2]}, "y": null}"#,
+            r#"{"x": null}"#,
+            r#"{"x": ""}"#,
+            r#"not json"#,
+            r#"[1, 2]"#,
+            r#"{"x": 10000000000000000000000}"#,
+        ];
+        for (k, p) in props.iter().enumerate() {
+            conn.execute(
+                "UPDATE events SET properties = ?1 WHERE name = 'page_view' AND id % 10 = ?2",
+                rusqlite::params![p, k as i64],
+            )
+            .unwrap();
+        }
+        // Ties: some page views moved to their device's first one.
+        conn.execute_batch(
+            "UPDATE events SET occurred_at = coalesce((SELECT min(e2.occurred_at) FROM events e2
+                  WHERE e2.name = events.name AND e2.source_id = events.source_id
+                    AND e2.anonymous_id = events.anonymous_id), occurred_at)
+              WHERE name = 'page_view' AND id % 7 = 0;
+             UPDATE events SET occurred_at = coalesce((SELECT strftime('%Y-%m-%dT%H:%M:%SZ',
+                     max(a.occurred_at), '+2 hours') FROM events a
+                  WHERE a.name = 'add_to_cart' AND a.source_id = events.source_id
+                    AND a.anonymous_id = events.anonymous_id), occurred_at)
+              WHERE name = 'purchase' AND id % 3 = 0;",
+        )
+        .unwrap();
+        let index = SegmentIndex::build(conn).unwrap();
+        let mut cases = Vec::new();
+        for (op, value) in [
+            ("eq", json!("2.5")),
+            ("eq", json!("1.0e+20")),
+            ("eq", json!(7)),
+            ("eq", json!("1")),
+            ("eq", json!("0")),
+            ("contains", json!("\"b\":1")),
+            ("starts_with", json!("{")),
+            ("ne", json!("2.5")),
+            ("in", json!(["7", "big"])),
+            ("not_in", json!(["7"])),
+            ("is_empty", Value::Null),
+            ("is_set", Value::Null),
+        ] {
+            for key in ["properties.x", "properties.y"] {
+                cases.push(all(vec![
+                    json!({"type": "event", "did": true, "event": "page_view",
+                    "filters": [{"property": key, "op": op, "value": value}]}),
+                ]));
+            }
+        }
+        for (first, then, did, hours) in [
+            ("page_view", "page_view", true, 0),
+            ("page_view", "page_view", false, 0),
+            ("add_to_cart", "purchase", true, 2),
+            ("add_to_cart", "purchase", false, 2),
+            ("add_to_cart", "purchase", true, 1),
+        ] {
+            cases.push(all(vec![
+                json!({"type": "sequence", "first": first, "then": then,
+                "then_did": did, "within_hours": hours}),
+            ]));
+        }
+        let mut nonempty = 0;
+        for d in &cases {
+            let (sql, fast) = both(conn, &index, d);
+            nonempty += usize::from(!sql.is_empty());
+            assert_eq!(fast, sql, "{}", serde_json::to_string(&d.root).unwrap());
+        }
+        assert!(nonempty > cases.len() / 2, "{nonempty} of {}", cases.len());
+        assert!(index.sql_answers.lock().unwrap().is_empty());
+    }
+
+    /// Event times outside what u32 seconds hold send sequences to SQL
+    /// (and the answer is still SQL's).
+    #[test]
+    fn sequences_fall_back_to_sql_for_times_out_of_range() {
+        let (_dir, ws) = testkit::demo();
+        let conn = ws.conn();
+        conn.execute(
+            "UPDATE events SET occurred_at = '2150-01-01T00:00:00Z'
+              WHERE id = (SELECT min(id) FROM events WHERE name = 'purchase')",
+            [],
+        )
+        .unwrap();
+        let index = SegmentIndex::build(conn).unwrap();
+        assert!(index.times_out_of_range);
+        let d = all(vec![json!({"type": "sequence", "first": "add_to_cart",
+            "then": "purchase", "then_did": false, "within_hours": 24})]);
+        let (sql, fast) = both(conn, &index, &d);
+        assert_eq!(fast, sql);
+        assert_eq!(index.sql_answers.lock().unwrap().len(), 1);
     }
 
     /// Segment conditions: static members, a dynamic segment's rule, and

@@ -150,8 +150,13 @@ fn rules_dynamic_segments_campaigns_and_exports() {
             .any(|r| r[0].eq_ignore_ascii_case("zelda.quint@shopmail.net")),
         "the suppressed address is not exported"
     );
-    // Zelda may be in the holdout (it is drawn per campaign): a campaign
-    // without one shows her under the suppression list.
+    // Suppression comes before the holdout, so Zelda is never held out:
+    // she is under the suppression list in this campaign's export and in
+    // a campaign without a holdout alike.
+    assert_eq!(
+        summary["suppressed_by_reason"]["suppression_list"], 1,
+        "{summary}"
+    );
     cohort(
         &ws,
         &[
@@ -196,18 +201,58 @@ fn rules_dynamic_segments_campaigns_and_exports() {
     assert_eq!(entry["sha256"], hash.as_str());
     assert_eq!(entry["segment_version"], 1);
 
-    // A second export holds back the same people.
-    let again = cohort(
-        &ws,
-        &[
+    // The table shows the segment, its version and the hash's start.
+    let table = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["campaign", "exports", "Spring"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("version") && table.contains("sha-256"),
+        "{table}"
+    );
+    assert!(
+        table.contains(" v1 ") && table.contains(&hash[..16]),
+        "{table}"
+    );
+
+    // A second export, to a path relative to the working directory, holds
+    // back the same people and logs where the file really is.
+    let dir = out.parent().unwrap();
+    let second = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .current_dir(dir)
+        .arg("--workspace")
+        .arg(&ws)
+        .args([
+            "--json",
             "campaign",
             "export",
             "Spring",
             "--format",
             "mailchimp",
-            "--out",
-            s.path("mc.csv").to_str().unwrap(),
-        ],
+        ])
+        .args(["--out", "mc.csv"])
+        .output()
+        .unwrap();
+    assert!(
+        second.status.success(),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
     );
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    let again: serde_json::Value =
+        serde_json::from_str(&stdout[stdout.find('{').unwrap()..]).unwrap();
     assert_eq!(again["held_out"], summary["held_out"]);
+    let log = cohort(&ws, &["campaign", "exports", "Spring"]);
+    let logged = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["format"] == "mailchimp")
+        .unwrap();
+    let expected = dir.canonicalize().unwrap().join("mc.csv");
+    assert_eq!(logged["path"], expected.to_str().unwrap(), "{logged}");
+    assert!(expected.exists());
 }

@@ -3,4 +3,13 @@
 /**
  * One logged export.
  */
-export type CampaignExport = { id: number, campaign_id: number, campaign_name: string, at: string, format: string, path: string, segment_version: number | null, members: number, held_out: number, suppressed: number, suppressed_by_reason: Array<[string, number]>, exported: number, sha256: string, bytes: number, warnings: Array<string>, };
+export type CampaignExport = { id: number, campaign_id: number, campaign_name: string, at: string, format: string, path: string, segment_id: number, 
+/**
+ * The segment's name now (`#id` if it is gone).
+ */
+segment_name: string, 
+/**
+ * The version of the segment's rule the export used (`None` for a
+ * static segment's stored members).
+ */
+segment_version: number | null, members: number, held_out: number, suppressed: number, suppressed_by_reason: Array<[string, number]>, exported: number, sha256: string, bytes: number, warnings: Array<string>, };
