@@ -167,8 +167,11 @@ fn generate(conn: &mut Connection, n: i64) -> (u64, u64, u64) {
         let mut order = tx
             .prepare("INSERT INTO orders (id, source_id, source_key, import_id, row_number, row_hash, ordered_at, currency, total, discount, refunded) VALUES (?1, 2, ?2, 2, 0, 0, ?3, 'USD', ?4, ?5, ?6)")
             .unwrap();
+        // Lines arrive in the orders export (Shopify's layout): same source
+        // and import as their orders, which is how traits and segments find
+        // an order's lines.
         let mut line = tx
-            .prepare("INSERT INTO order_lines (source_id, source_key, import_id, row_number, row_hash, order_key, line_number, sku, quantity, unit_price) VALUES (3, ?1, 3, 0, 0, ?2, ?3, ?4, ?5, ?6)")
+            .prepare("INSERT INTO order_lines (source_id, source_key, import_id, row_number, row_hash, order_key, line_number, sku, quantity, unit_price) VALUES (2, ?1, 2, 0, 0, ?2, ?3, ?4, ?5, ?6)")
             .unwrap();
         let mut event = tx
             .prepare("INSERT INTO events (source_id, source_key, import_id, row_number, row_hash, anonymous_id, name, occurred_at, session_id, sku, device, channel) VALUES (4, ?1, 4, 0, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
