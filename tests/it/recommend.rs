@@ -114,8 +114,8 @@ fn demo_recommendations_evaluate_explain_follow_rules_and_export() {
     );
     assert_eq!(
         e["grid"].as_array().unwrap().len(),
-        9 + 8 + 3,
-        "the grid: 9 item-kNN, 8 ALS, one each for the rest"
+        9 + 12 + 3,
+        "the grid: 9 item-kNN, 12 ALS, one each for the rest"
     );
     let svg = std::fs::read_to_string(s.path("ndcg.svg")).unwrap();
     assert!(
