@@ -37,7 +37,7 @@ pub use als::{AlsConfig, AlsModel};
 pub use eval::Metrics;
 pub use interactions::{Catalogue, Interactions, Product, Weights};
 pub use item_knn::{KnnParams, Neighbours};
-pub use rules::{Boost, Rules};
+pub use rules::{Applied, Boost, Rules};
 pub use stored::{
     charts, evaluate_workspace, for_profile, latest_run, product_count, search_products,
     similar_to, train, CatalogueProduct, RecommendedProduct, RunSummary, SimilarProduct,
@@ -46,7 +46,6 @@ pub use stored::{
 use content::{Content, Shared};
 use matrix::Matrix;
 use popularity::Popularity;
-use rules::Applied;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecommendError {
@@ -260,6 +259,34 @@ impl Fitted {
             hybrid: settings.hybrid,
             unseen,
         })
+    }
+
+    /// An ALS model trained elsewhere (benches), with the popularity
+    /// fallback and content attributes of `m` and `catalogue`, as
+    /// [`Fitted::fit`] would wrap it.
+    pub fn from_als(
+        als: AlsModel,
+        m: &Matrix,
+        catalogue: &Catalogue,
+        settings: &Settings,
+    ) -> Fitted {
+        let mut fitted = Fitted::fit(
+            ModelKind::Popularity,
+            m,
+            catalogue,
+            None,
+            settings,
+            &mut |_, _, _| true,
+        )
+        .expect("popularity is never cancelled");
+        fitted.kind = ModelKind::Als;
+        fitted.als = Some(als);
+        fitted
+    }
+
+    /// The rules of `settings` resolved against `catalogue` for this model.
+    pub fn rules(&self, rules: &Rules, catalogue: &Catalogue) -> Applied {
+        Applied::new(rules, catalogue, &self.content)
     }
 
     /// Raw scores of every product for a profile (row `user` of the
