@@ -417,47 +417,6 @@ fn rules_clusters_and_new_arrivals(ws: &std::path::Path) {
         "only the replenishable category is bought again"
     );
 
-    // Per-cluster popularity: once a clustering run exists, profiles with
-    // no history get what is popular in their cluster, and are told so.
-    let liked = "r.reason = 'Popular with customers like them'";
-    assert_eq!(stored_count(ws, liked), 0, "no clusters yet");
-    let (ok, _, err) = cohort(ws, &["cluster", "run", "--k", "4"]);
-    assert!(ok, "{err}");
-    train(&quick);
-    let for_cluster = stored_count(ws, liked);
-    assert!(for_cluster > 0, "no list says “customers like them”");
-    assert_eq!(
-        stored_count(
-            ws,
-            &format!(
-                "{liked} AND r.profile_id NOT IN (SELECT profile_id FROM cluster_members
-                   WHERE run_id = (SELECT max(id) FROM cluster_runs))"
-            )
-        ),
-        0,
-        "only members of a cluster are told about their cluster"
-    );
-
-    // The hybrid's content-based cold start: the demo's new arrivals,
-    // which nobody viewed or bought, reach lists of customers whose
-    // history shares their category or brand, saying why.
-    train(&["--model", "hybrid"]);
-    let new_arrival = "p.title LIKE '%(new season)'
-        AND r.sku NOT IN (SELECT sku FROM order_lines WHERE sku IS NOT NULL)
-        AND r.sku NOT IN (SELECT sku FROM events WHERE sku IS NOT NULL)";
-    let arrivals = stored_count(ws, new_arrival);
-    assert!(arrivals > 100, "{arrivals} new arrivals in hybrid lists");
-    assert_eq!(
-        stored_count(
-            ws,
-            &format!(
-                "{new_arrival} AND NOT (r.reason LIKE 'New arrival %' AND r.because_sku IS NOT NULL)"
-            )
-        ),
-        0,
-        "every new arrival says what it shares with the history"
-    );
-
     // An order without a usable date still counts as bought: take a
     // profile that bought the most popular product in one order, blank
     // that order's date, and the popularity lists (which would otherwise
@@ -503,5 +462,52 @@ fn rules_clusters_and_new_arrivals(ws: &std::path::Path) {
         ),
         0,
         "profile {profile} bought {popular} in undated order {order}"
+    );
+
+    // Per-cluster popularity: once a clustering run exists, the popularity
+    // model gives each member of a cluster what is popular in its cluster,
+    // and says so. (The demo's clusters are on order traits, so only
+    // buyers are members; the model lists of buyers rarely need the
+    // fill-up, and profiles without history, in no cluster, get what is
+    // popular overall.)
+    let liked = "r.reason = 'Popular with customers like them'";
+    assert_eq!(stored_count(ws, liked), 0, "no clusters yet");
+    let (ok, _, err) = cohort(ws, &["cluster", "run", "--k", "4"]);
+    assert!(ok, "{err}");
+    train(&["--model", "popularity"]);
+    let for_cluster = stored_count(ws, liked);
+    assert!(
+        for_cluster > 100,
+        "{for_cluster} lists say “customers like them”"
+    );
+    assert_eq!(
+        stored_count(
+            ws,
+            &format!(
+                "{liked} AND r.profile_id NOT IN (SELECT profile_id FROM cluster_members
+                   WHERE run_id = (SELECT max(id) FROM cluster_runs))"
+            )
+        ),
+        0,
+        "only members of a cluster are told about their cluster"
+    );
+    // The hybrid's content-based cold start: the demo's new arrivals,
+    // which nobody viewed or bought, reach lists of customers whose
+    // history shares their category or brand, saying why.
+    train(&["--model", "hybrid"]);
+    let new_arrival = "p.title LIKE '%(new season)'
+        AND r.sku NOT IN (SELECT sku FROM order_lines WHERE sku IS NOT NULL)
+        AND r.sku NOT IN (SELECT sku FROM events WHERE sku IS NOT NULL)";
+    let arrivals = stored_count(ws, new_arrival);
+    assert!(arrivals > 100, "{arrivals} new arrivals in hybrid lists");
+    assert_eq!(
+        stored_count(
+            ws,
+            &format!(
+                "{new_arrival} AND NOT (r.reason LIKE 'New arrival %' AND r.because_sku IS NOT NULL)"
+            )
+        ),
+        0,
+        "every new arrival says what it shares with the history"
     );
 }
