@@ -17,13 +17,20 @@
 //! Then times, best of RUNS (default 1):
 //! - ALS training: 64 factors, 15 iterations, regularization 0.01, alpha 1;
 //! - `recommend_all`: top 10 for every user, excluding what it has seen;
-//! - item-kNN neighbours with `KnnParams::default()`.
+//! - item-kNN neighbours with `KnnParams::default()`;
+//! - the stored-list path of `cohort recommend train` for ALS
+//!   (`Fitted::recommend_many`: the kernel's candidates, rules, explanations,
+//!   popularity fill-up) for every user, against a catalogue of 20
+//!   categories and 50 brands, with what each user has seen counted as
+//!   bought; and the plain per-profile path (`Fitted::recommend`: every
+//!   product scored) on the first PLAIN_USERS (default 5,000) users, with
+//!   its time scaled to all users.
 //!
 //! ```text
 //! cargo bench --bench recommend
 //! COHORT_BENCH_DATA=/tmp/recommend.bin RUNS=3 cargo bench --bench recommend
 //! USERS=10000 ITEMS=5000 INTERACTIONS=200000 cargo bench --bench recommend
-//! ONLY=als cargo bench --bench recommend          # any of als,recommend,knn
+//! ONLY=als cargo bench --bench recommend          # any of als,recommend,knn,stored
 //! ```
 //!
 //! Prints `name value` lines (`als_train_seconds 4.95`, ...).
@@ -34,9 +41,11 @@ use std::time::Instant;
 use cohort::recommend::als::{train, AlsConfig, AlsModel};
 use cohort::recommend::item_knn::{neighbours, KnnParams};
 use cohort::recommend::matrix::Matrix;
+use cohort::recommend::{Catalogue, Fitted, Product, Settings};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Normal};
+use rayon::prelude::*;
 
 fn main() {
     // `cargo test --all-targets` runs bench binaries too; only `cargo bench` passes --bench.
@@ -56,7 +65,7 @@ fn main() {
     let runs = env("RUNS", 1).max(1);
     let seed = env("SEED", 42) as u64;
     // ONLY=als,recommend,knn (any subset) limits what is timed, for profiling.
-    let only = std::env::var("ONLY").unwrap_or_else(|_| "als,recommend,knn".into());
+    let only = std::env::var("ONLY").unwrap_or_else(|_| "als,recommend,knn,stored".into());
     let wanted = |what: &str| only.split(',').any(|w| w.trim() == what);
 
     let started = Instant::now();
@@ -89,7 +98,7 @@ fn main() {
         seed: 42,
     };
     // recommend_all needs a trained model.
-    if wanted("als") || wanted("recommend") {
+    if wanted("als") || wanted("recommend") || wanted("stored") {
         let mut model = None;
         let train_s = best_of(runs, "als train", || {
             model = train(&m, &cfg, &mut |_| true);
@@ -98,6 +107,9 @@ fn main() {
         println!("als_train_seconds {train_s:.3}");
         if wanted("recommend") {
             recommend(&model, &m, runs, groups);
+        }
+        if wanted("stored") {
+            stored(model, &m, runs, env("PLAIN_USERS", 5_000));
         }
     }
     if wanted("knn") {
@@ -128,6 +140,55 @@ fn recommend(model: &AlsModel, m: &Matrix, runs: usize, groups: usize) {
         "als_recs_in_user_group {:.4}",
         hits as f64 / total.max(1) as f64
     );
+}
+
+/// The product path: what `cohort recommend train` does per profile once
+/// ALS is trained.
+fn stored(model: AlsModel, m: &Matrix, runs: usize, plain_users: usize) {
+    let products = (0..m.cols)
+        .map(|i| Product {
+            sku: format!("SKU-{i}"),
+            title: Some(format!("Product {i}")),
+            category: Some(format!("Category {}", i % 20)),
+            brand: Some(format!("Brand {}", i % 50)),
+            price: Some(500 + (i as i64 * 37) % 20_000),
+            price_band: 1 + (i % 5) as u8,
+            in_stock: Some(i % 40 != 0),
+        })
+        .collect();
+    let catalogue = Catalogue::from_products(products);
+    let settings = Settings::default();
+    let fitted = Fitted::from_als(model, m, &catalogue, &settings);
+    let applied = fitted.rules(&settings.rules, &catalogue);
+    let purchased: Vec<Vec<u32>> = (0..m.rows).map(|u| m.row(u).0.to_vec()).collect();
+    let users: Vec<usize> = (0..m.rows).collect();
+    let mut lists = Vec::new();
+    let fast_s = best_of(runs, "stored lists (recommend_many)", || {
+        lists = fitted.recommend_many(&catalogue, &applied, m, &users, &purchased, None, 10);
+    });
+    println!("stored_lists_seconds {fast_s:.3}");
+    let sample: Vec<usize> = (0..plain_users.min(m.rows)).collect();
+    let plain_s = best_of(runs, "plain per-profile path (sample)", || {
+        let plain: Vec<_> = sample
+            .par_iter()
+            .map_init(Vec::new, |scratch, &u| {
+                fitted.recommend(
+                    &catalogue,
+                    &applied,
+                    u,
+                    m.row(u),
+                    &purchased[u],
+                    None,
+                    10,
+                    scratch,
+                )
+            })
+            .collect();
+        // The two paths agree (the unit tests prove it on every profile).
+        assert!(plain.iter().zip(&lists).all(|(a, b)| a == b));
+    });
+    let scaled = plain_s * m.rows as f64 / sample.len().max(1) as f64;
+    println!("plain_lists_seconds_scaled {scaled:.3}");
 }
 
 fn best_of(runs: usize, what: &str, mut f: impl FnMut()) -> f64 {

@@ -63,6 +63,9 @@ pub(crate) struct Catalogue {
     interest_cdf: Vec<f64>,
 }
 
+/// New arrivals per category (see [`Catalogue::add_new_arrivals`]).
+pub(crate) const NEW_ARRIVALS: usize = 2;
+
 pub(crate) fn categories() -> &'static [Category] {
     CATEGORIES
 }
@@ -177,7 +180,37 @@ impl Catalogue {
                 }
             }
         }
+        catalogue.add_new_arrivals(rng);
         catalogue
+    }
+
+    /// Two products per category that arrived days ago: in stock and in
+    /// `products.csv`, but in no category's or the shop's popularity, so no
+    /// customer has viewed or bought them. They are what a content-based
+    /// cold start is for (the hybrid recommender's new-arrival slot).
+    /// Drawn last from the catalogue's stream, so the rest of the shop and
+    /// every customer are the same as without them.
+    fn add_new_arrivals(&mut self, rng: &mut ChaCha8Rng) {
+        for (ci, cat) in CATEGORIES.iter().enumerate() {
+            for j in 0..NEW_ARRIVALS {
+                let brand = cat.brands[rng.random_range(0..cat.brands.len())];
+                let model = cat.models[rng.random_range(0..cat.models.len())];
+                let kind = cat.kinds[rng.random_range(0..cat.kinds.len())];
+                let title = format!("{brand} {model} {kind} (new season)");
+                let number = 5000 + j as u32;
+                self.products.push(Product {
+                    sku: format!("{}-{number}", cat.prefix),
+                    handle: format!("{}-{number}", slug(&title)),
+                    title,
+                    category: ci,
+                    brand,
+                    price_cents: price(rng, cat.median_dollars, cat.sigma),
+                    compare_at_cents: None,
+                    in_stock: true,
+                    companion: None,
+                });
+            }
+        }
     }
 
     /// A category, in proportion to shoppers' interest.
@@ -535,6 +568,19 @@ mod tests {
         let mut counts = vec![0_u32; c.products.len()];
         for _ in 0..50_000 {
             counts[c.pick_popular(&mut rng) as usize] += 1;
+        }
+        // New arrivals: in stock, in every category, never picked.
+        let new: Vec<usize> = (0..c.products.len())
+            .filter(|&i| c.products[i].title.ends_with("(new season)"))
+            .collect();
+        assert_eq!(new.len(), NEW_ARRIVALS * categories().len());
+        assert!(new
+            .iter()
+            .all(|&i| c.products[i].in_stock && counts[i] == 0));
+        for ci in 0..categories().len() {
+            for _ in 0..2_000 {
+                assert!(!new.contains(&(c.pick_in_category(&mut rng, ci) as usize)));
+            }
         }
         counts.sort_unstable();
         assert!(counts[counts.len() - 1] > 8 * counts[counts.len() / 2].max(1));

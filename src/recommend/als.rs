@@ -225,6 +225,36 @@ impl AlsModel {
         }
     }
 
+    /// The score of item `i` for user `u`, computed exactly as
+    /// [`AlsModel::score_user`] computes it (bit for bit).
+    pub fn score(&self, u: usize, i: usize) -> f32 {
+        if self.factors == 0 {
+            return 0.0;
+        }
+        dot_portable(self.user(u), self.item(i))
+    }
+
+    /// How far any two ways of summing user `u`'s dot products (the blocked
+    /// FMA kernel of [`AlsModel::recommend_all`], [`AlsModel::score_user`])
+    /// can disagree: twice the classic bound `γ_k |x| |y|` of a k-term dot
+    /// product, with the largest item vector, rounded up generously.
+    pub fn score_tolerance(&self, u: usize, max_item_norm: f32) -> f32 {
+        let x = self.user(u);
+        let norm = x.iter().map(|v| v * v).sum::<f32>().sqrt();
+        4.0 * (self.factors as f32 + 2.0) * f32::EPSILON * norm * max_item_norm
+    }
+
+    /// The length of the longest item vector.
+    pub fn max_item_norm(&self) -> f32 {
+        if self.factors == 0 {
+            return 0.0;
+        }
+        self.item_factors
+            .chunks_exact(self.factors)
+            .map(|y| y.iter().map(|v| v * v).sum::<f32>().sqrt())
+            .fold(0.0, f32::max)
+    }
+
     /// Fold-in: the vector a user with this history (item indices, raw
     /// strengths) would get, solving the same regularised weighted least
     /// squares against the fixed item factors, exactly (Cholesky) rather

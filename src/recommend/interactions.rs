@@ -161,12 +161,36 @@ pub struct Interactions {
     pub profiles: Vec<i64>,
     pub catalogue: Catalogue,
     pub rows: Vec<Interaction>,
+    /// `(user, item)` of order lines whose order has no usable time. They
+    /// cannot be aged or placed either side of a cut-off, so no model
+    /// learns from them, but the product was bought: it counts as
+    /// purchased, so the rules do not recommend it again.
+    pub undated: Vec<(u32, u32)>,
     user_of: HashMap<i64, u32>,
 }
 
 impl Interactions {
     pub fn user_of(&self, profile: i64) -> Option<u32> {
         self.user_of.get(&profile).copied()
+    }
+
+    /// What each profile bought before `cutoff` (every dated purchase with
+    /// `i64::MAX`), undated purchases included, sorted and distinct.
+    pub fn purchased_before(&self, cutoff: i64) -> Vec<Vec<u32>> {
+        let mut purchased = vec![Vec::new(); self.profiles.len()];
+        for r in &self.rows {
+            if r.action == Action::Purchase && r.at < cutoff {
+                purchased[r.user as usize].push(r.item);
+            }
+        }
+        for &(user, item) in &self.undated {
+            purchased[user as usize].push(item);
+        }
+        for p in &mut purchased {
+            p.sort_unstable();
+            p.dedup();
+        }
+        purchased
     }
 
     /// Built from parts directly (tests, benches).
@@ -180,6 +204,7 @@ impl Interactions {
             profiles,
             catalogue,
             rows,
+            undated: Vec::new(),
             user_of,
         }
     }
@@ -300,6 +325,7 @@ pub fn load(
     catalogue.assign_price_bands();
 
     let mut out = Vec::new();
+    let mut undated = Vec::new();
     // Order lines of orders that reached a profile and were not cancelled.
     {
         const WHAT: &str = "read the order lines";
@@ -311,7 +337,6 @@ pub fn load(
                    JOIN identity_records r ON r.source_id = o.source_id AND r.kind = 'order'
                                           AND r.source_key = o.source_key
                   WHERE r.profile_id IS NOT NULL AND l.sku IS NOT NULL AND l.sku <> ''
-                    AND o.ordered_at IS NOT NULL
                     AND coalesce(o.cancelled_at, '') = ''
                     AND coalesce(lower(o.financial_status), '') NOT IN ('voided', 'cancelled')",
             )
@@ -326,10 +351,7 @@ pub fn load(
             let Some(&user) = user_of.get(&r.get::<_, i64>(0).map_err(sql(WHAT))?) else {
                 continue;
             };
-            let Some(at) = epoch_seconds(r.get_ref(1).map_err(sql(WHAT))?.as_str().unwrap_or(""))
-            else {
-                continue;
-            };
+            let at = epoch_seconds(r.get_ref(1).map_err(sql(WHAT))?.as_str().unwrap_or(""));
             let sku = r.get_ref(2).map_err(sql(WHAT))?.as_str().unwrap_or("");
             let title = r
                 .get_ref(4)
@@ -338,6 +360,10 @@ pub fn load(
                 .ok()
                 .flatten();
             let item = catalogue.intern(sku, title);
+            let Some(at) = at else {
+                undated.push((user, item));
+                continue;
+            };
             let quantity = r
                 .get::<_, Option<i64>>(3)
                 .map_err(sql(WHAT))?
@@ -353,7 +379,7 @@ pub fn load(
         }
     }
 
-    let have_orders = !out.is_empty();
+    let have_orders = !out.is_empty() || !undated.is_empty();
     // Product events, tied to a profile through the logged-in customer id
     // (when it names one profile) or else the device.
     {
@@ -408,6 +434,7 @@ pub fn load(
         profiles,
         catalogue,
         rows: out,
+        undated,
         user_of,
     })
 }

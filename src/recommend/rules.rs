@@ -97,19 +97,36 @@ impl Applied {
     }
 
     /// The best `n` products for these scores, most relevant first, with
-    /// the rules applied. `purchased` are the profile's bought products.
-    /// Products scoring 0 are never picked.
+    /// the rules applied. `purchased` are the profile's bought products,
+    /// sorted (looked up by binary search: a list holds hundreds of them
+    /// for a loyal customer, and this runs for every product of the
+    /// catalogue). Products scoring 0 are never picked.
     pub fn pick(&self, scores: &[f32], purchased: &[u32], n: usize) -> Vec<(u32, f32)> {
+        self.pick_from(
+            scores.iter().enumerate().map(|(i, &s)| (i as u32, s)),
+            purchased,
+            n,
+        )
+    }
+
+    /// [`Applied::pick`] over some products only, as `(item, raw score)`:
+    /// the same rules and order, so candidates holding every product that
+    /// could make the list give the same answer as the whole catalogue.
+    pub fn pick_from(
+        &self,
+        scores: impl Iterator<Item = (u32, f32)>,
+        purchased: &[u32],
+        n: usize,
+    ) -> Vec<(u32, f32)> {
+        debug_assert!(purchased.windows(2).all(|w| w[0] < w[1]), "sorted");
         let mut candidates: Vec<(u32, f32)> = scores
-            .iter()
-            .enumerate()
-            .filter(|&(i, &s)| s > 0.0 && !self.blocked[i])
-            .map(|(i, &s)| (i as u32, s * self.factor[i]))
+            .filter(|&(i, s)| s > 0.0 && !self.blocked[i as usize])
+            .map(|(i, s)| (i, s * self.factor[i as usize]))
             .filter(|&(i, s)| {
                 s > 0.0
                     && !(self.exclude_purchased
                         && !self.replenishable[i as usize]
-                        && purchased.contains(&i))
+                        && purchased.binary_search(&i).is_ok())
             })
             .collect();
         if self.max_per_category == 0 {
@@ -141,6 +158,28 @@ impl Applied {
                 return out;
             }
             want *= 4;
+        }
+    }
+
+    /// The largest boost factor: no product's score can grow by more, which
+    /// bounds what a product outside a candidate list could reach.
+    pub fn max_factor(&self) -> f32 {
+        self.factor.iter().copied().fold(1.0, f32::max)
+    }
+
+    /// Whether `item` may join `list` under the category cap.
+    pub fn fits_cap(&self, list: &[u32], item: u32) -> bool {
+        if self.max_per_category == 0 {
+            return true;
+        }
+        match self.category[item as usize] {
+            None => true,
+            Some(c) => {
+                list.iter()
+                    .filter(|&&i| self.category[i as usize] == Some(c))
+                    .count()
+                    < self.max_per_category
+            }
         }
     }
 

@@ -8,7 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::content::Content;
-use super::interactions::{self, Action, Interactions};
+use super::interactions::{self, Interactions};
 use super::rules::Applied;
 use super::{evaluate, Evaluation, Fitted, ModelKind, RecommendError, Settings};
 use crate::progress::{Cancelled, Progress, Tick};
@@ -155,16 +155,8 @@ pub fn train(
     .ok_or(Cancelled)?;
     let applied = Applied::new(&tuned.rules, &data.catalogue, &fitted.content);
 
-    let mut purchased = vec![Vec::new(); data.profiles.len()];
-    for r in &data.rows {
-        if r.action == Action::Purchase {
-            purchased[r.user as usize].push(r.item);
-        }
-    }
-    for p in &mut purchased {
-        p.sort_unstable();
-        p.dedup();
-    }
+    // Undated orders' lines too: bought is bought.
+    let purchased = data.purchased_before(i64::MAX);
     if !fit_progress(
         "Picking products for every profile",
         0,
@@ -172,22 +164,16 @@ pub fn train(
     ) {
         return Err(Cancelled.into());
     }
-    let lists: Vec<Vec<super::Pick>> = (0..data.profiles.len())
-        .into_par_iter()
-        .map_init(Vec::new, |scratch, u| {
-            let group = groups.and_then(|g| g[u]);
-            fitted.recommend(
-                &data.catalogue,
-                &applied,
-                u,
-                matrix.row(u),
-                &purchased[u],
-                group,
-                tuned.n,
-                scratch,
-            )
-        })
-        .collect();
+    let everyone: Vec<usize> = (0..data.profiles.len()).collect();
+    let lists: Vec<Vec<super::Pick>> = fitted.recommend_many(
+        &data.catalogue,
+        &applied,
+        &matrix,
+        &everyone,
+        &purchased,
+        groups,
+        tuned.n,
+    );
     if !fit_progress("Storing recommendations", 0, Some(lists.len() as u64)) {
         return Err(Cancelled.into());
     }

@@ -159,7 +159,7 @@ fn grid_search_tries_every_point_and_keeps_the_best() {
     assert_eq!(knn.len(), 9);
     assert_eq!(
         e.grid.iter().filter(|g| g.model == ModelKind::Als).count(),
-        8
+        12
     );
     let best = knn
         .iter()
@@ -193,12 +193,14 @@ fn recommendations_explain_themselves_and_follow_the_rules() {
         };
         let applied = Applied::new(&rules, &data.catalogue, &fitted.content);
         let (items, values) = m.row(0);
-        let bought: Vec<u32> = data
+        let mut bought: Vec<u32> = data
             .rows
             .iter()
             .filter(|r| r.user == 0 && r.action == Action::Purchase)
             .map(|r| r.item)
             .collect();
+        bought.sort_unstable();
+        bought.dedup();
         let picks = fitted.recommend(
             &data.catalogue,
             &applied,
@@ -308,4 +310,176 @@ fn top_n_is_sorted_with_ties_by_index() {
     let mut v = vec![(3, 1.0), (1, 2.0), (2, 1.0), (0, 0.5)];
     top_n(&mut v, 3);
     assert_eq!(v, [(1, 2.0), (2, 1.0), (3, 1.0)]);
+}
+
+/// Every profile's purchases, sorted, as the stored lists see them.
+fn purchases(data: &Interactions) -> Vec<Vec<u32>> {
+    data.purchased_before(i64::MAX)
+}
+
+#[test]
+fn the_fast_als_path_gives_the_plain_lists() {
+    let data = shop(500, 5, 21);
+    let m = data.matrix(&Weights::default(), 1_000 * DAY, |_| true);
+    let fitted = Fitted::fit(
+        ModelKind::Als,
+        &m,
+        &data.catalogue,
+        None,
+        &quick(),
+        &mut |_, _, _| true,
+    )
+    .unwrap();
+    let purchased = purchases(&data);
+    let users: Vec<usize> = (0..data.profiles.len()).collect();
+    // Groups for the popularity fill-up, and rule sets that reach into
+    // the candidates: a boost from below (a product far down must still
+    // make it), burying, replenishment (purchases allowed back), a cap.
+    let groups: Vec<Option<u32>> = (0..data.profiles.len())
+        .map(|u| Some((u % 3) as u32))
+        .collect();
+    let rule_sets = [
+        Rules::default(),
+        Rules {
+            boosts: vec![
+                Boost {
+                    target: "Category 4".into(),
+                    factor: 50.0,
+                },
+                Boost {
+                    target: "g0-3".into(),
+                    factor: 0.01,
+                },
+            ],
+            replenishable_categories: vec!["Bestsellers".into()],
+            max_per_category: 2,
+            ..Rules::default()
+        },
+        Rules {
+            excluded_categories: vec!["Category 0".into(), "Category 1".into()],
+            exclude_out_of_stock: true,
+            ..Rules::default()
+        },
+    ];
+    let mut fast_used = 0;
+    for rules in &rule_sets {
+        let applied = Applied::new(rules, &data.catalogue, &fitted.content);
+        let (fast, fallbacks) = fitted.recommend_many_counted(
+            &data.catalogue,
+            &applied,
+            &m,
+            &users,
+            &purchased,
+            Some(&groups),
+            10,
+        );
+        fast_used += users.len() - fallbacks;
+        for &u in &users {
+            let plain = fitted.recommend(
+                &data.catalogue,
+                &applied,
+                u,
+                m.row(u),
+                &purchased[u],
+                groups[u],
+                10,
+                &mut Vec::new(),
+            );
+            assert_eq!(fast[u], plain, "profile {u} with {rules:?}");
+        }
+    }
+    // The comparison means something only if the fast path ran.
+    assert!(
+        fast_used > users.len(),
+        "{fast_used} lists of {} went the fast way",
+        3 * users.len()
+    );
+}
+
+#[test]
+fn the_hybrid_keeps_a_slot_for_a_new_arrival_of_a_liked_category() {
+    let mut data = shop(300, 3, 5);
+    let mut products = data.catalogue.products.clone();
+    for (sku, category, brand) in [
+        ("new-0", "Category 0", "Brand 0"),
+        ("new-1", "Category 1", "Brand 1"),
+    ] {
+        products.push(Product {
+            sku: sku.into(),
+            title: Some(format!("New {sku}")),
+            category: Some(category.into()),
+            brand: Some(brand.into()),
+            price: Some(1500),
+            price_band: 0,
+            in_stock: Some(true),
+        });
+    }
+    data.catalogue = Catalogue::from_products(products);
+    catalogue_bands(&mut data.catalogue);
+    let m = data.matrix(&Weights::default(), 1_000 * DAY, |_| true);
+    let purchased = purchases(&data);
+    let users: Vec<usize> = (0..data.profiles.len()).collect();
+    let new0 = data.catalogue.index_of("new-0").unwrap();
+    let new1 = data.catalogue.index_of("new-1").unwrap();
+    // The default blend, where content alone lifts the new products of a
+    // small shop into some lists; a blend where content weighs so little
+    // that only the reserved slot can bring them in; no content at all
+    // (no slot); and item-item, which cannot know them.
+    let blends = [
+        (ModelKind::Hybrid, Settings::default().hybrid),
+        (ModelKind::Hybrid, [0.45, 0.35, 1e-4, 0.05]),
+        (ModelKind::Hybrid, [0.45, 0.35, 0.0, 0.05]),
+        (ModelKind::ItemKnn, Settings::default().hybrid),
+    ];
+    for (kind, hybrid) in blends {
+        let settings = Settings { hybrid, ..quick() };
+        let fitted = Fitted::fit(
+            kind,
+            &m,
+            &data.catalogue,
+            None,
+            &settings,
+            &mut |_, _, _| true,
+        )
+        .unwrap();
+        let applied = Applied::new(&Rules::default(), &data.catalogue, &fitted.content);
+        let lists =
+            fitted.recommend_many(&data.catalogue, &applied, &m, &users, &purchased, None, 10);
+        for (u, list) in lists.iter().enumerate() {
+            assert_eq!(list.len(), 10);
+            let new: Vec<&Pick> = list
+                .iter()
+                .filter(|p| p.item == new0 || p.item == new1)
+                .collect();
+            if kind != ModelKind::Hybrid || hybrid[2] == 0.0 {
+                assert!(new.is_empty(), "{kind:?} {hybrid:?}: {list:?}");
+                continue;
+            }
+            // Profile u is in taste group u % 3: group 0 and 1 get their
+            // group's new arrival, explained by what it shares with their
+            // history; group 2 has no new product of its own and keeps
+            // its ten model picks.
+            match u % 3 {
+                2 => assert!(new.is_empty(), "profile {u}: {list:?}"),
+                g => {
+                    assert_eq!(new.len(), 1, "profile {u}: {list:?}");
+                    let p = new[0];
+                    assert_eq!(p.item, if g == 0 { new0 } else { new1 });
+                    assert!(
+                        p.explanation
+                            .text
+                            .starts_with("New arrival in the same category as Group"),
+                        "{p:?}"
+                    );
+                    let b = data
+                        .catalogue
+                        .index_of(p.explanation.because.as_deref().unwrap())
+                        .unwrap();
+                    assert!(m.row(u).0.contains(&b), "{p:?}");
+                    // Scores stay in rank order.
+                    assert!(list.windows(2).all(|w| w[0].score >= w[1].score));
+                }
+            }
+        }
+    }
 }

@@ -114,8 +114,8 @@ fn demo_recommendations_evaluate_explain_follow_rules_and_export() {
     );
     assert_eq!(
         e["grid"].as_array().unwrap().len(),
-        9 + 8 + 3,
-        "the grid: 9 item-kNN, 8 ALS, one each for the rest"
+        9 + 12 + 3,
+        "the grid: 9 item-kNN, 12 ALS, one each for the rest"
     );
     let svg = std::fs::read_to_string(s.path("ndcg.svg")).unwrap();
     assert!(
@@ -303,4 +303,211 @@ fn demo_recommendations_evaluate_explain_follow_rules_and_export() {
         rows += 1;
     }
     assert!(rows > 100, "{rows} rows exported");
+
+    rules_clusters_and_new_arrivals(&ws);
+}
+
+/// Number of stored recommendations matching `condition` (SQL over
+/// `recommendations r` joined to the latest catalogue row `p` of its SKU).
+fn stored_count(ws: &std::path::Path, condition: &str) -> i64 {
+    let w = Workspace::open_existing(ws).unwrap();
+    count(
+        &w,
+        &format!(
+            "SELECT count(*) FROM recommendations r
+               JOIN (SELECT * FROM products WHERE id IN (SELECT max(id) FROM products GROUP BY sku)) p
+                 ON p.sku = r.sku
+              WHERE {condition}"
+        ),
+    )
+}
+
+/// `(profile, sku)` pairs bought in orders that count (not cancelled).
+const BOUGHT: &str = "SELECT DISTINCT ir.profile_id AS profile_id, l.sku AS sku
+       FROM order_lines l
+       JOIN orders o ON o.source_id = l.source_id AND o.source_key = l.order_key
+       JOIN identity_records ir ON ir.kind = 'order' AND ir.source_id = o.source_id
+                               AND ir.source_key = o.source_key
+      WHERE coalesce(o.cancelled_at, '') = ''
+        AND coalesce(lower(o.financial_status), '') NOT IN ('voided', 'cancelled')";
+
+/// The business rules, per-cluster popularity, the hybrid's new arrivals
+/// and undated orders, each against the stored lists of a retrain on the
+/// demo workspace.
+fn rules_clusters_and_new_arrivals(ws: &std::path::Path) {
+    let train = |extra: &[&str]| {
+        let mut args = vec!["recommend", "train", "--no-grid"];
+        args.extend_from_slice(extra);
+        json(ws, &args)
+    };
+    let quick = ["--model", "item_knn"];
+
+    // Out of stock: never recommended by default; allowed, they appear
+    // (so the first count could have failed).
+    train(&quick);
+    let out_of_stock = "p.in_stock = 0";
+    assert_eq!(stored_count(ws, out_of_stock), 0, "out-of-stock products");
+    let bought_again = format!("(r.profile_id, r.sku) IN (SELECT profile_id, sku FROM ({BOUGHT}))");
+    assert_eq!(stored_count(ws, &bought_again), 0, "bought products");
+    let top_category: String = {
+        let w = Workspace::open_existing(ws).unwrap();
+        w.conn()
+            .query_row(
+                &format!(
+                    "SELECT p.category FROM ({BOUGHT}) b
+                       JOIN (SELECT * FROM products WHERE id IN (SELECT max(id) FROM products GROUP BY sku)) p
+                         ON p.sku = b.sku
+                      GROUP BY p.category ORDER BY count(*) DESC, p.category LIMIT 1"
+                ),
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let in_top = format!("p.category = '{}'", top_category.replace('\'', "''"));
+    let baseline_top = stored_count(ws, &in_top);
+    // The most recommended product of the baseline, to bury.
+    let buried: String = {
+        let w = Workspace::open_existing(ws).unwrap();
+        w.conn()
+            .query_row(
+                "SELECT sku FROM recommendations GROUP BY sku ORDER BY count(*) DESC, sku LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let buried_before = stored_count(ws, &format!("r.sku = '{buried}'"));
+    assert!(buried_before > 50, "{buried}: {buried_before}");
+    let mut with_stock = quick.to_vec();
+    with_stock.push("--include-out-of-stock");
+    train(&with_stock);
+    assert!(stored_count(ws, out_of_stock) > 0, "out of stock allowed");
+
+    // Boost a category, bury a product.
+    let boost = format!("{top_category}=20");
+    let bury = format!("{buried}=0.001");
+    let mut args = quick.to_vec();
+    args.extend(["--boost", &boost, "--boost", &bury]);
+    train(&args);
+    let boosted_top = stored_count(ws, &in_top);
+    assert!(
+        boosted_top > baseline_top * 3 / 2,
+        "boosting {top_category}: {baseline_top} → {boosted_top}"
+    );
+    let buried_after = stored_count(ws, &format!("r.sku = '{buried}'"));
+    assert!(
+        buried_after * 4 < buried_before,
+        "burying {buried}: {buried_before} → {buried_after}"
+    );
+
+    // Replenishable: bought products of that category come back, and
+    // only of that category.
+    let mut args = quick.to_vec();
+    args.extend(["--replenishable", &top_category]);
+    train(&args);
+    let again = stored_count(ws, &bought_again);
+    assert!(
+        again > 0,
+        "replenishable {top_category}: nothing bought again"
+    );
+    assert_eq!(
+        stored_count(ws, &format!("{bought_again} AND NOT ({in_top})")),
+        0,
+        "only the replenishable category is bought again"
+    );
+
+    // An order without a usable date still counts as bought: take a
+    // profile that bought the most popular product in one order, blank
+    // that order's date, and the popularity lists (which would otherwise
+    // put that product first) still leave it out.
+    train(&["--model", "popularity"]);
+    let w = Workspace::open_existing(ws).unwrap();
+    let (popular, profile, source, order): (String, i64, i64, String) = w
+        .conn()
+        .query_row(
+            "WITH top AS (SELECT sku FROM recommendations GROUP BY sku
+                               ORDER BY count(*) DESC, sku LIMIT 1)
+                 SELECT l.sku, ir.profile_id, o.source_id, o.source_key
+                   FROM order_lines l
+                   JOIN orders o ON o.source_id = l.source_id AND o.source_key = l.order_key
+                   JOIN identity_records ir ON ir.kind = 'order' AND ir.source_id = o.source_id
+                                           AND ir.source_key = o.source_key
+                  WHERE l.sku = (SELECT sku FROM top)
+                    AND coalesce(o.cancelled_at, '') = ''
+                    AND coalesce(lower(o.financial_status), '') NOT IN ('voided', 'cancelled')
+                    AND (SELECT count(*) FROM order_lines l2
+                          JOIN identity_records i2 ON i2.kind = 'order'
+                           AND i2.source_id = l2.source_id AND i2.source_key = l2.order_key
+                         WHERE i2.profile_id = ir.profile_id AND l2.sku = l.sku) = 1
+                  ORDER BY ir.profile_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    w.conn()
+        .execute(
+            "UPDATE orders SET ordered_at = NULL WHERE source_id = ?1 AND source_key = ?2",
+            rusqlite::params![source, order],
+        )
+        .unwrap();
+    drop(w);
+    train(&["--model", "popularity"]);
+    let given = |sku: &str| stored_count(ws, &format!("r.sku = '{sku}'"));
+    assert!(given(&popular) > 50, "{popular} is popular");
+    assert_eq!(
+        stored_count(
+            ws,
+            &format!("r.profile_id = {profile} AND r.sku = '{popular}'")
+        ),
+        0,
+        "profile {profile} bought {popular} in undated order {order}"
+    );
+
+    // Per-cluster popularity: once a clustering run exists, the popularity
+    // model gives each member of a cluster what is popular in its cluster,
+    // and says so. (The demo's clusters are on order traits, so only
+    // buyers are members; the model lists of buyers rarely need the
+    // fill-up, and profiles without history, in no cluster, get what is
+    // popular overall.)
+    let liked = "r.reason = 'Popular with customers like them'";
+    assert_eq!(stored_count(ws, liked), 0, "no clusters yet");
+    let (ok, _, err) = cohort(ws, &["cluster", "run", "--k", "4"]);
+    assert!(ok, "{err}");
+    train(&["--model", "popularity"]);
+    let for_cluster = stored_count(ws, liked);
+    assert!(
+        for_cluster > 100,
+        "{for_cluster} lists say “customers like them”"
+    );
+    assert_eq!(
+        stored_count(
+            ws,
+            &format!(
+                "{liked} AND r.profile_id NOT IN (SELECT profile_id FROM cluster_members
+                   WHERE run_id = (SELECT max(id) FROM cluster_runs))"
+            )
+        ),
+        0,
+        "only members of a cluster are told about their cluster"
+    );
+    // The hybrid's content-based cold start: the demo's new arrivals,
+    // which nobody viewed or bought, reach lists of customers whose
+    // history shares their category or brand, saying why.
+    train(&["--model", "hybrid"]);
+    let new_arrival = "p.title LIKE '%(new season)'
+        AND r.sku NOT IN (SELECT sku FROM order_lines WHERE sku IS NOT NULL)
+        AND r.sku NOT IN (SELECT sku FROM events WHERE sku IS NOT NULL)";
+    let arrivals = stored_count(ws, new_arrival);
+    assert!(arrivals > 100, "{arrivals} new arrivals in hybrid lists");
+    assert_eq!(
+        stored_count(
+            ws,
+            &format!(
+                "{new_arrival} AND NOT (r.reason LIKE 'New arrival %' AND r.because_sku IS NOT NULL)"
+            )
+        ),
+        0,
+        "every new arrival says what it shares with the history"
+    );
 }
