@@ -131,6 +131,11 @@ const STAGE: &str = "Resolving identities";
 /// the prior (Splink's default assumption is the same order).
 const IDENTIFIER_RECALL: f64 = 0.8;
 
+/// Blocks with more members than this plus one are compared by sorted
+/// neighbourhood: each member with its next `WINDOW` in two orders (so the
+/// pairs grow with the records, not with the square of block sizes).
+pub const WINDOW: usize = 12;
+
 /// The automatic merge threshold never goes below this probability: a
 /// wrong merge costs more than a missed one, and the pairs just below go
 /// to review.
@@ -465,14 +470,64 @@ pub fn run(
             skipped_blocks += 1;
             continue;
         }
-        for (x, &a) in members.iter().enumerate() {
-            for &b in &members[x + 1..] {
-                if !rep_fresh[a as usize] && !rep_fresh[b as usize] {
-                    continue;
+        let mut push = |a: u32, b: u32| {
+            if !rep_fresh[a as usize] && !rep_fresh[b as usize] {
+                return;
+            }
+            let (ra, rb) = (reps[a as usize], reps[b as usize]);
+            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+            pairs.push((((lo as u64) << 32) | hi as u64, 1 << rule));
+        };
+        if members.len() <= WINDOW + 1 {
+            for (x, &a) in members.iter().enumerate() {
+                for &b in &members[x + 1..] {
+                    push(a, b);
                 }
-                let (ra, rb) = (reps[a as usize], reps[b as usize]);
-                let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-                pairs.push((((lo as u64) << 32) | hi as u64, 1 << rule));
+            }
+            continue;
+        }
+        // A larger block (a common name, a busy postcode) is compared by
+        // sorted neighbourhood: each record with the next WINDOW in two
+        // orders, by name and then place, and by email and phone. All pairs
+        // of a block grow with its square, and blocks grow with the data.
+        let fields_of = |k: u32| {
+            recs[reps[k as usize] as usize]
+                .fields
+                .as_deref()
+                .expect("representatives have fields")
+        };
+        let mut sorted = members.clone();
+        for by_contact in [false, true] {
+            sorted.sort_by(|&x, &y| {
+                let (a, b) = (fields_of(x), fields_of(y));
+                let order = if by_contact {
+                    (
+                        a.email_local.as_deref(),
+                        a.phone.as_deref(),
+                        &a.last,
+                        &a.first,
+                    )
+                        .cmp(&(
+                            b.email_local.as_deref(),
+                            b.phone.as_deref(),
+                            &b.last,
+                            &b.first,
+                        ))
+                } else {
+                    (&a.last, &a.first, &a.postcode, a.birth, &a.city).cmp(&(
+                        &b.last,
+                        &b.first,
+                        &b.postcode,
+                        b.birth,
+                        &b.city,
+                    ))
+                };
+                order.then(x.cmp(&y))
+            });
+            for (x, &a) in sorted.iter().enumerate() {
+                for &b in sorted[x + 1..].iter().take(WINDOW) {
+                    push(a, b);
+                }
             }
         }
     }

@@ -548,3 +548,95 @@ fn survivorship_rules_change_from_the_cli_and_rebuild_every_profile() {
     assert_eq!(v["rules"]["source_priority"][0], "HubSpot contacts");
     assert!(v["rebuilt"].is_null(), "showing the rules rebuilds nothing");
 }
+
+/// Zed's three addresses all carry his one phone; Amy, Bob and Cal share
+/// one landline.
+const CAPPED: &str = "\
+Customer ID,First Name,Last Name,Email,Phone,Default Address City,Default Address Zip,Default Address Country Code
+1,Zed,Quinn,zed1@example.com,+14155550201,Springfield,62701,US
+2,Zed,Quinn,zed2@example.com,+14155550201,Springfield,62701,US
+3,Zed,Quinn,zed3@example.com,+14155550201,Springfield,62701,US
+4,Amy,Lee,amy.lee@example.com,+14155550300,Shelbyville,62801,US
+5,Amy,Lee,amy.l@example.net,+14155550300,Shelbyville,62801,US
+6,Bob,Ray,bob@example.com,+14155550300,Shelbyville,62801,US
+7,Cal,Fox,cal@example.com,+14155550300,Shelbyville,62801,US
+";
+
+/// `cohort resolve --cap N` and `--max-people-per-identifier N` change
+/// what the guard rails refuse, and are kept for later runs.
+#[test]
+fn cap_and_max_people_flags_change_the_guard_rails_and_are_kept() {
+    let s = Scratch::new();
+    let ws_path = s.path("ws.cohort");
+    {
+        let mut ws = s.workspace();
+        import(&mut ws, &s.write("customers_export.csv", CAPPED));
+    }
+    let cohort = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+            .args(["--workspace", ws_path.to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "cohort {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let state = || {
+        let ws = Workspace::open(&ws_path).unwrap();
+        let (_, refused) = identity::refused(&ws, 100, 0).unwrap();
+        let reasons: Vec<(String, Option<String>)> =
+            refused.into_iter().map(|r| (r.reason, r.value)).collect();
+        (profiles_by_key(&ws), reasons)
+    };
+    let landline = Some("+14155550300".to_string());
+
+    // Defaults: a profile may hold 5 emails; a phone of 3 people links no one.
+    cohort(&["resolve", "--full", "--no-backup"]);
+    let (p, reasons) = state();
+    assert!(p["1"] == p["2"] && p["2"] == p["3"], "Zed is one person");
+    assert!(!reasons.iter().any(|(r, _)| r == "cap"), "{reasons:?}");
+    assert!(
+        reasons.contains(&("too_common".into(), landline.clone())),
+        "{reasons:?}"
+    );
+
+    // At most 2 emails per profile and 3 people per identifier.
+    cohort(&[
+        "resolve",
+        "--full",
+        "--no-backup",
+        "--cap",
+        "2",
+        "--max-people-per-identifier",
+        "3",
+    ]);
+    let (p, reasons) = state();
+    let zed: std::collections::HashSet<i64> = ["1", "2", "3"].iter().map(|k| p[*k]).collect();
+    assert_eq!(zed.len(), 2, "three emails, a cap of two: {p:?}");
+    assert!(reasons.iter().any(|(r, _)| r == "cap"), "{reasons:?}");
+    // The landline's three people are now few enough to link within
+    // each name; the different names are still kept apart.
+    assert!(
+        !reasons.contains(&("too_common".into(), landline.clone())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("names_differ".into(), landline.clone())),
+        "{reasons:?}"
+    );
+    assert_ne!(p["4"], p["6"]);
+    assert_ne!(p["6"], p["7"]);
+
+    // A later run without the flags keeps both.
+    cohort(&["resolve", "--full", "--no-backup"]);
+    let (p2, reasons2) = state();
+    assert_eq!(p2, p);
+    assert!(reasons2.iter().any(|(r, _)| r == "cap"), "{reasons2:?}");
+    assert!(
+        reasons2.contains(&("names_differ".into(), landline)),
+        "{reasons2:?}"
+    );
+}
