@@ -335,6 +335,8 @@ enum SegmentCommand {
         #[arg(long = "static")]
         is_static: bool,
     },
+    /// Save a new version of a segment's rule (a static segment takes a new snapshot).
+    Edit { segment: String, rule: PathBuf },
     /// A segment's rule versions and size history.
     Show { segment: String },
     /// A segment's members (profile ids), one per line.
@@ -1090,6 +1092,9 @@ fn run(cli: Cli) -> Result<()> {
                 rule,
                 is_static,
             } => segments_cli::save(&ws_path, &name, &rule, is_static, json)?,
+            SegmentCommand::Edit { segment, rule } => {
+                segments_cli::edit(&ws_path, &segment, &rule, json)?
+            }
             SegmentCommand::Show { segment } => segments_cli::show(&ws_path, &segment, json)?,
             SegmentCommand::Members { segment, limit } => {
                 segments_cli::members(&ws_path, &segment, limit, json)?

@@ -97,6 +97,25 @@ pub fn save(ws_path: &Path, name: &str, rule: &Path, is_static: bool, json: bool
     Ok(())
 }
 
+/// `cohort segment edit SEGMENT RULE`: a new version of the rule.
+pub fn edit(ws_path: &Path, what: &str, rule: &Path, json: bool) -> Result<()> {
+    let mut ws = Workspace::open_existing(ws_path)?;
+    let s = find_segment(&ws, what)?;
+    let def = read_rule(rule)?;
+    let now = now_iso();
+    let index = live::LiveCounts::new().index_now(ws.conn(), ws.path(), &def)?;
+    let s = segments::update_definition_with(ws.conn_mut(), s.id, &def, &now, index.as_deref())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+    } else {
+        println!(
+            "Saved a new rule for {} segment #{} “{}”: {} profiles.",
+            s.kind, s.id, s.name, s.members
+        );
+    }
+    Ok(())
+}
+
 /// `cohort segment show SEGMENT`.
 pub fn show(ws_path: &Path, what: &str, json: bool) -> Result<()> {
     let ws = Workspace::open_existing(ws_path)?;

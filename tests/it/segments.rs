@@ -256,3 +256,69 @@ fn rules_dynamic_segments_campaigns_and_exports() {
     assert_eq!(logged["path"], expected.to_str().unwrap(), "{logged}");
     assert!(expected.exists());
 }
+
+/// `cohort segment edit` saves a new version of a rule, and refuses one
+/// that would make segments refer to each other in a circle, naming the
+/// condition and the circle, leaving the saved rule as it was.
+#[test]
+fn editing_a_rule_from_the_cli_refuses_a_cycle() {
+    let s = Scratch::new();
+    drop(s.workspace());
+    let ws = s.path("ws.cohort");
+    let gb = s.write(
+        "gb.json",
+        r#"{"version":1,"root":{"match":"all","conditions":[
+            {"type":"field","field":"country","op":"eq","value":"GB"}]}}"#,
+    );
+    let a = cohort(&ws, &["segment", "save", "Britons", gb.to_str().unwrap()]);
+    let a_id = a["id"].as_i64().unwrap();
+    let of_a = s.write(
+        "of_a.json",
+        format!(
+            r#"{{"version":1,"root":{{"match":"all","conditions":[
+            {{"type":"segment","segment":{a_id}}}]}}}}"#
+        ),
+    );
+    let b = cohort(
+        &ws,
+        &["segment", "save", "Britons again", of_a.to_str().unwrap()],
+    );
+    let b_id = b["id"].as_i64().unwrap();
+
+    // A new version of A's rule is saved and shown.
+    let fr = s.write(
+        "fr.json",
+        r#"{"version":1,"root":{"match":"any","conditions":[
+            {"type":"field","field":"country","op":"eq","value":"GB"},
+            {"type":"field","field":"country","op":"eq","value":"FR"}]}}"#,
+    );
+    cohort(&ws, &["segment", "edit", "Britons", fr.to_str().unwrap()]);
+    let shown = cohort(&ws, &["segment", "show", "Britons"]);
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 2, "{shown}");
+
+    // A rule for A that refers to B, which refers to A: refused.
+    let circle = s.write(
+        "circle.json",
+        format!(
+            r#"{{"version":1,"root":{{"match":"all","conditions":[
+            {{"type":"field","field":"country","op":"eq","value":"GB"}},
+            {{"type":"segment","segment":{b_id}}}]}}}}"#
+        ),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(&ws)
+        .args(["segment", "edit", "Britons", circle.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("circle"), "{err}");
+    assert!(err.contains("“Britons again”"), "{err}");
+    assert!(err.contains("condition 2"), "{err}");
+    let after = cohort(&ws, &["segment", "show", "Britons"]);
+    assert_eq!(
+        after["versions"], shown["versions"],
+        "the rule is unchanged"
+    );
+}
