@@ -32,7 +32,7 @@ use rayon::slice::ParallelSliceMut;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::time::Instant;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, ToSql};
 use serde::{Deserialize, Serialize};
 
 use crate::profiles::{record_view, RecordView};
@@ -676,6 +676,17 @@ fn incremental(
 /// Writes a run's outcome: profile ids, identifiers, blocking keys, links,
 /// the review queue, refused merges, then rebuilds the profiles touched.
 #[allow(clippy::too_many_arguments)]
+/// Rows per statement of the full run's bulk inserts (3 values a row stay
+/// well under SQLite's 32,766 bound parameters).
+const ROWS: usize = 128;
+
+/// `INSERT INTO {table} VALUES (?, …), (?, …), …` for [`ROWS`] rows of
+/// `columns` values.
+fn multi_row_insert(table: &str, columns: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    format!("INSERT INTO {table} VALUES {}", vec![row; ROWS].join(", "))
+}
+
 fn persist(
     tx: &Connection,
     recs: &[Record],
@@ -855,26 +866,55 @@ fn persist(
             }
             ids.par_sort_unstable();
             ids.dedup();
+            // Millions of rows: ROWS rows per statement, so the per-call
+            // cost of a statement is paid once per ROWS rows.
             let mut ins = tx
+                .prepare_cached(&multi_row_insert("identifiers (kind, value, record_id)", 3))
+                .map_err(err)?;
+            let mut one = tx
                 .prepare_cached(
                     "INSERT INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(err)?;
-            for (n, (k, v, id)) in ids.iter().enumerate() {
-                ins.execute(params![k, v, id]).map_err(err)?;
-                if n % 100_000 == 0 && progress.is_cancelled() {
+            for (n, chunk) in ids.chunks(ROWS).enumerate() {
+                if chunk.len() == ROWS {
+                    let values = chunk.iter().flat_map(|(k, v, id)| {
+                        [k as &dyn ToSql, v as &dyn ToSql, id as &dyn ToSql]
+                    });
+                    ins.execute(params_from_iter(values)).map_err(err)?;
+                } else {
+                    for (k, v, id) in chunk {
+                        one.execute(params![k, v, id]).map_err(err)?;
+                    }
+                }
+                if n % 1024 == 0 && progress.is_cancelled() {
                     return Err(Cancelled.into());
                 }
             }
             drop(ids);
             let mut ins = tx
+                .prepare_cached(&multi_row_insert(
+                    "blocking_keys (key, record_id, fields)",
+                    3,
+                ))
+                .map_err(err)?;
+            let mut one = tx
                 .prepare_cached(
                     "INSERT INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(err)?;
             for (n, batch) in receive.iter().enumerate() {
-                for (key, id, text) in batch {
-                    ins.execute(params![key, id, text]).map_err(err)?;
+                for chunk in batch.chunks(ROWS) {
+                    if chunk.len() == ROWS {
+                        let values = chunk.iter().flat_map(|(key, id, text)| {
+                            [key as &dyn ToSql, id as &dyn ToSql, text as &dyn ToSql]
+                        });
+                        ins.execute(params_from_iter(values)).map_err(err)?;
+                    } else {
+                        for (key, id, text) in chunk {
+                            one.execute(params![key, id, text]).map_err(err)?;
+                        }
+                    }
                 }
                 if n % 16 == 0 && progress.is_cancelled() {
                     return Err(Cancelled.into());
