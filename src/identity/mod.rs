@@ -673,9 +673,6 @@ fn incremental(
     Ok(report)
 }
 
-/// Writes a run's outcome: profile ids, identifiers, blocking keys, links,
-/// the review queue, refused merges, then rebuilds the profiles touched.
-#[allow(clippy::too_many_arguments)]
 /// Rows per statement of the full run's bulk inserts (3 values a row stay
 /// well under SQLite's 32,766 bound parameters).
 const ROWS: usize = 128;
@@ -687,6 +684,9 @@ fn multi_row_insert(table: &str, columns: usize) -> String {
     format!("INSERT INTO {table} VALUES {}", vec![row; ROWS].join(", "))
 }
 
+/// Writes a run's outcome: profile ids, identifiers, blocking keys, links,
+/// the review queue, refused merges, then rebuilds the profiles touched.
+#[allow(clippy::too_many_arguments)]
 fn persist(
     tx: &Connection,
     recs: &[Record],
