@@ -114,6 +114,12 @@ pub fn print_resolve(r: &ResolveReport, json: bool) -> Result<()> {
         "  merge at probability ≥ {:.4}, review from {:.4}",
         r.auto_merge_at, r.review_from
     );
+    if let Some(best) = r.model_best_at {
+        println!(
+            "  the fitted model expects its best F1 at ≥ {best:.4}; an automatic threshold never goes below {} (a wrong merge costs more than a missed one)",
+            identity::AUTO_FLOOR
+        );
+    }
     let mut t = table(["Stage", "Seconds"].map(String::from));
     for (s, secs) in &r.stages {
         t.add_row(vec![s.clone(), format!("{secs:.2}")]);

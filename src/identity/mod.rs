@@ -41,8 +41,8 @@ use crate::store::Workspace;
 use compare::{Comparison, COMPARISONS};
 use model::MatchModel;
 use records::{Filter, Record, RecordKind};
-pub use resolve::Settings;
 use resolve::{Batch, Decision, Outcome};
+pub use resolve::{Settings, AUTO_FLOOR};
 
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
@@ -103,6 +103,11 @@ pub struct ResolveReport {
     pub review_pairs: u64,
     pub refused: u64,
     pub auto_merge_at: f64,
+    /// Where the fitted model expects the best F1, before the automatic
+    /// threshold's floor ([`resolve::AUTO_FLOOR`]); absent in summaries
+    /// of runs before it was recorded.
+    #[serde(default)]
+    pub model_best_at: Option<f64>,
     pub review_from: f64,
     pub stages: Vec<(String, f64)>,
     pub seconds: f64,
@@ -1127,6 +1132,7 @@ fn persist(
         review_pairs: count("SELECT count(*) FROM match_pairs")?,
         refused: outcome.refused.len() as u64,
         auto_merge_at: outcome.auto_merge_at,
+        model_best_at: Some(outcome.model_best),
         review_from: outcome.review_from,
         stages: Vec::new(),
         seconds: 0.0,

@@ -101,6 +101,8 @@ pub struct Outcome {
     pub review: Vec<ReviewCandidate>,
     pub model: MatchModel,
     pub auto_merge_at: f64,
+    /// The fitted model's best expected F1 threshold, before the floor.
+    pub model_best: f64,
     pub review_from: f64,
     pub candidate_pairs: u64,
     pub pairs_compared: u64,
@@ -141,7 +143,7 @@ pub const WINDOW: usize = 6;
 /// The automatic merge threshold never goes below this probability: a
 /// wrong merge costs more than a missed one, and the pairs just below go
 /// to review.
-const AUTO_FLOOR: f64 = 0.9998;
+pub const AUTO_FLOOR: f64 = 0.9998;
 
 /// The match weight (bits) of a compared pair: the model's weight of its
 /// levels, adjusted for how common agreeing names are.
@@ -673,16 +675,19 @@ pub fn run(
     // Strongest first: the order merging needs, and the order the threshold
     // search walks (without a copy of ten million pairs).
     weighted.par_sort_unstable_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    let auto_merge_at = settings.auto_merge_at.unwrap_or_else(|| {
-        model::auto_threshold_sorted(
-            || {
-                weighted
-                    .iter()
-                    .map(|(w, _, _)| (model::probability(*w), 1.0))
-            },
-            AUTO_FLOOR,
-        )
-    });
+    // Where the fitted model expects the best F1, before the floor: shown
+    // beside the threshold so people see what the model would choose.
+    let model_best = model::auto_threshold_sorted(
+        || {
+            weighted
+                .iter()
+                .map(|(w, _, _)| (model::probability(*w), 1.0))
+        },
+        0.0,
+    );
+    let auto_merge_at = settings
+        .auto_merge_at
+        .unwrap_or_else(|| model_best.clamp(AUTO_FLOOR, 0.999_999));
     let review_from = settings
         .review_from
         .unwrap_or_else(|| model::probability(model::weight_of(auto_merge_at) - 4.0))
@@ -748,6 +753,7 @@ pub fn run(
         review,
         model,
         auto_merge_at,
+        model_best,
         review_from,
         candidate_pairs,
         pairs_compared,

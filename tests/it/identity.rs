@@ -77,6 +77,15 @@ fn shared_identifiers_link_people_but_guard_rails_refuse_over_merging() {
     );
     let report = resolve(&mut ws, true);
     assert!(report.full);
+    // The automatic threshold is the model's best-F1 point, floored.
+    let best = report
+        .model_best_at
+        .expect("a full run records the model's choice");
+    assert!((0.0..=1.0).contains(&best), "{best}");
+    assert_eq!(
+        report.auto_merge_at,
+        best.clamp(identity::AUTO_FLOOR, 0.999_999)
+    );
     let p = profiles_by_key(&ws);
     // Same email, compatible names: one person across sources.
     assert_eq!(p["1"], p["101"], "Anna in Shopify and HubSpot");
