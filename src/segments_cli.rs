@@ -86,11 +86,16 @@ pub fn save(ws_path: &Path, name: &str, rule: &Path, is_static: bool, json: bool
     let index = live::LiveCounts::new().index_now(ws.conn(), ws.path(), &def)?;
     let kind = if is_static { "static" } else { "dynamic" };
     let s = segments::save_rule_with(ws.conn_mut(), name, kind, &def, &now, index.as_deref())?;
+    print_saved(&s, "", json)
+}
+
+/// What `save` and `edit` print: the segment as JSON, or one sentence.
+fn print_saved(s: &segments::Segment, what: &str, json: bool) -> Result<()> {
     if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
+        println!("{}", serde_json::to_string_pretty(s)?);
     } else {
         println!(
-            "Saved {} segment #{} “{}”: {} profiles.",
+            "Saved {what}{} segment #{} “{}”: {} profiles.",
             s.kind, s.id, s.name, s.members
         );
     }
@@ -105,15 +110,7 @@ pub fn edit(ws_path: &Path, what: &str, rule: &Path, json: bool) -> Result<()> {
     let now = now_iso();
     let index = live::LiveCounts::new().index_now(ws.conn(), ws.path(), &def)?;
     let s = segments::update_definition_with(ws.conn_mut(), s.id, &def, &now, index.as_deref())?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&s)?);
-    } else {
-        println!(
-            "Saved a new rule for {} segment #{} “{}”: {} profiles.",
-            s.kind, s.id, s.name, s.members
-        );
-    }
-    Ok(())
+    print_saved(&s, "a new rule for ", json)
 }
 
 /// `cohort segment show SEGMENT`.

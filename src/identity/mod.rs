@@ -479,7 +479,10 @@ fn incremental(
             )
             .map_err(err)?;
         let mut by_key = tx
-            .prepare_cached("SELECT record_id, fields FROM blocking_keys WHERE key = ?1 LIMIT ?2")
+            .prepare_cached("SELECT record_id FROM blocking_keys WHERE key = ?1 LIMIT ?2")
+            .map_err(err)?;
+        let mut fields_of = tx
+            .prepare_cached("SELECT fields FROM match_fields WHERE record_id = ?1")
             .map_err(err)?;
         let limit = settings.max_records_per_identifier as i64 + 1;
         let floor = resolve::lowest_interesting_weight(settings);
@@ -532,58 +535,53 @@ fn incremental(
         all_keys.sort_unstable();
         all_keys.dedup();
         // New records share keys (a common name, a birthday): each block is
-        // read and decoded once, read here and decoded on a second thread
-        // as they come.
-        type Rows = Vec<(i64, String)>;
-        let (send, receive) = std::sync::mpsc::sync_channel::<(i64, Rows)>(256);
+        // read once, record ids only (the key's own index answers). Then
+        // each distinct block-mate's fields are read once, in record order,
+        // and decoded on every core: a record sits in five or six blocks
+        // but is decoded once.
         let max_block = settings.max_block;
-        let changed_ids = &changed_ids;
-        let blocks = std::thread::scope(|scope| -> Result<_> {
-            let decoder = scope.spawn(move || -> Result<_> {
-                let mut blocks: HashMap<i64, Vec<(i64, compare::Fields)>> = HashMap::new();
-                for (key, rows) in receive {
-                    let mut block = Vec::with_capacity(rows.len());
-                    if rows.len() <= max_block {
-                        for (id, text) in rows {
-                            if changed_ids.contains(&id) {
-                                continue;
-                            }
-                            let f = compare::Fields::decode(&text).ok_or_else(|| {
-                                IdentityError::Invalid(format!(
-                                    "the stored comparison fields of record {id} cannot be read; run a full resolution"
-                                ))
-                            })?;
-                            block.push((id, f));
-                        }
-                    }
-                    blocks.insert(key, block);
-                }
-                Ok(blocks)
-            });
-            let read = || -> Result<()> {
-                for key in all_keys {
-                    let rows: Rows = by_key
-                        .query_map(params![key, max_block as i64 + 1], |row| {
-                            Ok((row.get(0)?, row.get(1)?))
-                        })
-                        .map_err(err)?
-                        .collect::<rusqlite::Result<_>>()
-                        .map_err(err)?;
-                    // A closed channel means the decoder stopped on an
-                    // error, which its join reports.
-                    if send.send((key, rows)).is_err() {
-                        break;
-                    }
-                }
-                Ok(())
+        let mut blocks: HashMap<i64, Vec<i64>> = HashMap::new();
+        let mut mates: Vec<i64> = Vec::new();
+        for key in all_keys {
+            let ids: Vec<i64> = by_key
+                .query_map(params![key, max_block as i64 + 1], |row| row.get(0))
+                .map_err(err)?
+                .collect::<rusqlite::Result<_>>()
+                .map_err(err)?;
+            let ids: Vec<i64> = if ids.len() <= max_block {
+                ids.into_iter()
+                    .filter(|id| !changed_ids.contains(id))
+                    .collect()
+            } else {
+                Vec::new()
             };
-            let result = read();
-            drop(send);
-            let blocks = decoder
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            result.and(blocks)
-        })?;
+            mates.extend(&ids);
+            blocks.insert(key, ids);
+        }
+        mates.sort_unstable();
+        mates.dedup();
+        let mut texts: Vec<(i64, String)> = Vec::with_capacity(mates.len());
+        for id in mates {
+            let text: Option<String> = fields_of
+                .query_row([id], |row| row.get(0))
+                .optional()
+                .map_err(err)?;
+            texts.extend(text.map(|t| (id, t)));
+        }
+        let mate_fields: HashMap<i64, compare::Fields> = {
+            use rayon::prelude::*;
+            texts
+                .into_par_iter()
+                .map(|(id, text)| {
+                    let f = compare::Fields::decode(&text).ok_or_else(|| {
+                        IdentityError::Invalid(format!(
+                            "the stored comparison fields of record {id} cannot be read; run a full resolution"
+                        ))
+                    })?;
+                    Ok((id, f))
+                })
+                .collect::<Result<_>>()?
+        };
         // The comparisons themselves, on every core.
         if let Some(model) = model {
             use rayon::prelude::*;
@@ -594,7 +592,10 @@ fn incremental(
                     let mut n = 0u64;
                     let mut hits = Vec::new();
                     for key in r.blocking_keys() {
-                        for (id, theirs) in blocks.get(&key).into_iter().flatten() {
+                        for id in blocks.get(&key).into_iter().flatten() {
+                            let Some(theirs) = mate_fields.get(id) else {
+                                continue;
+                            };
                             n += 1;
                             let levels = compare::compare(mine, theirs);
                             if resolve::weight_of_pair(model, mine, theirs, &levels) >= floor {
@@ -682,11 +683,31 @@ fn incremental(
 /// well under SQLite's 32,766 bound parameters).
 const ROWS: usize = 128;
 
-/// `INSERT INTO {table} VALUES (?, …), (?, …), …` for [`ROWS`] rows of
-/// `columns` values.
-fn multi_row_insert(table: &str, columns: usize) -> String {
-    let row = format!("({})", vec!["?"; columns].join(", "));
-    format!("INSERT INTO {table} VALUES {}", vec![row; ROWS].join(", "))
+/// Inserts `rows` of `N` values into `table` ("name (a, b, …)"), [`ROWS`]
+/// rows per statement, so the per-call cost of a statement is paid once
+/// per [`ROWS`] rows; the remainder goes one row at a time.
+fn insert_rows<T, const N: usize>(
+    tx: &Connection,
+    table: &str,
+    rows: &[T],
+    values: impl Fn(&T) -> [&dyn ToSql; N],
+) -> rusqlite::Result<()> {
+    let row = format!("({})", vec!["?"; N].join(", "));
+    let mut many = tx.prepare_cached(&format!(
+        "INSERT INTO {table} VALUES {}",
+        vec![row.as_str(); ROWS].join(", ")
+    ))?;
+    let mut one = tx.prepare_cached(&format!("INSERT INTO {table} VALUES {row}"))?;
+    for chunk in rows.chunks(ROWS) {
+        if chunk.len() == ROWS {
+            many.execute(params_from_iter(chunk.iter().flat_map(&values)))?;
+        } else {
+            for r in chunk {
+                one.execute(&values(r)[..])?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Writes a run's outcome: profile ids, identifiers, blocking keys, links,
@@ -811,16 +832,22 @@ fn persist(
         // rows in random key order into a live index would rewrite each
         // page again and again.
         tx.execute_batch(
-            "DELETE FROM identifiers; DELETE FROM blocking_keys; DELETE FROM profile_links;
+            "DELETE FROM identifiers; DELETE FROM blocking_keys; DELETE FROM match_fields;
+             DELETE FROM profile_links;
              DELETE FROM match_pairs; DELETE FROM refused_merges;
              DROP INDEX IF EXISTS identifiers_by_record; DROP INDEX IF EXISTS blocking_keys_by_record;
              DROP INDEX IF EXISTS profile_links_by_a; DROP INDEX IF EXISTS profile_links_by_b;",
         )
         .map_err(err)?;
-        // Blocking keys are gathered, sorted and their fields encoded on a
-        // second thread while this one writes the identifiers; they arrive
-        // in batches, in key order, through a bounded channel.
-        let (send, receive) = std::sync::mpsc::sync_channel::<Vec<(i64, i64, String)>>(4);
+        // Blocking keys are gathered and sorted, and the kept records'
+        // fields encoded, on a second thread while this one writes the
+        // identifiers; they arrive in batches, in key (then record) order,
+        // through a bounded channel.
+        enum Batch {
+            Keys(Vec<(i64, i64)>),
+            Fields(Vec<(i64, String)>),
+        }
+        let (send, receive) = std::sync::mpsc::sync_channel::<Batch>(4);
         let profile_now = &profile_now;
         std::thread::scope(|scope| -> Result<()> {
             // Owned here, so an early return drops it and a sender blocked
@@ -848,17 +875,24 @@ fn persist(
                 for chunk in keys.chunks(8192) {
                     let batch = chunk
                         .iter()
-                        .map(|&(key, _, _, i)| {
-                            let r = &recs[i];
-                            (
-                                key,
-                                r.id,
-                                r.fields.as_ref().map(|f| f.encode()).unwrap_or_default(),
-                            )
-                        })
+                        .map(|&(key, _, _, i)| (key, recs[i].id))
                         .collect();
                     // The writer stopped (an error, a cancel): so do we.
-                    if send.send(batch).is_err() {
+                    if send.send(Batch::Keys(batch)).is_err() {
+                        return;
+                    }
+                }
+                // Fields once per record that kept a key.
+                let mut kept: Vec<usize> = keys.iter().map(|k| k.3).collect();
+                drop(keys);
+                kept.sort_unstable_by_key(|&i| recs[i].id);
+                kept.dedup();
+                for chunk in kept.chunks(8192) {
+                    let batch = chunk
+                        .iter()
+                        .filter_map(|&i| Some((recs[i].id, recs[i].fields.as_ref()?.encode())))
+                        .collect();
+                    if send.send(Batch::Fields(batch)).is_err() {
                         return;
                     }
                 }
@@ -871,56 +905,35 @@ fn persist(
             }
             ids.par_sort_unstable();
             ids.dedup();
-            // Millions of rows: ROWS rows per statement, so the per-call
-            // cost of a statement is paid once per ROWS rows.
-            let mut ins = tx
-                .prepare_cached(&multi_row_insert("identifiers (kind, value, record_id)", 3))
-                .map_err(err)?;
-            let mut one = tx
-                .prepare_cached(
-                    "INSERT INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(err)?;
-            for (n, chunk) in ids.chunks(ROWS).enumerate() {
-                if chunk.len() == ROWS {
-                    let values = chunk.iter().flat_map(|(k, v, id)| {
-                        [k as &dyn ToSql, v as &dyn ToSql, id as &dyn ToSql]
-                    });
-                    ins.execute(params_from_iter(values)).map_err(err)?;
-                } else {
-                    for (k, v, id) in chunk {
-                        one.execute(params![k, v, id]).map_err(err)?;
-                    }
-                }
-                if n % 1024 == 0 && progress.is_cancelled() {
+            // Millions of rows: written in chunks, so a cancel is heard.
+            for (n, chunk) in ids.chunks(ROWS * 1024).enumerate() {
+                if n > 0 && progress.is_cancelled() {
                     return Err(Cancelled.into());
                 }
-            }
-            drop(ids);
-            let mut ins = tx
-                .prepare_cached(&multi_row_insert(
-                    "blocking_keys (key, record_id, fields)",
-                    3,
-                ))
-                .map_err(err)?;
-            let mut one = tx
-                .prepare_cached(
-                    "INSERT INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+                insert_rows(
+                    tx,
+                    "identifiers (kind, value, record_id)",
+                    chunk,
+                    |(k, v, id)| [k, v, id],
                 )
                 .map_err(err)?;
+            }
+            drop(ids);
             for (n, batch) in receive.iter().enumerate() {
-                for chunk in batch.chunks(ROWS) {
-                    if chunk.len() == ROWS {
-                        let values = chunk.iter().flat_map(|(key, id, text)| {
-                            [key as &dyn ToSql, id as &dyn ToSql, text as &dyn ToSql]
-                        });
-                        ins.execute(params_from_iter(values)).map_err(err)?;
-                    } else {
-                        for (key, id, text) in chunk {
-                            one.execute(params![key, id, text]).map_err(err)?;
-                        }
+                match batch {
+                    Batch::Keys(rows) => {
+                        insert_rows(tx, "blocking_keys (key, record_id)", &rows, |(key, id)| {
+                            [key, id]
+                        })
                     }
+                    Batch::Fields(rows) => insert_rows(
+                        tx,
+                        "match_fields (record_id, fields)",
+                        &rows,
+                        |(id, text)| [id, text],
+                    ),
                 }
+                .map_err(err)?;
                 if n % 16 == 0 && progress.is_cancelled() {
                     return Err(Cancelled.into());
                 }
@@ -939,14 +952,20 @@ fn persist(
         let mut del_keys = tx
             .prepare_cached("DELETE FROM blocking_keys WHERE record_id = ?1")
             .map_err(err)?;
+        let mut del_fields = tx
+            .prepare_cached("DELETE FROM match_fields WHERE record_id = ?1")
+            .map_err(err)?;
         let mut ins_id = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO identifiers (kind, value, record_id) VALUES (?1, ?2, ?3)",
             )
             .map_err(err)?;
         let mut ins_key = tx
+            .prepare_cached("INSERT OR IGNORE INTO blocking_keys (key, record_id) VALUES (?1, ?2)")
+            .map_err(err)?;
+        let mut ins_fields = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO match_fields (record_id, fields) VALUES (?1, ?2)",
             )
             .map_err(err)?;
         // Rows are written in primary-key order, not record order: both
@@ -962,6 +981,7 @@ fn persist(
             if r.kind != RecordKind::Device && r.profile.is_some() {
                 del_ids.execute([r.id]).map_err(err)?;
                 del_keys.execute([r.id]).map_err(err)?;
+                del_fields.execute([r.id]).map_err(err)?;
             }
             for (k, v) in &r.ids {
                 new_ids.push((records::id_kind_name(*k), v.as_ref(), r.id));
@@ -992,20 +1012,24 @@ fn persist(
                 .filter(|(_, to)| to.len() > 1)
                 .map(|(p, _)| p),
         );
-        let mut texts: Vec<String> = Vec::new();
-        let mut new_keys: Vec<(i64, i64, usize)> = Vec::new();
+        let mut new_fields: Vec<(i64, String)> = Vec::new();
+        let mut new_keys: Vec<(i64, i64)> = Vec::new();
         for (i, r) in recs.iter().enumerate() {
             if fresh[i] || r.profile.is_some_and(|p| disturbed.contains(&p)) {
                 let Some(f) = &r.fields else { continue };
-                texts.push(f.encode());
+                new_fields.push((r.id, f.encode()));
                 for key in r.blocking_keys() {
-                    new_keys.push((key, r.id, texts.len() - 1));
+                    new_keys.push((key, r.id));
                 }
             }
         }
         new_keys.sort_unstable();
-        for (key, id, t) in new_keys {
-            ins_key.execute(params![key, id, texts[t]]).map_err(err)?;
+        for (key, id) in new_keys {
+            ins_key.execute(params![key, id]).map_err(err)?;
+        }
+        new_fields.sort_unstable();
+        for (id, text) in new_fields {
+            ins_fields.execute(params![id, text]).map_err(err)?;
         }
     }
     stages.push(("writing identifiers".into(), clock.elapsed().as_secs_f64()));
@@ -1245,18 +1269,21 @@ pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
     let mut stored: HashSet<(i64, Option<i64>, i64)> = HashSet::new();
     let mut stale = 0u64;
     let mut st = c
-        .prepare("SELECT key, record_id, fields FROM blocking_keys")
+        .prepare(
+            "SELECT k.key, k.record_id, f.fields FROM blocking_keys k
+               LEFT JOIN match_fields f ON f.record_id = k.record_id",
+        )
         .map_err(sql(ws))?;
     let mut rows = st.query([]).map_err(sql(ws))?;
     while let Some(row) = rows.next().map_err(sql(ws))? {
-        let (key, id, text): (i64, i64, String) = (
+        let (key, id, text): (i64, i64, Option<String>) = (
             row.get(0).map_err(sql(ws))?,
             row.get(1).map_err(sql(ws))?,
             row.get(2).map_err(sql(ws))?,
         );
         match by_id.get(&id) {
             Some(r) => {
-                if r.fields.as_ref().map(|f| f.encode()) != Some(text) {
+                if r.fields.as_ref().map(|f| f.encode()) != text {
                     stale += 1;
                 }
                 stored.insert((key, r.profile, r.stored_fingerprint));
@@ -1779,15 +1806,18 @@ fn separate(
     // the full run's key dedupe): each keeps its own keys from now on.
     {
         let mut ins_key = tx
+            .prepare_cached("INSERT OR IGNORE INTO blocking_keys (key, record_id) VALUES (?1, ?2)")
+            .map_err(err)?;
+        let mut ins_fields = tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO blocking_keys (key, record_id, fields) VALUES (?1, ?2, ?3)",
+                "INSERT OR REPLACE INTO match_fields (record_id, fields) VALUES (?1, ?2)",
             )
             .map_err(err)?;
         for r in &recs {
             let Some(f) = &r.fields else { continue };
-            let text = f.encode();
+            ins_fields.execute(params![r.id, f.encode()]).map_err(err)?;
             for key in r.blocking_keys() {
-                ins_key.execute(params![key, r.id, text]).map_err(err)?;
+                ins_key.execute(params![key, r.id]).map_err(err)?;
             }
         }
     }

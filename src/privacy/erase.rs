@@ -841,6 +841,10 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
                 "DELETE FROM blocking_keys WHERE record_id = ?1",
             ),
             (
+                "match_fields",
+                "DELETE FROM match_fields WHERE record_id = ?1",
+            ),
+            (
                 "profile_links",
                 "DELETE FROM profile_links WHERE record_a = ?1 OR record_b = ?1",
             ),

@@ -350,6 +350,14 @@ pub fn export(
             &p.records,
         )?,
     ));
+    sections.push((
+        "match_fields",
+        rows_for(
+            conn,
+            "SELECT * FROM match_fields WHERE record_id = ?1",
+            &p.records,
+        )?,
+    ));
     for table in [
         "profile_links",
         "match_pairs",
@@ -519,7 +527,8 @@ mod tests {
                  INSERT INTO identity_decisions (record_a, record_b, decision, decided_by, decided_at) VALUES (1, 3, 'different', 't', 'x');
                  INSERT INTO profile_links (record_a, record_b, reason, detail) VALUES (1, 2, 'email', 'zq@example.com');
                  INSERT INTO identity_log (at, actor, action, profile_id, record_a, record_b, detail) VALUES ('x', 't', 'merge', 10, 1, 2, '{}');
-                 INSERT INTO blocking_keys (key, record_id, fields) VALUES (7, 1, 'zebedee');
+                 INSERT INTO blocking_keys (key, record_id) VALUES (7, 1);
+                 INSERT INTO match_fields (record_id, fields) VALUES (1, 'zebedee');
                  INSERT INTO profile_traits (profile_id, as_of) VALUES (10, 'x');
                  INSERT INTO value_warnings (import_id, row_number, column_name, raw_value, reason_code, reason)
                    VALUES (1, 2, 'birth_date', '31/02', 'x', 'x');",

@@ -324,6 +324,10 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
                     "DELETE FROM blocking_keys WHERE record_id = ?1",
                 ),
                 (
+                    "match_fields",
+                    "DELETE FROM match_fields WHERE record_id = ?1",
+                ),
+                (
                     "profile_links",
                     "DELETE FROM profile_links WHERE record_a = ?1 OR record_b = ?1",
                 ),

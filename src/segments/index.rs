@@ -1191,9 +1191,10 @@ impl SegmentIndex {
             })
             .unwrap_or(0);
         // Orders in the window that have a matching line (all of them
-        // without a product or category), ascending.
-        let kept: Vec<usize> = match self.line_test(o) {
-            None => (from..log.day.len()).collect(),
+        // without a product or category), ascending; walked once, so not
+        // collected where a range or a list already says it.
+        let kept: Box<dyn Iterator<Item = usize> + '_> = match self.line_test(o) {
+            None => Box::new(from..log.day.len()),
             Some(ok) => {
                 let lists: Vec<&[u32]> = ok
                     .iter()
@@ -1206,7 +1207,8 @@ impl SegmentIndex {
                     })
                     .collect();
                 match lists.as_slice() {
-                    [one] => one.iter().map(|&i| i as usize).collect(),
+                    // The list lives in the index, not in `lists`.
+                    &[one] => Box::new(one.iter().map(|&i| i as usize)),
                     _ => {
                         // Several SKUs (a category): an order with lines of
                         // two of them counts once.
@@ -1222,7 +1224,7 @@ impl SegmentIndex {
                                 bits &= bits - 1;
                             }
                         }
-                        kept
+                        Box::new(kept.into_iter())
                     }
                 }
             }
@@ -1230,14 +1232,14 @@ impl SegmentIndex {
         match o.metric {
             OrderMetric::Count => {
                 let mut counts = vec![0u32; n];
-                for &i in &kept {
+                for i in kept {
                     counts[log.pos[i] as usize] += 1;
                 }
                 counted(o.did, o.count, &counts)
             }
             // "Did not order" is about orders, whatever the metric.
             OrderMetric::Total if !o.did => {
-                let mut any: Vec<u32> = kept.iter().map(|&i| log.pos[i]).collect();
+                let mut any: Vec<u32> = kept.map(|i| log.pos[i]).collect();
                 any.sort_unstable();
                 any.dedup();
                 self.everyone() - RoaringBitmap::from_sorted_iter(any).expect("sorted")
@@ -1245,7 +1247,7 @@ impl SegmentIndex {
             OrderMetric::Total => {
                 // A profile without orders in the window spent 0.
                 let mut totals = vec![0i64; n];
-                for &i in &kept {
+                for i in kept {
                     totals[log.pos[i] as usize] += log.net[i].unwrap_or(0);
                 }
                 let scale = self.currency_scale;
@@ -2007,6 +2009,7 @@ fn latest_run(conn: &Connection) -> Result<Option<(i64, String)>, IndexError> {
 mod tests {
     use super::*;
     use crate::segments::testkit::{self, NOW};
+    use rusqlite::params;
     use serde_json::{json, Value};
     use std::collections::HashMap;
 
@@ -2445,6 +2448,23 @@ mod tests {
         assert_eq!(fast, sql);
     }
 
+    /// Saves a clustering run at `created_at` that puts each profile in
+    /// cluster `id % clusters`.
+    fn add_run(conn: &Connection, created_at: &str, clusters: i64) {
+        conn.execute(
+            "INSERT INTO cluster_runs (created_at, algorithm, features, params, result)
+                  VALUES (?1, 'kmeans', '[]', '{}', '{}')",
+            params![created_at],
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO cluster_members (run_id, profile_id, cluster)
+                  SELECT last_insert_rowid(), id, id % ?1 FROM profiles",
+            params![clusters],
+        )
+        .unwrap();
+    }
+
     /// Clustering runs and static snapshots are saved without an import,
     /// so the index (not rebuilt: its fingerprint still holds) must notice
     /// a new run or a new snapshot and answer from it, as SQL does.
@@ -2457,14 +2477,7 @@ mod tests {
         let snap =
             crate::segments::save_static_from_rule(ws.conn_mut(), "Buyers", &buyers, None, NOW)
                 .unwrap();
-        ws.conn()
-            .execute_batch(
-                "INSERT INTO cluster_runs (created_at, algorithm, features, params, result)
-                      VALUES ('2026-01-01T00:00:00Z', 'kmeans', '[]', '{}', '{}');
-                 INSERT INTO cluster_members (run_id, profile_id, cluster)
-                      SELECT last_insert_rowid(), id, id % 2 FROM profiles;",
-            )
-            .unwrap();
+        add_run(ws.conn(), "2026-01-01T00:00:00Z", 2);
         let rule = all(vec![
             json!({"type": "group", "match": "any", "conditions": [
                 {"type": "segment", "segment": snap.id},
@@ -2478,14 +2491,7 @@ mod tests {
         assert_eq!(fast, sql);
 
         // A new run with three clusters, a new snapshot of a narrower rule.
-        ws.conn()
-            .execute_batch(
-                "INSERT INTO cluster_runs (created_at, algorithm, features, params, result)
-                      VALUES ('2026-01-02T00:00:00Z', 'kmeans', '[]', '{}', '{}');
-                 INSERT INTO cluster_members (run_id, profile_id, cluster)
-                      SELECT last_insert_rowid(), id, id % 3 FROM profiles;",
-            )
-            .unwrap();
+        add_run(ws.conn(), "2026-01-02T00:00:00Z", 3);
         let big_buyers = all(vec![
             json!({"type": "field", "field": "orders", "op": "ge", "value": 3}),
         ]);

@@ -26,12 +26,13 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0008_consent_ledger.sql")),
         M::up(include_str!("migrations/0009_privacy.sql")),
         M::up(include_str!("migrations/0010_erased_keys.sql")),
+        M::up(include_str!("migrations/0011_match_fields.sql")),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    10
+    11
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,7 @@ use cohort::identity::{self, ResolveOptions};
 use cohort::progress::Silent;
 use cohort::store::Workspace;
 
-use crate::support::{import, Scratch};
+use crate::support::{cohort_ok, import, run_cohort, Scratch};
 
 fn options(full: bool) -> ResolveOptions {
     ResolveOptions {
@@ -491,13 +491,7 @@ fn blocking_keys_stay_complete_through_splits_unmerges_and_imports() {
 fn survivorship_rules_change_from_the_cli_and_rebuild_every_profile() {
     let s = Scratch::new();
     let ws_path = s.path("ws.cohort");
-    let cohort = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_cohort"))
-            .args(["--workspace", ws_path.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let cohort = |args: &[&str]| run_cohort(&ws_path, args);
     let out = cohort(&[
         "demo",
         "--customers",
@@ -582,16 +576,7 @@ fn cap_and_max_people_flags_change_the_guard_rails_and_are_kept() {
         import(&mut ws, &s.write("customers_export.csv", CAPPED));
     }
     let cohort = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
-            .args(["--workspace", ws_path.to_str().unwrap()])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cohort {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        cohort_ok(&ws_path, args);
     };
     let state = || {
         let ws = Workspace::open(&ws_path).unwrap();

@@ -7,26 +7,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::support::Scratch;
-
-fn cohort(ws: &std::path::Path, args: &[&str]) -> serde_json::Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_cohort"))
-        .arg("--workspace")
-        .arg(ws)
-        .arg("--json")
-        .args(args)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(
-        out.status.success(),
-        "cohort {args:?}: {}{stdout}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Progress lines may precede the JSON document on stdout.
-    let start = stdout.find(['{', '[']).unwrap_or(0);
-    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
-}
+use crate::support::{cohort, Scratch};
 
 #[test]
 fn rules_dynamic_segments_campaigns_and_exports() {

@@ -83,3 +83,34 @@ pub fn contact(ws: &Workspace, key: &str, column: &str) -> Option<String> {
 pub fn count(ws: &Workspace, sql: &str) -> i64 {
     ws.conn().query_row(sql, [], |r| r.get(0)).unwrap()
 }
+
+/// Runs the real `cohort` binary on the workspace at `ws`, whatever its
+/// exit status.
+pub fn run_cohort(ws: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cohort"))
+        .arg("--workspace")
+        .arg(ws)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `cohort` and insists that it succeeds; its standard output.
+pub fn cohort_ok(ws: &Path, args: &[&str]) -> String {
+    let out = run_cohort(ws, args);
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "cohort {args:?}: {}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// Runs `cohort --json` and insists that it succeeds; the JSON it printed.
+pub fn cohort(ws: &Path, args: &[&str]) -> serde_json::Value {
+    let stdout = cohort_ok(ws, &[&["--json"], args].concat());
+    // Progress lines may precede the JSON document on stdout.
+    let start = stdout.find(['{', '[']).unwrap_or(0);
+    serde_json::from_str(&stdout[start..]).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
