@@ -355,6 +355,40 @@ pub fn classify(path: &Path, source: rusqlite::Error) -> StoreError {
 mod tests {
     use super::*;
 
+    /// A version-10 workspace's blocking keys carried the comparison
+    /// fields on every row; version 11 keeps one copy per record and every
+    /// key, so incremental runs find the same block-mates.
+    #[test]
+    fn blocking_keys_move_their_fields_to_one_row_per_record() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 10).unwrap();
+        conn.execute_batch(
+            "INSERT INTO blocking_keys (key, record_id, fields) VALUES
+                 (1, 7, 'seven'), (2, 7, 'seven'), (2, 8, 'eight'), (3, 9, 'nine');",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let keys: Vec<(i64, i64)> = conn
+            .prepare("SELECT key, record_id FROM blocking_keys ORDER BY key, record_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(keys, [(1, 7), (2, 7), (2, 8), (3, 9)]);
+        let fields: Vec<(i64, String)> = conn
+            .prepare("SELECT record_id, fields FROM match_fields ORDER BY record_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            fields,
+            [(7, "seven".into()), (8, "eight".into()), (9, "nine".into())]
+        );
+    }
+
     #[test]
     fn migrations_are_valid() {
         migrations().validate().unwrap();
