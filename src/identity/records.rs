@@ -94,46 +94,53 @@ impl Record {
 
     /// Blocking keys with the rule (index into [`RULES`]) that made each.
     pub fn blocking_keys_by_rule(&self) -> Vec<(u8, i64)> {
-        let Some(f) = &self.fields else {
-            return Vec::new();
-        };
-        let mut keys = Vec::with_capacity(6);
-        let mut key = |rule: &str, parts: &[&str]| {
-            let index = RULES.iter().position(|r| r.name == rule).unwrap_or(0) as u8;
-            let mut s = String::with_capacity(32);
-            s.push_str(rule);
-            for p in parts {
-                s.push('\u{1f}');
-                s.push_str(p);
-            }
-            keys.push((index, xxh3_64(s.as_bytes()) as i64));
-        };
-        if !f.last.is_empty() && !f.postcode.is_empty() {
-            key("sx+pc", &[&soundex(&f.last), &f.postcode]);
-        }
-        if let Some((y, m, d)) = f.birth {
-            let initial: String = f.first.chars().take(1).collect();
-            key("dob", &[&format!("{y}-{m}-{d}"), &initial]);
-        }
-        if let Some(l) = f.email_local.as_deref().filter(|l| l.len() >= 5) {
-            key("local", &[l]);
-        }
-        if let Some(p) = f.phone.as_deref().and_then(|p| phone_suffix(p, 8)) {
-            key("phone8", &[&p]);
-        }
-        if !f.first.is_empty() && !f.last.is_empty() {
-            key("name", &[&f.first, &f.last]);
-            if !f.city.is_empty() {
-                key(
-                    "sx+sx+city",
-                    &[&soundex(&f.first), &soundex(&f.last), &f.city],
-                );
-            }
-        }
-        keys.sort_unstable();
-        keys.dedup();
-        keys
+        self.fields
+            .as_deref()
+            .map_or_else(Vec::new, blocking_keys_by_rule)
     }
+}
+
+/// The blocking keys of a record with these comparison fields, with the
+/// rule (index into [`RULES`]) that made each. A function of the fields
+/// alone: the keys stored for a record can be found again from the fields
+/// stored beside them (`match_fields`).
+pub fn blocking_keys_by_rule(f: &Fields) -> Vec<(u8, i64)> {
+    let mut keys = Vec::with_capacity(6);
+    let mut key = |rule: &str, parts: &[&str]| {
+        let index = RULES.iter().position(|r| r.name == rule).unwrap_or(0) as u8;
+        let mut s = String::with_capacity(32);
+        s.push_str(rule);
+        for p in parts {
+            s.push('\u{1f}');
+            s.push_str(p);
+        }
+        keys.push((index, xxh3_64(s.as_bytes()) as i64));
+    };
+    if !f.last.is_empty() && !f.postcode.is_empty() {
+        key("sx+pc", &[&soundex(&f.last), &f.postcode]);
+    }
+    if let Some((y, m, d)) = f.birth {
+        let initial: String = f.first.chars().take(1).collect();
+        key("dob", &[&format!("{y}-{m}-{d}"), &initial]);
+    }
+    if let Some(l) = f.email_local.as_deref().filter(|l| l.len() >= 5) {
+        key("local", &[l]);
+    }
+    if let Some(p) = f.phone.as_deref().and_then(|p| phone_suffix(p, 8)) {
+        key("phone8", &[&p]);
+    }
+    if !f.first.is_empty() && !f.last.is_empty() {
+        key("name", &[&f.first, &f.last]);
+        if !f.city.is_empty() {
+            key(
+                "sx+sx+city",
+                &[&soundex(&f.first), &soundex(&f.last), &f.city],
+            );
+        }
+    }
+    keys.sort_unstable();
+    keys.dedup();
+    keys
 }
 
 /// A blocking rule, and the comparisons its pairs agree on by construction.

@@ -837,10 +837,6 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
                 "DELETE FROM identifiers WHERE record_id = ?1",
             ),
             (
-                "blocking_keys",
-                "DELETE FROM blocking_keys WHERE record_id = ?1",
-            ),
-            (
                 "match_fields",
                 "DELETE FROM match_fields WHERE record_id = ?1",
             ),
@@ -872,6 +868,11 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
             removed(table, exec(q, &|s| s.execute([r]))?);
         }
     }
+    removed(
+        "blocking_keys",
+        crate::identity::delete_keys_of(tx, p.records.iter().copied())
+            .map_err(sql("erase the person"))?,
+    );
     for (kind, values) in [
         ("email", &p.emails),
         ("phone", &p.phones),

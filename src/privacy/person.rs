@@ -344,10 +344,11 @@ pub fn export(
     ));
     sections.push((
         "blocking_keys",
-        rows_for(
+        // One pass: the table has no index by record.
+        rows(
             conn,
-            "SELECT * FROM blocking_keys WHERE record_id = ?1",
-            &p.records,
+            "SELECT * FROM blocking_keys WHERE record_id IN (SELECT value FROM json_each(?1))",
+            [serde_json::to_string(&p.records).expect("ids serialise")],
         )?,
     ));
     sections.push((

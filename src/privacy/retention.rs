@@ -299,6 +299,7 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
             .map_err(sql("find old orders"))?
     };
     let mut touched: Vec<i64> = Vec::new();
+    let mut gone_records: Vec<i64> = Vec::new();
     for (id, source, key) in &old {
         let records: Vec<(i64, Option<i64>)> = {
             let mut st = conn
@@ -314,14 +315,11 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
         };
         for (rec, profile) in records {
             touched.extend(profile);
+            gone_records.push(rec);
             for (table, q) in [
                 (
                     "identifiers",
                     "DELETE FROM identifiers WHERE record_id = ?1",
-                ),
-                (
-                    "blocking_keys",
-                    "DELETE FROM blocking_keys WHERE record_id = ?1",
                 ),
                 (
                     "match_fields",
@@ -358,6 +356,9 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
             .map_err(sql("remove old orders"))?;
         *out.entry("orders".into()).or_default() += n as u64;
     }
+    let n =
+        crate::identity::delete_keys_of(conn, gone_records).map_err(sql("remove old orders"))?;
+    *out.entry("blocking_keys".into()).or_default() += n as u64;
     touched.sort_unstable();
     touched.dedup();
     if !touched.is_empty() {

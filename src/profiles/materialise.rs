@@ -154,6 +154,19 @@ pub fn rebuild(
     }
     // Whatever existed in scope and was not written again lost its records.
     report.deleted = previous.remaining() as u64;
+    if matches!(scope, Scope::All) {
+        // A bulk load leaves the search index as a stack of segments with
+        // merges half done, and FTS5 carries those merges on in the flush
+        // of every later write: after a full run over a million profiles,
+        // the next 10,000-record import spent 1.7 s of its 3 s profile
+        // rebuild merging. One segment costs 1.1 s here, and later imports
+        // then only merge their own small segments (profiles 3.0 → 1.1 s).
+        conn.execute(
+            "INSERT INTO profile_search (profile_search) VALUES ('optimize')",
+            [],
+        )
+        .context("merge the profile search index")?;
+    }
     keep_count(conn, matches!(scope, Scope::All), existing, report.written)?;
     tick(progress, report.records);
     Ok(report)

@@ -27,12 +27,15 @@ fn migrations() -> Migrations<'static> {
         M::up(include_str!("migrations/0009_privacy.sql")),
         M::up(include_str!("migrations/0010_erased_keys.sql")),
         M::up(include_str!("migrations/0011_match_fields.sql")),
+        M::up(include_str!(
+            "migrations/0012_blocking_keys_by_key_only.sql"
+        )),
     ])
 }
 
 /// The schema version this build writes.
 pub fn latest_version() -> usize {
-    11
+    12
 }
 
 #[derive(Debug, thiserror::Error)]
