@@ -710,7 +710,9 @@ fn insert_rows<T, const N: usize>(
     Ok(())
 }
 
-/// Removes the blocking keys and comparison fields stored for record `id`.
+/// Removes the blocking keys and comparison fields stored for record `r`,
+/// unless they were made from the fields it still has: then its keys stay,
+/// and [`store_keys`] only adds those a full run left out.
 ///
 /// `blocking_keys` has no index by record: building it took 14 s of an
 /// 82 s full run over 1,000,000 records. A record's keys are a function of
@@ -719,18 +721,24 @@ fn insert_rows<T, const N: usize>(
 /// [`store_keys`]), so they are found again from the stored fields and
 /// deleted by primary key. Erasure and retention, which must not leave a
 /// key behind whatever made it, use [`delete_keys_of`] instead.
-fn forget_keys(tx: &Connection, id: i64) -> rusqlite::Result<()> {
-    let fields: Option<String> = tx
+fn forget_keys(tx: &Connection, r: &Record) -> rusqlite::Result<()> {
+    let stored: Option<String> = tx
         .prepare_cached("DELETE FROM match_fields WHERE record_id = ?1 RETURNING fields")?
-        .query_row([id], |r| r.get(0))
+        .query_row([r.id], |row| row.get(0))
         .optional()?;
-    let Some(fields) = fields.as_deref().and_then(compare::Fields::decode) else {
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    if r.fields.as_deref().map(compare::Fields::encode).as_ref() == Some(&stored) {
+        return Ok(());
+    }
+    let Some(fields) = compare::Fields::decode(&stored) else {
         return Ok(());
     };
     let mut delete =
         tx.prepare_cached("DELETE FROM blocking_keys WHERE key = ?1 AND record_id = ?2")?;
     for (_, key) in records::blocking_keys_by_rule(&fields) {
-        delete.execute(params![key, id])?;
+        delete.execute(params![key, r.id])?;
     }
     Ok(())
 }
@@ -763,23 +771,37 @@ fn store_keys<'r>(tx: &Connection, recs: impl Iterator<Item = &'r Record>) -> ru
     Ok(())
 }
 
-/// Deletes every blocking key of `records`, in one pass over the table
-/// (there is no index by record; see [`forget_keys`]), returning how many.
-/// For erasure and retention: whatever fields a key was made from, none of
-/// a removed record's stays.
+/// `records` as the JSON list that [`RECORD_IN_LIST`] reads.
+pub fn record_list(records: &[i64]) -> String {
+    serde_json::to_string(records).expect("ids serialise")
+}
+
+/// A filter on `record_id` by a [`record_list`] bound as `?1`: one pass
+/// over a table without an index by record (`blocking_keys`; see
+/// [`forget_keys`]) instead of a lookup per record.
+pub const RECORD_IN_LIST: &str = "record_id IN (SELECT value FROM json_each(?1))";
+
+/// Deletes every blocking key and the stored comparison fields of
+/// `records`, returning how many of each. For erasure and retention:
+/// whatever fields a key was made from, none of a removed record's stays.
 pub fn delete_keys_of(
     conn: &Connection,
     records: impl IntoIterator<Item = i64>,
-) -> rusqlite::Result<usize> {
+) -> rusqlite::Result<(usize, usize)> {
     let records: Vec<i64> = records.into_iter().collect();
     if records.is_empty() {
-        return Ok(0);
+        return Ok((0, 0));
     }
-    let ids = serde_json::to_string(&records).expect("ids serialise");
-    conn.execute(
-        "DELETE FROM blocking_keys WHERE record_id IN (SELECT value FROM json_each(?1))",
-        [ids],
-    )
+    let ids = record_list(&records);
+    let keys = conn.execute(
+        &format!("DELETE FROM blocking_keys WHERE {RECORD_IN_LIST}"),
+        [&ids],
+    )?;
+    let fields = conn.execute(
+        &format!("DELETE FROM match_fields WHERE {RECORD_IN_LIST}"),
+        [&ids],
+    )?;
+    Ok((keys, fields))
 }
 
 /// Writes a run's outcome: profile ids, identifiers, blocking keys, links,
@@ -1035,7 +1057,7 @@ fn persist(
             // A device's logins accumulate; a contact or order is replaced.
             if r.kind != RecordKind::Device && r.profile.is_some() {
                 del_ids.execute([r.id]).map_err(err)?;
-                forget_keys(tx, r.id).map_err(err)?;
+                forget_keys(tx, r).map_err(err)?;
             }
             for (k, v) in &r.ids {
                 new_ids.push((records::id_kind_name(*k), v.as_ref(), r.id));
@@ -1309,6 +1331,7 @@ pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
     let recs = records::load(c, &Filter::All).map_err(sql(ws))?;
     let by_id: HashMap<i64, &Record> = recs.iter().map(|r| (r.id, r)).collect();
     let mut stored: HashSet<(i64, Option<i64>, i64)> = HashSet::new();
+    let mut made_by_stored: HashMap<i64, Vec<i64>> = HashMap::new();
     let mut stale = 0u64;
     let mut st = c
         .prepare(
@@ -1324,15 +1347,22 @@ pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
             row.get(2).map_err(sql(ws))?,
         );
         // A key its stored fields do not make could never be deleted by
-        // `forget_keys`: it counts as stale too.
-        let made = text
-            .as_deref()
-            .and_then(compare::Fields::decode)
-            .is_some_and(|f| {
-                records::blocking_keys_by_rule(&f)
-                    .iter()
-                    .any(|k| k.1 == key)
-            });
+        // `forget_keys`: it counts as stale too. Each record's stored
+        // fields are decoded once, for the first of its keys.
+        let made = made_by_stored
+            .entry(id)
+            .or_insert_with(|| {
+                text.as_deref()
+                    .and_then(compare::Fields::decode)
+                    .map(|f| {
+                        records::blocking_keys_by_rule(&f)
+                            .into_iter()
+                            .map(|k| k.1)
+                            .collect()
+                    })
+                    .unwrap_or_default()
+            })
+            .contains(&key);
         match by_id.get(&id) {
             Some(r) => {
                 if r.fields.as_ref().map(|f| f.encode()) != text || !made {
@@ -1856,10 +1886,9 @@ fn separate(
     }
     // The records may have lost the block-mate that stood for them (see
     // the full run's key dedupe): each keeps its own keys from now on.
-    // Those stored before go first: made from the fields stored then,
-    // which the records' fields may no longer be.
+    // Keys stored from fields a record no longer has go first.
     for r in &recs {
-        forget_keys(&tx, r.id).map_err(err)?;
+        forget_keys(&tx, r).map_err(err)?;
     }
     store_keys(&tx, recs.iter()).map_err(err)?;
     // Links that now cross profiles explain nothing any more.

@@ -837,10 +837,6 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
                 "DELETE FROM identifiers WHERE record_id = ?1",
             ),
             (
-                "match_fields",
-                "DELETE FROM match_fields WHERE record_id = ?1",
-            ),
-            (
                 "profile_links",
                 "DELETE FROM profile_links WHERE record_a = ?1 OR record_b = ?1",
             ),
@@ -868,11 +864,11 @@ fn apply(tx: &Connection, p: &Person, options: EraseOptions, now: &str) -> Resul
             removed(table, exec(q, &|s| s.execute([r]))?);
         }
     }
-    removed(
-        "blocking_keys",
-        crate::identity::delete_keys_of(tx, p.records.iter().copied())
-            .map_err(sql("erase the person"))?,
-    );
+    // Keys and the fields they were made from, in one pass each.
+    let (keys, fields) = crate::identity::delete_keys_of(tx, p.records.iter().copied())
+        .map_err(sql("erase the person"))?;
+    removed("blocking_keys", keys);
+    removed("match_fields", fields);
     for (kind, values) in [
         ("email", &p.emails),
         ("phone", &p.phones),

@@ -347,8 +347,11 @@ pub fn export(
         // One pass: the table has no index by record.
         rows(
             conn,
-            "SELECT * FROM blocking_keys WHERE record_id IN (SELECT value FROM json_each(?1))",
-            [serde_json::to_string(&p.records).expect("ids serialise")],
+            &format!(
+                "SELECT * FROM blocking_keys WHERE {}",
+                crate::identity::RECORD_IN_LIST
+            ),
+            [crate::identity::record_list(&p.records)],
         )?,
     ));
     sections.push((

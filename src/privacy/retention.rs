@@ -322,10 +322,6 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
                     "DELETE FROM identifiers WHERE record_id = ?1",
                 ),
                 (
-                    "match_fields",
-                    "DELETE FROM match_fields WHERE record_id = ?1",
-                ),
-                (
                     "profile_links",
                     "DELETE FROM profile_links WHERE record_a = ?1 OR record_b = ?1",
                 ),
@@ -356,9 +352,10 @@ fn remove_orders(conn: &Connection, before: &str, now: &str) -> Result<Vec<(Stri
             .map_err(sql("remove old orders"))?;
         *out.entry("orders".into()).or_default() += n as u64;
     }
-    let n =
+    let (keys, fields) =
         crate::identity::delete_keys_of(conn, gone_records).map_err(sql("remove old orders"))?;
-    *out.entry("blocking_keys".into()).or_default() += n as u64;
+    *out.entry("blocking_keys".into()).or_default() += keys as u64;
+    *out.entry("match_fields".into()).or_default() += fields as u64;
     touched.sort_unstable();
     touched.dedup();
     if !touched.is_empty() {
