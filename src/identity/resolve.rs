@@ -135,8 +135,9 @@ const IDENTIFIER_RECALL: f64 = 0.8;
 
 /// Blocks with more members than this plus one are compared by sorted
 /// neighbourhood: each member with its next `WINDOW` in two orders, so a
-/// record is paired with at most 4 others per blocking key and the pairs
-/// grow with the records, not with the square of block sizes.
+/// record is paired with at most 8 others per blocking key (2 on either
+/// side in each order) and the pairs grow with the records, not with the
+/// square of block sizes.
 /// On a synthetic million records (`scripts/bench-identity-synthetic`) 2
 /// found as many matches as 3 and 6 (F1 0.9247, 0.9246, 0.9256) with
 /// 2.9M pairs instead of 3.6M and 4.9M; on the 220,000-customer demo F1
