@@ -1331,7 +1331,7 @@ pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
     let recs = records::load(c, &Filter::All).map_err(sql(ws))?;
     let by_id: HashMap<i64, &Record> = recs.iter().map(|r| (r.id, r)).collect();
     let mut stored: HashSet<(i64, Option<i64>, i64)> = HashSet::new();
-    let mut made_by_stored: HashMap<i64, Vec<i64>> = HashMap::new();
+    let mut stored_fields: HashMap<i64, (bool, Vec<i64>)> = HashMap::new();
     let mut stale = 0u64;
     let mut st = c
         .prepare(
@@ -1346,26 +1346,29 @@ pub fn blocking_key_gaps(ws: &Workspace) -> Result<(u64, u64)> {
             row.get(1).map_err(sql(ws))?,
             row.get(2).map_err(sql(ws))?,
         );
-        // A key its stored fields do not make could never be deleted by
-        // `forget_keys`: it counts as stale too. Each record's stored
-        // fields are decoded once, for the first of its keys.
-        let made = made_by_stored
-            .entry(id)
-            .or_insert_with(|| {
-                text.as_deref()
-                    .and_then(compare::Fields::decode)
-                    .map(|f| {
-                        records::blocking_keys_by_rule(&f)
-                            .into_iter()
-                            .map(|k| k.1)
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            })
-            .contains(&key);
+        // Each record's stored fields are compared with its fields and
+        // decoded once, for the first of its keys: whether they are its
+        // current fields, and the keys they make (a key they do not make
+        // could never be deleted by `forget_keys`: it counts as stale too).
+        let (current, made) = stored_fields.entry(id).or_insert_with(|| {
+            let current = by_id
+                .get(&id)
+                .is_some_and(|r| r.fields.as_deref().map(compare::Fields::encode) == text);
+            let made = text
+                .as_deref()
+                .and_then(compare::Fields::decode)
+                .map(|f| {
+                    records::blocking_keys_by_rule(&f)
+                        .into_iter()
+                        .map(|k| k.1)
+                        .collect()
+                })
+                .unwrap_or_default();
+            (current, made)
+        });
         match by_id.get(&id) {
             Some(r) => {
-                if r.fields.as_ref().map(|f| f.encode()) != text || !made {
+                if !*current || !made.contains(&key) {
                     stale += 1;
                 }
                 stored.insert((key, r.profile, r.stored_fingerprint));
